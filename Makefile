@@ -1,0 +1,73 @@
+# The two commands: `make up` (install + start CoSim) and `make test` (install + all checks).
+# Both are idempotent: each step is skipped when what it depends on has not changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# User servers run as unprivileged accounts when the hub runs as root, so the environment must be
+# world-readable: Debian's system Python, not a per-user (pyenv) interpreter.
+BASE_PYTHON ?= /usr/bin/python3.11
+VENV ?= /opt/cosim/venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.cosim
+UP_ARGS ?=
+PYTEST_ARGS ?=
+
+APT_RUN := redis-server
+APT_TEST := chromium
+LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
+	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
+PY_SOURCES := $(shell find hub server_extension/cosim_server kernels jupyter-config \
+	-name '*.py' -o -name '*.json' 2>/dev/null | grep -v /labextension/)
+
+.PHONY: up test install install-test lint typecheck pytest clean
+
+up: install
+	$(VENV)/bin/cosim up $(UP_ARGS)
+
+test: install-test lint typecheck pytest
+
+install: $(STAMPS)/system $(STAMPS)/package
+install-test: install $(STAMPS)/system-test
+
+$(STAMPS)/system:
+	@missing=""; for p in $(APT_RUN); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@command -v configurable-http-proxy >/dev/null || npm install -g --silent configurable-http-proxy@5
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip hatchling hatch-jupyter-builder
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/system-test:
+	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@mkdir -p $(STAMPS) && touch $@
+
+server_extension/cosim_server/labextension/package.json: $(LAB_SOURCES)
+	cd labextension && npm ci --no-audit --no-fund --loglevel=error && npm run build:prod
+
+$(STAMPS)/deps: pyproject.toml $(STAMPS)/system server_extension/cosim_server/labextension/package.json
+	$(PY) -m pip install -q --no-build-isolation '.[test]'
+	@touch $@
+
+# A real (non-editable) install: user servers run as other accounts and must not need the
+# source tree, which may sit in a directory they cannot enter.
+$(STAMPS)/package: $(STAMPS)/deps server_extension/cosim_server/labextension/package.json \
+		$(PY_SOURCES) pyproject.toml
+	$(PY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+	@touch $@
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd labextension && npm run lint
+
+typecheck:
+	$(VENV)/bin/mypy
+
+pytest:
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(STAMPS) server_extension/cosim_server/labextension labextension/lib

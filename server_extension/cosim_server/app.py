@@ -1,0 +1,66 @@
+"""The ``cosim_server`` ExtensionApp: config, shared objects, and the routes of every feature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Unicode, default
+
+from . import status
+from .redis_client import make_redis, redis_url_from_env
+
+# Each feature module exposes routes(); adding a feature is one line here.
+FEATURE_MODULES = {"status": status}
+
+
+@dataclass
+class CoSimContext:
+    """What CoSim handlers share, passed through tornado settings (no module globals)."""
+
+    redis_url: str
+    redis: aioredis.Redis
+    redis_timeout: float
+    features: set[str] = field(default_factory=set)
+
+
+class CoSimServer(ExtensionApp):
+    name = "cosim_server"
+    load_other_extensions = True
+
+    redis_url = Unicode(
+        help="""Redis URL for CoSim's bus and state (frames, jobs, build status).
+
+        Default: the REDIS_URL environment variable, which `cosim up` and the hub's spawner set,
+        else redis://127.0.0.1:6379/0.""",
+    ).tag(config=True)
+
+    redis_timeout = Float(
+        2.0,
+        help="Seconds a request handler waits for Redis before answering that it is unreachable.",
+    ).tag(config=True)
+
+    @default("redis_url")
+    def _default_redis_url(self) -> str:
+        return redis_url_from_env()
+
+    def initialize_settings(self) -> None:
+        self.cosim = CoSimContext(
+            redis_url=self.redis_url,
+            redis=make_redis(self.redis_url, timeout=self.redis_timeout),
+            redis_timeout=self.redis_timeout,
+            features=set(FEATURE_MODULES),
+        )
+        self.settings["cosim"] = self.cosim
+        self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
+
+    def initialize_handlers(self) -> None:
+        for module in FEATURE_MODULES.values():
+            self.handlers.extend(module.routes())
+
+    async def stop_extension(self) -> None:
+        cosim: Any = getattr(self, "cosim", None)
+        if cosim is not None:
+            await cosim.redis.aclose()

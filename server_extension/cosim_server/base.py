@@ -1,0 +1,87 @@
+"""The handler base every CoSim endpoint inherits: auth on every verb, JSON errors, confinement."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+if TYPE_CHECKING:
+    from .app import CoSimContext
+
+# Verbs that only read; everything else needs the "write" permission.
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CoSimError(web.HTTPError):
+    """A client error with a short message that is safe to show to the user."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code, reason=HTTPStatus(status_code).phrase)
+        self.message = message
+
+
+def confine_path(root: str | Path, user_path: str) -> Path:
+    """Resolve ``user_path`` inside ``root`` or raise ``CoSimError(400)``.
+
+    Absolute paths, ``..`` escapes and symlinks that lead outside ``root`` are all rejected,
+    because the check is made on the fully resolved path.
+    """
+    if not isinstance(user_path, str) or "\x00" in user_path:
+        raise CoSimError(400, "path must be a string without NUL bytes")
+    if Path(user_path).is_absolute():
+        raise CoSimError(400, f"path must be relative to the workspace: {user_path!r}")
+    base = Path(root).resolve()
+    target = (base / user_path).resolve()
+    if target != base and base not in target.parents:
+        raise CoSimError(400, f"path leaves the workspace: {user_path!r}")
+    return target
+
+
+class CoSimHandler(APIHandler):
+    """Base for CoSim REST handlers.
+
+    Authentication and authorization are enforced once here, in ``prepare``, for every verb, so
+    a subclass cannot forget them. Errors are JSON ``{"message", "reason"}`` without tracebacks.
+    """
+
+    auth_resource = "cosim"
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
+        action = "read" if self.request.method in _READ_METHODS else "write"
+        if not self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource):
+            raise web.HTTPError(403, f"not allowed to {action} {self.auth_resource}")
+
+    @property
+    def cosim(self) -> CoSimContext:
+        return self.settings["cosim"]
+
+    def confine(self, user_path: str) -> Path:
+        """A user-given path resolved inside the server's root directory, or a 400."""
+        return confine_path(self.settings["server_root_dir"], user_path)
+
+    def read_json_body(self) -> Any:
+        """The request body as JSON, or a 400 that says what is wrong with it."""
+        try:
+            return json.loads(self.request.body or b"null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CoSimError(400, f"request body is not valid JSON: {err}") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, CoSimError):
+            message = exc.message
+        elif isinstance(exc, web.HTTPError):
+            message = exc.log_message or HTTPStatus(status_code).phrase
+        else:
+            # Unexpected: the traceback goes to the server log (tornado logged it), not the user.
+            message = "internal error in CoSim; see the server log"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": self._reason}))

@@ -1,0 +1,15 @@
+"""CoSim's test suite: every test drives real parts.
+
+Fixtures (from ``cosim_server.pytest_plugin`` unless noted):
+
+- ``cosim_redis`` / ``cosim_redis_url``: a real redis-server (session) and a flushed DB per test.
+- ``cosim_stack``: ``cosim up`` (redis + JupyterHub + proxy) in a temp state dir, one per session;
+  ``.admin_client()`` and ``.new_user(name)`` return logged-in ``HubClient`` objects.
+- ``cosim_browser`` / ``cosim_context``: headless Debian Chromium via Playwright;
+  ``lab_login(page, stack, name, password)`` logs in through the hub page and waits for Lab.
+- ``cosim_artifacts``: where screenshots go (tests/artifacts, or $COSIM_TEST_ARTIFACTS).
+- ``jp_*`` (pytest-jupyter): an in-process Jupyter server; tests/server/conftest.py loads
+  ``cosim_server`` into it.
+"""
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]

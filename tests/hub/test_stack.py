@@ -1,0 +1,130 @@
+"""The real stack: log in, spawn, reach CoSim's API, and per-user isolation on one machine."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from pathlib import Path
+
+import requests
+
+from cosim_hub.spawner import unix_account_name
+from cosim_server.pytest_plugin import CoSimStack
+
+
+def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:
+    admin = cosim_stack.admin_client()
+    admin.spawn()
+    assert admin.open_lab().status_code == 200
+    resp = admin.request("GET", "user/admin/cosim/api/status")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["redis"]["reachable"] is True
+    assert "status" in body["features"]
+
+    anonymous = requests.get(
+        f"{cosim_stack.url}/user/admin/cosim/api/status", allow_redirects=False, timeout=10
+    )
+    assert anonymous.status_code in (302, 401, 403)
+    if anonymous.status_code == 302:
+        assert "/hub/login" in anonymous.headers["Location"]
+
+
+def test_wrong_password_is_refused(cosim_stack: CoSimStack) -> None:
+    client = cosim_stack.client()
+    resp = client.request(
+        "POST",
+        "hub/login",
+        data={"username": "admin", "password": "wrong", "_xsrf": client._xsrf()},
+        allow_redirects=False,
+    )
+    assert resp.status_code != 302
+
+
+def _run_as(account: str, *cmd: str) -> subprocess.CompletedProcess[str]:
+    entry = pwd.getpwnam(account)
+    return subprocess.run(
+        list(cmd),
+        user=entry.pw_uid,
+        group=entry.pw_gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+
+
+def test_users_are_isolated(cosim_stack: CoSimStack) -> None:
+    # An unapproved sign-up cannot log in.
+    cosim_stack.client().signup("carol", "carol-password-1")
+    refused = cosim_stack.client()
+    resp = refused.request(
+        "POST",
+        "hub/login",
+        data={"username": "carol", "password": "carol-password-1", "_xsrf": refused._xsrf()},
+        allow_redirects=False,
+    )
+    assert resp.status_code != 302
+
+    alice, _ = cosim_stack.new_user("alice")
+    bob, _ = cosim_stack.new_user("bob")
+    alice.spawn()
+    bob.spawn()
+    assert alice.open_lab().status_code == 200
+    assert bob.open_lab().status_code == 200
+    assert alice.request("GET", "user/alice/cosim/api/status").status_code == 200
+
+    prefix = cosim_stack.account_prefix
+    homes = cosim_stack.state_dir / "users"
+    for name in ("alice", "bob"):
+        account = pwd.getpwnam(unix_account_name(prefix, name))
+        pids = cosim_stack.server_pids(name)
+        assert pids, f"no server process found for {name}"
+        for pid in pids:
+            uid = Path(f"/proc/{pid}").stat().st_uid
+            assert uid == account.pw_uid != 0, f"{name}'s server runs as uid {uid}"
+        home = homes / name
+        assert home.stat().st_uid == account.pw_uid
+        assert home.stat().st_mode & 0o777 == 0o700
+
+    # Each user writes a private file; the other cannot list or read it, nor write there.
+    (homes / "bob" / "secret.txt").write_text("bob's data")
+    os.chown(homes / "bob" / "secret.txt", *_ids(prefix, "bob"))
+    alice_account = unix_account_name(prefix, "alice")
+    assert _run_as(alice_account, "cat", str(homes / "bob" / "secret.txt")).returncode != 0
+    assert _run_as(alice_account, "ls", str(homes / "bob")).returncode != 0
+    assert _run_as(alice_account, "touch", str(homes / "bob" / "x")).returncode != 0
+    assert _run_as(alice_account, "ls", str(homes / "alice")).returncode == 0
+    # ... and is not root in any way.
+    assert _run_as(alice_account, "cat", "/etc/shadow").returncode != 0
+
+    # Alice's session and her API token do not open Bob's server.
+    assert alice.request("GET", "user/bob/cosim/api/status", allow_redirects=False).status_code in (
+        302,
+        403,
+        404,
+    )
+    token = alice.api("POST", "users/alice/tokens", json={"note": "test"}).json()["token"]
+    with_token = requests.get(
+        f"{cosim_stack.url}/user/bob/cosim/api/status",
+        headers={"Authorization": f"token {token}"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert with_token.status_code in (403, 404)
+    own = requests.get(
+        f"{cosim_stack.url}/user/alice/cosim/api/status",
+        headers={"Authorization": f"token {token}"},
+        timeout=10,
+    )
+    assert own.status_code == 200
+
+    bob.stop()
+    assert cosim_stack.server_pids("bob") == []
+    alice.stop()
+
+
+def _ids(prefix: str, name: str) -> tuple[int, int]:
+    entry = pwd.getpwnam(unix_account_name(prefix, name))
+    return entry.pw_uid, entry.pw_gid

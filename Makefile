@@ -35,7 +35,7 @@ $(STAMPS)/system:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@command -v configurable-http-proxy >/dev/null || npm install -g --silent configurable-http-proxy@5
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -U pip hatchling hatch-jupyter-builder
+	$(PY) -m pip install -q -U pip hatchling hatch-jupyter-builder jupyter-builder
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/system-test:
@@ -45,7 +45,7 @@ $(STAMPS)/system-test:
 	@mkdir -p $(STAMPS) && touch $@
 
 server_extension/cosim_server/labextension/package.json: $(LAB_SOURCES)
-	cd labextension && npm ci --no-audit --no-fund --loglevel=error && npm run build:prod
+	cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH=$(VENV)/bin:$$PATH npm run build:prod
 
 $(STAMPS)/deps: pyproject.toml $(STAMPS)/system server_extension/cosim_server/labextension/package.json
 	$(PY) -m pip install -q --no-build-isolation '.[test]'

@@ -28,24 +28,27 @@ class HubClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _hub_xsrf_cookie(self) -> str | None:
-        # Each user server sets its own _xsrf under /user/<name>/; the hub's is under /hub/.
+    def _xsrf_cookie(self, path: str) -> str | None:
+        """The _xsrf cookie that a browser would send with ``path``: the hub sets one under
+        /hub/ and each user server its own under /user/<name>/; the longest match wins."""
+        best, best_len = None, -1
         for cookie in self.session.cookies:
-            if cookie.name == "_xsrf" and cookie.path.startswith("/hub"):
-                return cookie.value
-        return None
+            prefix = cookie.path.rstrip("/")
+            if cookie.name == "_xsrf" and path.startswith(prefix) and len(prefix) > best_len:
+                best, best_len = cookie.value, len(prefix)
+        return best
 
-    def _xsrf(self) -> str:
-        token = self._hub_xsrf_cookie()
-        if not token:
+    def _xsrf(self, path: str = "/hub/") -> str:
+        token = self._xsrf_cookie(path)
+        if not token and path.startswith("/hub"):
             self.session.get(self.url("hub/login"), timeout=self.timeout)
-            token = self._hub_xsrf_cookie()
+            token = self._xsrf_cookie(path)
         return token or ""
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {})
         if method.upper() not in ("GET", "HEAD"):
-            headers.setdefault("X-XSRFToken", self._xsrf())
+            headers.setdefault("X-XSRFToken", self._xsrf("/" + path.lstrip("/")))
         kwargs.setdefault("timeout", self.timeout)
         return self.session.request(method, self.url(path), headers=headers, **kwargs)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from cosim_hub.spawner import unix_account_name
-from cosim_server.pytest_plugin import CoSimStack
+from cosim_hub.stack import CoSimStack
 
 
 def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:

@@ -1,0 +1,11 @@
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { launcherPlugin } from './launcher';
+import { statusPlugin } from './status';
+
+export { ICoSimStatus } from './tokens';
+export type { IStatusReply, RedisState } from './tokens';
+
+const plugins: JupyterFrontEndPlugin<unknown>[] = [statusPlugin, launcherPlugin];
+
+export default plugins;

@@ -1,9 +1,14 @@
-"""The notebook-side CoSim API (``cosim.viewer``, ``cosim.jobs``, ``cosim.snapshot``).
-
-The features arrive with their issues; this package already carries the version so notebooks can
-check which CoSim they run against.
-"""
+"""The notebook-side CoSim API: ``cosim.viewer(...)`` (more arrives with its issues)."""
 
 from cosim_server._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "viewer"]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # Imported lazily: `import cosim` stays cheap and needs no simulator installed.
+    if name == "viewer":
+        from .viewer import viewer
+
+        return viewer
+    raise AttributeError(f"module 'cosim' has no attribute {name!r}")

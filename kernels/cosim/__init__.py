@@ -5,7 +5,7 @@ from cosim_server._version import __version__
 __all__ = ["__version__", "viewer"]
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> object:
     # Imported lazily: `import cosim` stays cheap and needs no simulator installed.
     if name == "viewer":
         from .viewer import viewer

@@ -7,13 +7,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Unicode, default
+from traitlets import Float, Int, Unicode, default
 
-from . import status
+from . import status, viewer
 from .redis_client import make_redis, redis_url_from_env
+from .relay import RelayHub
 
 # Each feature module exposes routes(); adding a feature is one line here.
-FEATURE_MODULES = {"status": status}
+FEATURE_MODULES = {"status": status, "viewer": viewer}
 
 
 @dataclass
@@ -23,6 +24,7 @@ class CoSimContext:
     redis_url: str
     redis: aioredis.Redis
     redis_timeout: float
+    relays: RelayHub
     features: set[str] = field(default_factory=set)
 
 
@@ -42,15 +44,23 @@ class CoSimServer(ExtensionApp):
         help="Seconds a request handler waits for Redis before answering that it is unreachable.",
     ).tag(config=True)
 
+    max_frame_bytes = Int(
+        8 * 1024 * 1024,
+        help="""Largest sim frame (bytes) relayed to browsers; bigger frames are dropped with a
+        warning in the server log. Pose frames are 56 + 28 bytes per moving body.""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url_from_env()
 
     def initialize_settings(self) -> None:
+        redis = make_redis(self.redis_url, timeout=self.redis_timeout)
         self.cosim = CoSimContext(
             redis_url=self.redis_url,
-            redis=make_redis(self.redis_url, timeout=self.redis_timeout),
+            redis=redis,
             redis_timeout=self.redis_timeout,
+            relays=RelayHub(redis, self.max_frame_bytes),
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
@@ -63,4 +73,5 @@ class CoSimServer(ExtensionApp):
     async def stop_extension(self) -> None:
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
+            cosim.relays.stop()
             await cosim.redis.aclose()

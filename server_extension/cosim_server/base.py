@@ -7,8 +7,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.utils import ensure_async
 from tornado import web
+from tornado.websocket import WebSocketHandler
 
 if TYPE_CHECKING:
     from .app import CoSimContext
@@ -40,6 +43,20 @@ def confine_path(root: str | Path, user_path: str) -> Path:
     if target != base and base not in target.parents:
         raise CoSimError(400, f"path leaves the workspace: {user_path!r}")
     return target
+
+
+def write_json_error(handler: web.RequestHandler, status_code: int, exc_info: Any) -> None:
+    """Finish ``handler`` with ``{"message", "reason"}``: a short text, never a traceback."""
+    exc = exc_info[1] if exc_info else None
+    if isinstance(exc, CoSimError):
+        message = exc.message
+    elif isinstance(exc, web.HTTPError):
+        message = exc.log_message or HTTPStatus(status_code).phrase
+    else:
+        # Unexpected: the traceback goes to the server log (tornado logged it), not the user.
+        message = "internal error in CoSim; see the server log"
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(json.dumps({"message": message, "reason": handler._reason}))
 
 
 class CoSimHandler(APIHandler):
@@ -75,13 +92,41 @@ class CoSimHandler(APIHandler):
             raise CoSimError(400, f"request body is not valid JSON: {err}") from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, CoSimError):
-            message = exc.message
-        elif isinstance(exc, web.HTTPError):
-            message = exc.log_message or HTTPStatus(status_code).phrase
-        else:
-            # Unexpected: the traceback goes to the server log (tornado logged it), not the user.
-            message = "internal error in CoSim; see the server log"
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": self._reason}))
+        write_json_error(self, status_code, kwargs.get("exc_info"))
+
+
+class CoSimWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """Base for CoSim WebSockets: auth and authorization before the upgrade (403, never a
+    redirect), Jupyter's origin check (WebSocketMixin), and ``pre_upgrade`` for subclasses to
+    refuse with a 4xx while it is still HTTP."""
+
+    auth_resource = "cosim"
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        user = self.current_user
+        if user is None:
+            self.log.warning("Couldn't authenticate WebSocket connection")
+            raise web.HTTPError(403, "authentication required")
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, "read", self.auth_resource)
+        )
+        if not allowed:
+            raise web.HTTPError(403, f"not allowed to read {self.auth_resource}")
+        # Origin first, so a foreign page learns nothing (not even whether a sim exists).
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):
+            raise web.HTTPError(403, "cross-origin WebSocket refused")
+        await self.pre_upgrade(*args, **kwargs)
+        upgrade: Any = super().get(*args, **kwargs)
+        if upgrade is not None:
+            await upgrade
+
+    async def pre_upgrade(self, *args: Any, **kwargs: Any) -> None:
+        """Validate the request; raise ``CoSimError`` to refuse it before the upgrade."""
+
+    @property
+    def cosim(self) -> CoSimContext:
+        return self.settings["cosim"]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -12,7 +12,7 @@ STAMPS := $(VENV)/.cosim
 UP_ARGS ?=
 PYTEST_ARGS ?=
 
-APT_RUN := redis-server
+APT_RUN := redis-server libegl1 libegl-mesa0 libgl1
 APT_TEST := chromium
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
 	labextension/package.json labextension/package-lock.json labextension/tsconfig.json

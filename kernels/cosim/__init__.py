@@ -8,7 +8,7 @@ __all__ = ["__version__", "viewer"]
 def __getattr__(name: str) -> object:
     # Imported lazily: `import cosim` stays cheap and needs no simulator installed.
     if name == "viewer":
-        from .viewer import viewer
+        from .live_viewer import viewer
 
         return viewer
     raise AttributeError(f"module 'cosim' has no attribute {name!r}")

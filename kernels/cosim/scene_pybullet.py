@@ -1,0 +1,164 @@
+"""A PyBullet client's bodies as a CoSim scene, and the poses of the ones that move.
+
+Scene bodies are link frames: each multibody's base and each of its links. PyBullet reports a
+base's pose at its centre of mass, so the base link frame is recovered with the inverse of the
+base's local inertial frame; links come from ``getLinkState``'s URDF link frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pybullet as pb
+
+from .meshfiles import read_mesh
+from .protocol import encode_scene
+
+log = logging.getLogger("cosim")
+
+_SPHERE, _BOX, _CYLINDER, _MESH, _PLANE, _CAPSULE = (
+    pb.GEOM_SPHERE,
+    pb.GEOM_BOX,
+    pb.GEOM_CYLINDER,
+    pb.GEOM_MESH,
+    pb.GEOM_PLANE,
+    pb.GEOM_CAPSULE,
+)
+
+
+class PybulletScene:
+    engine = "pybullet"
+
+    def __init__(self, client: int) -> None:
+        self.client = client
+        self._start = time.monotonic()
+        # (body uid, link index or -1) for every scene body, in scene order.
+        self.frames: list[tuple[int, int]] = []
+        self.names: list[str] = []
+        self.moving: list[bool] = []
+        self._inverse_inertial: dict[int, tuple[Any, Any]] = {}
+        for i in range(pb.getNumBodies(physicsClientId=client)):
+            uid = pb.getBodyUniqueId(i, physicsClientId=client)
+            self._add_body(uid)
+        self.dynamic = [k for k, m in enumerate(self.moving) if m]
+        self._poses = np.zeros((len(self.dynamic), 7), dtype="<f4")
+
+    def _add_body(self, uid: int) -> None:
+        c = self.client
+        base_name = pb.getBodyInfo(uid, physicsClientId=c)[0].decode(errors="replace")
+        info = pb.getDynamicsInfo(uid, -1, physicsClientId=c)
+        self._inverse_inertial[uid] = pb.invertTransform(info[3], info[4])
+        joints = [
+            pb.getJointInfo(uid, j, physicsClientId=c)
+            for j in range(pb.getNumJoints(uid, physicsClientId=c))
+        ]
+        base_moves = info[0] > 0
+        any_joint = any(j[2] != pb.JOINT_FIXED for j in joints)
+        self.frames.append((uid, -1))
+        self.names.append(base_name or f"body{uid}")
+        self.moving.append(base_moves)
+        for j in joints:
+            self.frames.append((uid, j[0]))
+            self.names.append(j[12].decode(errors="replace"))
+            self.moving.append(base_moves or any_joint)
+
+    def _pose(self, uid: int, link: int) -> tuple[Any, Any]:
+        c = self.client
+        if link < 0:
+            com_pos, com_orn = pb.getBasePositionAndOrientation(uid, physicsClientId=c)
+            inv_pos, inv_orn = self._inverse_inertial[uid]
+            return pb.multiplyTransforms(com_pos, com_orn, inv_pos, inv_orn)
+        state = pb.getLinkState(uid, link, computeForwardKinematics=True, physicsClientId=c)
+        return state[4], state[5]
+
+    def _pose_of(self, frame: tuple[int, int]) -> tuple[Any, Any]:
+        return self._pose(*frame)
+
+    def poses(self) -> np.ndarray:
+        out = self._poses
+        for row, k in enumerate(self.dynamic):
+            pos, orn = self._pose(*self.frames[k])
+            out[row, :3] = pos
+            out[row, 3:] = orn  # PyBullet quaternions are already (x, y, z, w)
+        return out
+
+    def sim_time(self) -> float:
+        return time.monotonic() - self._start
+
+    def encode(self, title: str) -> bytes:
+        c = self.client
+        index = {frame: k for k, frame in enumerate(self.frames)}
+        bodies = []
+        for k, (uid, link) in enumerate(self.frames):
+            pos, orn = self._pose(uid, link)
+            bodies.append(
+                {
+                    "name": self.names[k],
+                    "dynamic": self.moving[k],
+                    "pos": list(pos),
+                    "quat": list(orn),
+                }
+            )
+        buffers: list[np.ndarray] = []
+        meshes: list[dict[str, Any]] = []
+        mesh_index: dict[str, int] = {}
+        geoms = []
+        uids = sorted({uid for uid, _ in self.frames})
+        for uid in uids:
+            for shape in pb.getVisualShapeData(uid, physicsClientId=c):
+                _, link, kind, dims, filename, local_pos, local_orn, rgba = shape[:8]
+                geom: dict[str, Any] = {
+                    "body": index[(uid, link)],
+                    "pos": list(local_pos),
+                    "quat": list(local_orn),
+                    "rgba": list(rgba),
+                    "mesh": None,
+                }
+                if kind == _SPHERE:
+                    geom.update(type="sphere", size=[dims[0]])
+                elif kind == _BOX:
+                    geom.update(type="box", size=[d / 2 for d in dims[:3]])
+                elif kind in (_CYLINDER, _CAPSULE):
+                    name = "cylinder" if kind == _CYLINDER else "capsule"
+                    geom.update(type=name, size=[dims[1], dims[0] / 2])
+                elif kind == _PLANE:
+                    geom.update(type="plane", size=[0.0, 0.0])
+                elif kind == _MESH:
+                    path = filename.decode(errors="replace")
+                    if path not in mesh_index:
+                        try:
+                            verts, faces = read_mesh(path)
+                        except (OSError, ValueError) as err:
+                            log.warning("CoSim viewer: skipping mesh %s (%s)", path, err)
+                            continue
+                        buffers.extend([verts, faces])
+                        meshes.append(
+                            {
+                                "name": path.rsplit("/", 1)[-1],
+                                "vertices": [len(buffers) - 2, len(verts)],
+                                "faces": [len(buffers) - 1, len(faces)],
+                                "normals": None,
+                            }
+                        )
+                        mesh_index[path] = len(meshes) - 1
+                    geom.update(type="mesh", size=list(dims[:3]), mesh=mesh_index[path])
+                else:
+                    continue
+                geoms.append(geom)
+        extent = max(
+            (float(np.linalg.norm(pos)) for pos, _ in map(self._pose_of, self.frames)), default=1.0
+        )
+        scene = {
+            "engine": "pybullet",
+            "name": title,
+            "bodies": bodies,
+            "geoms": geoms,
+            "meshes": meshes,
+            "cameras": [],
+            "lights": [],
+            "extent": max(extent, 1.0),
+        }
+        return encode_scene(scene, buffers)

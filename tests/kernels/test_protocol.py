@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cosim.protocol import (
+    BYTES_PER_BODY,
+    FRAME_HEADER,
+    ProtocolError,
+    decode_frame,
+    decode_scene,
+    encode_pixels,
+    encode_poses,
+    encode_scene,
+    new_sim_id,
+)
+
+
+def test_pose_frame_round_trip() -> None:
+    sim_id = new_sim_id()
+    poses = np.random.default_rng(1).random((17, 7))
+    data = encode_poses(sim_id, 42, 1.25, 1700000000.5, poses)
+    assert len(data) == FRAME_HEADER.size + BYTES_PER_BODY * 17
+    frame = decode_frame(data)
+    assert (frame.number, frame.sim_time, frame.wall_time, frame.sim_id) == (
+        42, 1.25, 1700000000.5, sim_id,
+    )  # fmt: skip
+    assert frame.poses is not None
+    np.testing.assert_array_equal(frame.poses, poses.astype(np.float32))
+
+
+def test_pixel_frame_round_trip() -> None:
+    sim_id = new_sim_id()
+    frame = decode_frame(encode_pixels(sim_id, 3, 0.5, 2.0, b"\xff\xd8jpeg", (64, 48)))
+    assert (frame.jpeg, frame.width, frame.height, frame.kind) == (b"\xff\xd8jpeg", 64, 48, 1)
+
+
+def test_scene_round_trip_with_buffers() -> None:
+    verts = np.arange(12, dtype="<f4").reshape(4, 3)
+    faces = np.array([[0, 1, 2], [0, 2, 3]], dtype="<u4")
+    data = encode_scene(
+        {"engine": "x", "meshes": [{"name": "m", "vertices": [0, 4], "faces": [1, 2]}]},
+        [verts, faces],
+    )
+    scene, binary = decode_scene(data)
+    mesh = scene["meshes"][0]
+    got_v = np.frombuffer(binary, "<f4", count=12, offset=mesh["vertices"][0]).reshape(4, 3)
+    got_f = np.frombuffer(binary, "<u4", count=6, offset=mesh["faces"][0]).reshape(2, 3)
+    np.testing.assert_array_equal(got_v, verts)
+    np.testing.assert_array_equal(got_f, faces)
+    assert mesh["faces"][0] % 4 == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"CSF1" + b"\0" * 10,
+        b"XXXX" + b"\0" * 60,
+        encode_poses(new_sim_id(), 1, 0, 0, np.zeros((2, 7)))[:-4],
+        encode_pixels(new_sim_id(), 1, 0, 0, b"abc", (1, 1)) + b"extra",
+    ],
+)
+def test_malformed_frames_raise_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_frame(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"NOPE" + b"\0" * 8,
+        b"CSSC" + b"\x02\0\0\0" + b"\0" * 4,
+        b"CSSC\x01\0\0\0\x05\0\0\0{bad",
+    ],
+)
+def test_malformed_scenes_raise_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_scene(data)
+
+
+def test_poses_must_be_n_by_7() -> None:
+    with pytest.raises(ValueError):
+        encode_poses(new_sim_id(), 1, 0, 0, np.zeros((3, 6)))

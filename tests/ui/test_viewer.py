@@ -1,0 +1,187 @@
+"""The live viewer through the hub in headless Chromium: a real kernel drives MuJoCo or PyBullet,
+two browsers see the same frames, the side panel lists the sim, reconnect and stop work."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cosim_hub.stack import CoSimStack
+from cosim_server.pytest_plugin import lab_login
+
+LAB_TIMEOUT = 120_000
+
+MUJOCO_CELL = """\
+import time, mujoco, cosim
+xml = '''<mujoco><worldbody><light pos="0 0 3"/><geom type="plane" size="2 2 .1"/>
+<body pos="0 0 1"><freejoint/><geom type="box" size=".1 .1 .1" rgba=".9 .2 .2 1"/></body>
+<body pos=".3 0 1.5"><freejoint/><geom type="sphere" size=".1" rgba=".2 .4 .9 1"/></body>
+<body pos="-.3 0 .5"><joint type="hinge" axis="0 1 0"/>
+  <geom type="capsule" fromto="0 0 0 .4 0 0" size=".05" rgba=".2 .8 .3 1"/></body>
+</worldbody></mujoco>'''
+model = mujoco.MjModel.from_xml_string(xml)
+data = mujoco.MjData(model)
+deadline = time.time() + 90
+with cosim.viewer(model, data, title="ui-test-mujoco") as v:
+    while v.running and time.time() < deadline:
+        mujoco.mj_step(model, data)
+        if data.time > 1.0:
+            mujoco.mj_resetData(model, data)
+        v.sync()
+        time.sleep(0.002)
+print("loop done", v.running)
+"""
+
+PYBULLET_CELL = """\
+import math, time, pybullet as p, pybullet_data, cosim
+cid = p.connect(p.DIRECT)
+p.setAdditionalSearchPath(pybullet_data.getDataPath())
+p.setGravity(0, 0, -9.8, physicsClientId=cid)
+p.loadURDF("plane.urdf", physicsClientId=cid)
+kuka = p.loadURDF("kuka_iiwa/model.urdf", useFixedBase=True, physicsClientId=cid)
+deadline = time.time() + 90
+with cosim.viewer(cid, title="ui-test-pybullet") as v:
+    while v.running and time.time() < deadline:
+        t = time.time()
+        for j in range(p.getNumJoints(kuka, physicsClientId=cid)):
+            p.setJointMotorControl2(kuka, j, p.POSITION_CONTROL,
+                                    targetPosition=0.8 * math.sin(t + j), physicsClientId=cid)
+        p.stepSimulation(physicsClientId=cid)
+        v.sync()
+        time.sleep(1 / 240)
+print("loop done", v.running)
+"""
+
+
+def _notebook(source: str) -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                   "execution_count": None}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # fmt: skip
+
+
+def _put_notebook(stack: CoSimStack, source: str) -> str:
+    admin = stack.admin_client()
+    admin.spawn()
+    admin.open_lab()
+    name = f"viewer-{secrets.token_hex(3)}.ipynb"
+    resp = admin.request(
+        "PUT",
+        f"user/{stack.admin}/api/contents/{name}",
+        data=json.dumps({"type": "notebook", "format": "json", "content": _notebook(source)}),
+    )
+    assert resp.status_code in (200, 201), resp.text
+    return name
+
+
+def _open(page: Any, stack: CoSimStack, name: str) -> None:
+    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}")
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.wait_for(timeout=LAB_TIMEOUT)
+
+
+def _js_viewer(sim_id: str) -> str:
+    return f"document.querySelector(\".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']\")"
+
+
+def _frame(viewer: Any) -> int:
+    return int(viewer.get_attribute("data-frame") or 0)
+
+
+def _canvas_png(viewer: Any) -> bytes:
+    return viewer.locator("canvas").first.screenshot()
+
+
+def _nonblank(png: bytes) -> bool:
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(png)).convert("RGB")
+    colors = image.getcolors(maxcolors=1 << 16)
+    return colors is None or len(colors) > 8
+
+
+def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str, tag: str) -> None:
+    name = _put_notebook(stack, source)
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
+    try:
+        pages = [ctx.new_page() for ctx in contexts]
+        for page in pages:
+            lab_login(page, stack, stack.admin, stack.admin_password)
+        _open(pages[0], stack, name)
+        pages[0].locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+        pages[0].keyboard.press("Shift+Enter")
+
+        viewer_a = pages[0].locator(".jp-OutputArea .cosim-Viewer").first
+        viewer_a.wait_for(timeout=LAB_TIMEOUT)
+        pages[0].wait_for_function(
+            "() => document.querySelector('.jp-OutputArea .cosim-Viewer')?.dataset.state === 'live'"
+            " && Number(document.querySelector('.jp-OutputArea .cosim-Viewer').dataset.frame) > 5",
+            timeout=60_000,
+        )
+        sim_id = viewer_a.get_attribute("data-sim-id")
+        first = _canvas_png(viewer_a)
+        pages[0].wait_for_timeout(700)
+        second = _canvas_png(viewer_a)
+        assert _nonblank(first) and _nonblank(second), "the canvas is blank"
+        assert first != second, "the view does not move"
+        pages[0].screenshot(path=str(artifacts / f"lab-viewer-{tag}.png"))
+
+        # The collaborator opens the same notebook (RTC) and sees the same live sim.
+        _open(pages[1], stack, name)
+        viewer_b = pages[1].locator(f".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']").first
+        viewer_b.wait_for(timeout=LAB_TIMEOUT)
+        pages[1].wait_for_function(
+            f"() => Number({_js_viewer(sim_id)}?.dataset.frame) > 0",
+            timeout=60_000,
+        )
+        a, b = _frame(viewer_a), _frame(viewer_b)
+        assert abs(a - b) < 120, f"browsers are far apart: {a} vs {b}"
+
+        # The side panel lists the sim.
+        pages[1].locator(
+            ".jp-SideBar [title='CoSim Viewer'], .jp-SideBar [data-id='cosim-viewer-panel']"
+        ).first.click()
+        pages[1].locator(f".cosim-SimList-item[data-sim-id='{sim_id}']").wait_for(timeout=30_000)
+
+        # A dropped WebSocket reconnects.
+        viewer_b.evaluate("el => el.cosimDrop()")
+        pages[1].wait_for_function(
+            f"() => Number({_js_viewer(sim_id)}?.dataset.reconnects) >= 1",
+            timeout=60_000,
+        )
+        before = _frame(viewer_b)
+        pages[1].wait_for_timeout(800)
+        assert _frame(viewer_b) > before, "no frames after reconnecting"
+
+        # Stop from the second browser ends the loop in the kernel; both views say ended.
+        viewer_b.locator(".cosim-Viewer-stop").click()
+        for page in pages:
+            page.wait_for_function(
+                f"() => {_js_viewer(sim_id)}?.dataset.state === 'ended'",
+                timeout=60_000,
+            )
+        pages[0].locator(".jp-OutputArea-output", has_text="loop done False").wait_for(
+            timeout=60_000
+        )
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def test_mujoco_viewer_live_in_two_browsers(
+    cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
+) -> None:
+    _run_and_watch(cosim_stack, cosim_browser, cosim_artifacts, MUJOCO_CELL, "mujoco")
+
+
+def test_pybullet_viewer_live_in_two_browsers(
+    cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
+) -> None:
+    _run_and_watch(cosim_stack, cosim_browser, cosim_artifacts, PYBULLET_CELL, "pybullet")

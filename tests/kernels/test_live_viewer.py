@@ -50,8 +50,7 @@ def test_publishes_scene_meta_and_frames(cosim_redis_url: str, sim: tuple) -> No
         mujoco.mj_step(model, data)
         v.sync()
         expected = np.concatenate([data.xpos[[1, 2]], data.xquat[[1, 2]][:, [1, 2, 3, 0]]], 1)
-        message = None
-        assert _wait(lambda: (message := pubsub.get_message(timeout=0.1)) is not None or False)
+        assert _wait(lambda: pubsub.get_message(timeout=0.1) is not None)
         frame = decode_frame(client.get(keys.frame(v.sim_id)))
         assert frame.number == v.frame_number
         np.testing.assert_allclose(frame.poses, expected, rtol=1e-6, atol=1e-6)

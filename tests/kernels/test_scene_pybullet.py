@@ -23,7 +23,7 @@ def kuka_world() -> Iterator[tuple[int, int]]:
 
 
 def test_kuka_scene_has_meshes_and_static_plane(kuka_world: tuple[int, int]) -> None:
-    cid, kuka = kuka_world
+    cid, _ = kuka_world
     extractor = PybulletScene(cid)
     scene, binary = decode_scene(extractor.encode("kuka"))
     names = [b["name"] for b in scene["bodies"]]

@@ -1,11 +1,12 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { launcherPlugin } from './launcher';
+import { viewerPanelPlugin } from './panel';
 import { statusPlugin } from './status';
 
 export { ICoSimStatus } from './tokens';
 export type { IStatusReply, RedisState } from './tokens';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [statusPlugin, launcherPlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [statusPlugin, launcherPlugin, viewerPanelPlugin];
 
 export default plugins;

@@ -80,13 +80,25 @@ def _put_notebook(stack: CoSimStack, source: str) -> str:
     return name
 
 
+# ?reset opens a fresh workspace, so no earlier notebook tab is restored beside ours.
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
 def _open(page: Any, stack: CoSimStack, name: str) -> None:
-    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}")
-    page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.wait_for(timeout=LAB_TIMEOUT)
+    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}?reset")
+    page.locator(f"{PANEL} .jp-Cell .cm-content").first.wait_for(timeout=LAB_TIMEOUT)
 
 
 def _js_viewer(sim_id: str) -> str:
     return f"document.querySelector(\".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']\")"
+
+
+def _run_first_cell(page: Any) -> None:
+    """Run the first cell once the kernel is idle (keys pressed earlier are lost)."""
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=LAB_TIMEOUT)
+    page.locator(f"{PANEL} .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(f"{PANEL} .jp-InputPrompt", has_text="[*]").first.wait_for(timeout=30_000)
 
 
 def _frame(viewer: Any) -> int:
@@ -110,19 +122,18 @@ def _nonblank(png: bytes) -> bool:
 def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str, tag: str) -> None:
     name = _put_notebook(stack, source)
     contexts = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
+    pages = [ctx.new_page() for ctx in contexts]
     try:
-        pages = [ctx.new_page() for ctx in contexts]
         for page in pages:
             lab_login(page, stack, stack.admin, stack.admin_password)
         _open(pages[0], stack, name)
-        pages[0].locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
-        pages[0].keyboard.press("Shift+Enter")
+        _run_first_cell(pages[0])
 
-        viewer_a = pages[0].locator(".jp-OutputArea .cosim-Viewer").first
-        viewer_a.wait_for(timeout=LAB_TIMEOUT)
+        viewer_a = pages[0].locator(f"{PANEL} .jp-OutputArea .cosim-Viewer").first
+        viewer_a.wait_for(timeout=60_000)
         pages[0].wait_for_function(
-            "() => document.querySelector('.jp-OutputArea .cosim-Viewer')?.dataset.state === 'live'"
-            " && Number(document.querySelector('.jp-OutputArea .cosim-Viewer').dataset.frame) > 5",
+            f"() => (v => v?.dataset.state === 'live' && Number(v.dataset.frame) > 5)"
+            f"(document.querySelector('{PANEL} .jp-OutputArea .cosim-Viewer'))",
             timeout=60_000,
         )
         sim_id = viewer_a.get_attribute("data-sim-id")
@@ -161,15 +172,22 @@ def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str
         assert _frame(viewer_b) > before, "no frames after reconnecting"
 
         # Stop from the second browser ends the loop in the kernel; both views say ended.
-        viewer_b.locator(".cosim-Viewer-stop").click()
+        pages[1].locator(
+            f".jp-OutputArea .cosim-ViewerWidget:has(.cosim-Viewer[data-sim-id='{sim_id}'])"
+            " .cosim-Viewer-stop"
+        ).first.click()
         for page in pages:
             page.wait_for_function(
                 f"() => {_js_viewer(sim_id)}?.dataset.state === 'ended'",
                 timeout=60_000,
             )
-        pages[0].locator(".jp-OutputArea-output", has_text="loop done False").wait_for(
+        pages[0].locator(f"{PANEL} .jp-OutputArea-output", has_text="loop done False").wait_for(
             timeout=60_000
         )
+    except Exception:
+        for i, page in enumerate(pages):
+            page.screenshot(path=str(artifacts / f"failed-viewer-{tag}-{i}.png"))
+        raise
     finally:
         for ctx in contexts:
             ctx.close()

@@ -1,0 +1,180 @@
+/** The "CoSim Viewer" side panel (live sims, polled) and the command opening a sim in a tab. */
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { Poll } from '@lumino/polling';
+import { Widget } from '@lumino/widgets';
+
+import { cosimIcon } from './icons';
+import { ISimMeta, listSims, SIM_ID_PATTERN } from './simApi';
+import type { SimViewerWidget } from './viewerWidget';
+
+export const ViewerCommandIDs = {
+  openViewer: 'cosim:open-viewer',
+  showViewerPanel: 'cosim:show-viewer-panel'
+} as const;
+
+const PANEL_ID = 'cosim-viewer-panel';
+const POLL_MS = 3_000;
+
+export function age(startedSeconds: number, nowMs = Date.now()): string {
+  const s = Math.max(0, Math.round(nowMs / 1000 - startedSeconds));
+  if (s < 60) {
+    return `${s} s`;
+  }
+  if (s < 3600) {
+    return `${Math.floor(s / 60)} min`;
+  }
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function simItem(sim: ISimMeta, open: (sim: ISimMeta) => void): HTMLLIElement {
+  const item = document.createElement('li');
+  item.className = 'cosim-SimList-item';
+  item.dataset.simId = sim.sim_id;
+  item.tabIndex = 0;
+  item.title = `Open sim ${sim.sim_id}`;
+  const title = document.createElement('div');
+  title.className = 'cosim-SimList-title';
+  title.textContent = sim.title || sim.sim_id;
+  const details = document.createElement('div');
+  details.className = 'cosim-SimList-details';
+  const bodies = typeof sim.bodies === 'number' ? ` · ${sim.bodies} moving bodies` : '';
+  details.textContent = `${sim.engine} · ${age(sim.started)}${bodies}`;
+  item.append(title, details);
+  item.onclick = () => open(sim);
+  item.onkeydown = event => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      open(sim);
+    }
+  };
+  return item;
+}
+
+/** The left panel listing this server's live sims; a click opens one in the main area. */
+export class SimListPanel extends Widget {
+  constructor(private readonly _open: (sim: ISimMeta) => void) {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('cosim-SimList');
+    this.title.icon = cosimIcon;
+    this.title.caption = 'CoSim Viewer';
+    const header = document.createElement('h2');
+    header.className = 'cosim-SimList-header';
+    header.textContent = 'Live sims';
+    this._list = document.createElement('ul');
+    this._status = document.createElement('p');
+    this._status.className = 'cosim-SimList-status';
+    this.node.append(header, this._list, this._status);
+    this._poll = new Poll({
+      factory: () => this.refresh(),
+      frequency: { interval: POLL_MS, backoff: true, max: 10 * POLL_MS },
+      name: '@cosim/labextension:sims',
+      standby: () => !this.isVisible || 'when-hidden'
+    });
+  }
+
+  async refresh(): Promise<void> {
+    let sims: ISimMeta[];
+    try {
+      sims = await listSims();
+    } catch (error) {
+      this._status.textContent = `Cannot list sims: ${error instanceof Error ? error.message : error}`;
+      throw error; // the poll backs off
+    }
+    sims.sort((a, b) => b.started - a.started);
+    this._list.replaceChildren(...sims.map(sim => simItem(sim, this._open)));
+    this._status.textContent =
+      sims.length > 0 ? '' : 'No live sims. Run a cell with cosim.viewer(...) to start one.';
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(): void {
+    void this._poll.refresh();
+  }
+
+  private _list: HTMLUListElement;
+  private _status: HTMLParagraphElement;
+  private _poll: Poll;
+}
+
+export const viewerPanelPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@cosim/labextension:viewer-panel',
+  description: 'The CoSim Viewer side panel and the command that opens a sim in the main area.',
+  autoStart: true,
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const { commands, shell } = app;
+    const tracker = new WidgetTracker<MainAreaWidget<SimViewerWidget>>({ namespace: 'cosim-sim' });
+    const pending = new Map<string, Promise<MainAreaWidget<SimViewerWidget>>>();
+
+    const openViewer = async (simId: string, title?: string) => {
+      const { SimViewerWidget } = await import('./viewerWidget'); // three.js comes with it
+      const content = new SimViewerWidget({ simId, title });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `cosim-sim-${simId}`;
+      widget.title.icon = cosimIcon;
+      widget.title.closable = true;
+      shell.add(widget, 'main');
+      await tracker.add(widget);
+      shell.activateById(widget.id);
+      return widget;
+    };
+
+    commands.addCommand(ViewerCommandIDs.openViewer, {
+      label: args =>
+        args.simId ? `Open CoSim Sim ${String(args.title ?? args.simId)}` : 'Open CoSim Sim',
+      caption: 'Show a live sim in a main-area tab',
+      icon: args => (args.isPalette ? undefined : cosimIcon),
+      isEnabled: args => SIM_ID_PATTERN.test(String(args.simId ?? '')),
+      execute: args => {
+        const simId = String(args.simId ?? '');
+        if (!SIM_ID_PATTERN.test(simId)) {
+          throw new Error(`cosim:open-viewer needs a simId (32 hex characters), not "${simId}"`);
+        }
+        const existing = tracker.find(w => w.content.simId === simId);
+        if (existing) {
+          shell.activateById(existing.id);
+          return existing;
+        }
+        const title = typeof args.title === 'string' ? args.title : undefined;
+        let opening = pending.get(simId);
+        if (!opening) {
+          opening = openViewer(simId, title).finally(() => pending.delete(simId));
+          pending.set(simId, opening);
+        }
+        return opening;
+      }
+    });
+
+    const panel = new SimListPanel(sim =>
+      commands.execute(ViewerCommandIDs.openViewer, { simId: sim.sim_id, title: sim.title })
+    );
+    shell.add(panel, 'left', { rank: 600 });
+
+    commands.addCommand(ViewerCommandIDs.showViewerPanel, {
+      label: 'Show CoSim Viewer Panel',
+      caption: 'The live sims of this server',
+      icon: args => (args.isPalette ? undefined : cosimIcon),
+      execute: () => shell.activateById(panel.id)
+    });
+    palette?.addItem({ command: ViewerCommandIDs.showViewerPanel, category: 'CoSim' });
+
+    if (restorer) {
+      restorer.add(panel, PANEL_ID);
+      void restorer.restore(tracker, {
+        command: ViewerCommandIDs.openViewer,
+        args: widget => ({ simId: widget.content.simId, title: widget.title.label }),
+        name: widget => widget.content.simId
+      });
+    }
+  }
+};

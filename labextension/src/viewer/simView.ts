@@ -1,0 +1,330 @@
+/**
+ * SimView: the 3D view of one sim (three.js, no Jupyter imports). It owns the renderer, the camera
+ * rig and the overlay, renders only when something changed, and shows its state on its root
+ * element for tests: data-sim-id, data-state, data-frame (last applied), data-reconnects.
+ */
+import { Color, Scene, WebGLRenderer } from 'three';
+
+import { CameraRig, Viewpoint } from './cameraRig';
+import { Frame, IScene } from './codec';
+import { ConnectionState } from './connection';
+import { BuiltScene } from './sceneBuilder';
+
+export type { Viewpoint };
+
+const STATE_TEXT: Record<ConnectionState, string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  ended: 'sim ended'
+};
+const OVERLAY_MS = 250;
+const LATENCY_SAMPLES = 1000;
+
+/** Counters for tests and benchmarks (`element.cosimStats()`). */
+export interface IViewStats {
+  received: number;
+  applied: number;
+  renders: number;
+  drawCalls: number;
+  /** publish (`v.sync()`) to paint, ms, for the most recent painted pose frames. */
+  latencyMs: number[];
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent: HTMLElement) {
+  const node = document.createElement(tag);
+  node.className = cls;
+  parent.appendChild(node);
+  return node;
+}
+
+export class SimView {
+  /** The root, `.cosim-Viewer`. */
+  readonly element: HTMLDivElement;
+  /** An empty bar at the top of the root for the host's controls. */
+  readonly toolbar: HTMLDivElement;
+
+  constructor(simId: string) {
+    this.element = document.createElement('div');
+    this.element.className = 'cosim-Viewer';
+    Object.assign(this.element.dataset, { simId, frame: '0', reconnects: '0', scene: '0' });
+    this.toolbar = el('div', 'cosim-Viewer-toolbar', this.element);
+    this._stage = el('div', 'cosim-Viewer-stage', this.element);
+    this._image = el('img', 'cosim-Viewer-pixels', this._stage);
+    this._image.alt = 'sim camera image';
+    this._image.hidden = true;
+    const overlay = el('div', 'cosim-Viewer-overlay', this._stage);
+    this._statsLine = el('div', 'cosim-Viewer-stats', overlay);
+    this._stateLine = el('div', 'cosim-Viewer-stateline', overlay);
+    Object.assign(this.element, { cosimStats: () => this.stats });
+
+    this._three.background = new Color(0xe8ecf1);
+    this._three.add(this._rig.camera);
+    this._resize = new ResizeObserver(() => this._fit());
+    this._resize.observe(this._stage);
+    this.setState('connecting', '');
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  get stats(): IViewStats {
+    return { ...this._stats, drawCalls: this._built?.drawCalls ?? 0, latencyMs: [...this._lat] };
+  }
+
+  /** Where the camera can be put: free, following a moving body, or a scene camera. */
+  get viewpoints(): { label: string; viewpoint: Viewpoint }[] {
+    const built = this._built;
+    if (!built) {
+      return [];
+    }
+    return [
+      { label: 'Free camera', viewpoint: { kind: 'free' } },
+      ...built.dynamicBodies.map(body => ({
+        label: `Follow ${built.bodyNames[body]}`,
+        viewpoint: { kind: 'follow', body } as Viewpoint
+      })),
+      ...built.cameras.map((camera, index) => ({
+        label: `Camera ${camera.name || index}`,
+        viewpoint: { kind: 'camera', index } as Viewpoint
+      }))
+    ];
+  }
+
+  setState(state: ConnectionState, detail: string): void {
+    this._state = state;
+    this._detail = detail;
+    this.element.dataset.state = state;
+    this._updateOverlay();
+  }
+
+  setReconnects(count: number): void {
+    this.element.dataset.reconnects = String(count);
+  }
+
+  /** A problem worth showing (bad message, failed command); cleared by the next state change. */
+  note(message: string): void {
+    this._detail = message;
+    this._updateOverlay();
+  }
+
+  /** Build the scene; the same scene again (sent on every reconnect) keeps the current view. */
+  setScene(scene: IScene): boolean {
+    if (scene.key === this._sceneKey || !this._ensureRenderer()) {
+      return false;
+    }
+    const first = this._built === null;
+    if (this._built) {
+      this._three.remove(this._built.root);
+      this._built.dispose();
+    }
+    this._sceneKey = scene.key;
+    this.element.dataset.scene = '1';
+    this._built = new BuiltScene(scene);
+    this._three.add(this._built.root);
+    if (first) {
+      this._rig.frame(this._built.extent);
+    }
+    this._rig.setViewpoint({ kind: 'free' }, this._built);
+    this._requestRender();
+    return true;
+  }
+
+  /** Apply a frame, unless the display is paused (then the latest is kept for the resume). */
+  applyFrame(frame: Frame): void {
+    this._stats.received++;
+    if (this._paused) {
+      this._pending = frame;
+      return;
+    }
+    this._apply(frame);
+  }
+
+  get paused(): boolean {
+    return this._paused;
+  }
+
+  set paused(value: boolean) {
+    this._paused = value;
+    const pending = this._pending;
+    this._pending = null;
+    if (!value && pending) {
+      this._apply(pending);
+    }
+    this._updateOverlay();
+  }
+
+  setViewpoint(viewpoint: Viewpoint): void {
+    this._rig.setViewpoint(viewpoint, this._built);
+    this._requestRender();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._resize.disconnect();
+    clearTimeout(this._overlayTimer);
+    cancelAnimationFrame(this._raf);
+    this._rig.dispose();
+    this._built?.dispose();
+    this._renderer?.dispose();
+    this._renderer?.forceContextLoss(); // browsers cap live WebGL contexts: give ours back now
+    if (this._imageUrl) {
+      URL.revokeObjectURL(this._imageUrl);
+    }
+  }
+
+  private _apply(frame: Frame): void {
+    this._stats.applied++;
+    this._frameTimes.push(performance.now());
+    this._simTime = frame.simTime;
+    this.element.dataset.frame = String(frame.number);
+    if (frame.kind === 'pixels') {
+      this._showPixels(frame.jpeg);
+    } else {
+      this._showCanvas();
+      if (this._built) {
+        const expected = this._built.dynamicBodies.length;
+        if (frame.count !== expected && !this._countWarned) {
+          this._countWarned = true;
+          this.note(`frames carry ${frame.count} bodies, the scene moves ${expected}`);
+        }
+        this._built.applyPoses(frame.poses, frame.count);
+        this._rig.track(this._built);
+        this._paintWallTime = frame.wallTime;
+        this._requestRender();
+      }
+    }
+    this._scheduleOverlay();
+  }
+
+  /** The WebGL renderer is made with the first scene, so ended sims cost no GL context. */
+  private _ensureRenderer(): boolean {
+    if (this._renderer) {
+      return true;
+    }
+    try {
+      this._renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    } catch (error) {
+      this._glError = `3D view unavailable: ${error instanceof Error ? error.message : error}`;
+      this._updateOverlay();
+      return false;
+    }
+    this._renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this._stage.insertBefore(this._renderer.domElement, this._image);
+    this._rig.controls.connect(this._renderer.domElement);
+    this._fit();
+    return true;
+  }
+
+  private _showPixels(jpeg: Uint8Array): void {
+    const previous = this._imageUrl;
+    this._imageUrl = URL.createObjectURL(new Blob([jpeg as BlobPart], { type: 'image/jpeg' }));
+    this._image.src = this._imageUrl;
+    if (previous) {
+      URL.revokeObjectURL(previous);
+    }
+    this._image.hidden = false;
+    if (this._renderer) {
+      this._renderer.domElement.hidden = true;
+    }
+  }
+
+  private _showCanvas(): void {
+    if (!this._image.hidden) {
+      this._image.hidden = true;
+      if (this._renderer) {
+        this._renderer.domElement.hidden = false;
+      }
+    }
+  }
+
+  private _fit(): void {
+    const width = this._stage.clientWidth;
+    const height = this._stage.clientHeight;
+    if (!this._renderer || width === 0 || height === 0) {
+      return; // hidden: fit again when shown
+    }
+    this._renderer.setSize(width, height, false);
+    this._rig.setAspect(width / height);
+    this._requestRender();
+  }
+
+  private _requestRender(): void {
+    if (this._raf !== 0 || this._disposed || !this._renderer) {
+      return;
+    }
+    this._raf = requestAnimationFrame(() => {
+      this._raf = 0;
+      if (this._disposed || !this._renderer) {
+        return;
+      }
+      this._renderer.render(this._three, this._rig.camera);
+      this._stats.renders++;
+      if (this._paintWallTime > 0) {
+        this._lat.push(Date.now() - this._paintWallTime * 1000);
+        if (this._lat.length > LATENCY_SAMPLES) {
+          this._lat.shift();
+        }
+        this._paintWallTime = 0;
+      }
+    });
+  }
+
+  /** The overlay is text: refresh it a few times a second at most, and once after frames stop. */
+  private _scheduleOverlay(): void {
+    if (this._overlayTimer === undefined) {
+      this._overlayTimer = setTimeout(() => {
+        this._overlayTimer = undefined;
+        this._updateOverlay();
+        if (this._frameTimes.length > 0) {
+          this._scheduleOverlay(); // let the fps decay to 0
+        }
+      }, OVERLAY_MS);
+    }
+  }
+
+  private _updateOverlay(): void {
+    const now = performance.now();
+    while (this._frameTimes.length > 0 && now - this._frameTimes[0] > 1000) {
+      this._frameTimes.shift();
+    }
+    const frame = this.element.dataset.frame;
+    this._statsLine.hidden = this._stats.applied === 0;
+    this._statsLine.textContent =
+      `t = ${this._simTime.toFixed(2)} s · ${this._frameTimes.length} fps · frame ${frame}` +
+      (this._paused ? ' · display paused' : '');
+    const state = STATE_TEXT[this._state];
+    const detail = this._detail ? ` (${this._detail})` : '';
+    this._stateLine.textContent = [state + detail, this._glError].filter(Boolean).join(' · ');
+  }
+
+  private _stage: HTMLDivElement;
+  private _image: HTMLImageElement;
+  private _statsLine: HTMLDivElement;
+  private _stateLine: HTMLDivElement;
+  private _resize: ResizeObserver;
+  private _renderer: WebGLRenderer | null = null;
+  private _three = new Scene();
+  private _rig = new CameraRig(() => this._requestRender());
+  private _built: BuiltScene | null = null;
+  private _sceneKey = '';
+  private _countWarned = false;
+  private _state: ConnectionState = 'connecting';
+  private _detail = '';
+  private _glError = '';
+  private _paused = false;
+  private _pending: Frame | null = null;
+  private _simTime = 0;
+  private _frameTimes: number[] = [];
+  private _stats = { received: 0, applied: 0, renders: 0 };
+  private _lat: number[] = [];
+  private _paintWallTime = 0;
+  private _imageUrl = '';
+  private _raf = 0;
+  private _overlayTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _disposed = false;
+}

@@ -84,23 +84,29 @@ def steps_per_second(model: Any, data: Any, seconds: float, viewer: Any | None) 
 
 
 def alternate(
-    model: Any, data: Any, viewer: Any, rounds: int, seconds: float
-) -> tuple[float, float]:
-    bare, attached = [], []
-    for i in range(rounds):
+    model: Any, data: Any, viewer: Any, pairs: int, seconds: float
+) -> tuple[float, float, float]:
+    """Bare vs attached in short interleaved pairs; the overhead is the median of the pairs'
+    ratios, which cancels slow drifts of a noisy machine better than one long run each."""
+    steps_per_second(model, data, seconds, viewer)  # warm-up, not counted
+    bare, attached, ratios = [], [], []
+    for i in range(pairs):
         pair = [(bare, None), (attached, viewer)]
         for bucket, v in pair if i % 2 == 0 else reversed(pair):
             mujoco.mj_resetData(model, data)
             bucket.append(steps_per_second(model, data, seconds, v))
-    return statistics.median(bare), statistics.median(attached)
+        ratios.append(attached[-1] / bare[-1])
+    return statistics.median(bare), statistics.median(attached), 1 - statistics.median(ratios)
 
 
 def jpeg_bytes(model: Any, data: Any) -> int:
+    """A 640x480 JPEG (q80) from the scene's "view" camera, after the pile has settled."""
     from PIL import Image
 
-    mujoco.mj_forward(model, data)
+    for _ in range(300):
+        mujoco.mj_step(model, data)
     with mujoco.Renderer(model, 480, 640) as renderer:
-        renderer.update_scene(data)
+        renderer.update_scene(data, camera="view")
         pixels = renderer.render()
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="JPEG", quality=80)
@@ -169,15 +175,17 @@ def slow_clients(
     with cosim.viewer(model, data, rate=60.0, display=False, redis_url=server.redis_url) as v:
         none_rates, slow_rates = [], []
         socks: list[socket.socket] = []
+        steps_per_second(model, data, seconds / 2, v)  # warm-up, not counted
         for i in range(rounds):
             for attach in [False, True] if i % 2 == 0 else [True, False]:
                 if attach and not socks:
                     socks = asyncio.run(_open_slow_clients(server, v.sim_id, 50))
+                    time.sleep(0.5)  # the server sends each its scene: not what we measure
                 if not attach and socks:
                     for s in socks:
                         s.close()
                     socks = []
-                    time.sleep(0.2)
+                    time.sleep(0.5)
                 (slow_rates if attach else none_rates).append(
                     steps_per_second(model, data, seconds, v)
                 )
@@ -191,7 +199,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs (under 60 s)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    rounds, seconds = (2, 1.0) if args.quick else (4, 2.0)
+    rounds, seconds = (3, 1.0) if args.quick else (5, 2.0)
 
     state = Path(tempfile.mkdtemp(prefix="cosim-bench-redis-"))
     redis = RedisServer(state, persist=False).start()
@@ -200,8 +208,7 @@ def main() -> None:
         model = mujoco.MjModel.from_xml_string(box_pile_xml(25))
         data = mujoco.MjData(model)
         with cosim.viewer(model, data, rate=60.0, display=False, redis_url=redis.url) as v:
-            bare, attached = alternate(model, data, v, rounds, seconds)
-        overhead = 1 - attached / bare
+            bare, attached, overhead = alternate(model, data, v, rounds * 4, seconds / 4)
         delivery = browser_delivery(server, model, data, seconds * 2)
         frame_bytes = FRAME_HEADER.size + BYTES_PER_BODY * delivery["bodies"]
         jpeg = jpeg_bytes(model, data)

@@ -55,6 +55,7 @@ class Viewer:
         self._publisher = Publisher(redis_url, Keys(self.user), self.sim_id, self.meta, scene_bytes)
         self._publisher.start()
         self._finalizer = weakref.finalize(self, self._publisher.close)
+        self._displayed = display
         if display:
             self._display()
 
@@ -87,6 +88,30 @@ class Viewer:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+    def camera(self, name: str | int | None = None, *, width: int = 640, height: int = 480,
+               rate: float | None = None) -> Viewer:  # fmt: skip
+        """A second live view of this sim in pixel mode: JPEG frames from camera ``name``
+        (MuJoCo camera name or id; PyBullet renders a default view). Call its sync() too."""
+        scene = self._scene
+        if scene.engine == "mujoco":
+            from .pixels import MujocoPixels
+
+            pixels: Any = MujocoPixels(scene.model, scene.data, width, height, name)
+        else:
+            from .pixels import PybulletPixels
+
+            pixels = PybulletPixels(scene.client, width, height)
+        label = f"{self.title}: camera {name if name is not None else 'default'}"
+        return Viewer(
+            scene,
+            title=label,
+            rate=rate or 1.0 / self.interval,
+            mode="pixels",
+            redis_url=self._publisher.url,
+            display=self._displayed,
+            pixels=pixels,
+        )
 
     def close(self) -> None:
         self._finalizer()

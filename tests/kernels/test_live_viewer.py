@@ -174,3 +174,19 @@ def test_pixel_mode_streams_jpeg(cosim_redis_url: str, sim: tuple) -> None:  # t
     image = Image.open(BytesIO(frame.jpeg))
     assert image.size == (320, 240)
     assert len(image.convert("RGB").getcolors(1 << 16) or range(99)) > 4  # not a blank image
+
+
+def test_camera_view_is_a_second_pixel_stream(cosim_redis_url: str, sim: tuple) -> None:  # type: ignore[type-arg]
+    model, data = sim
+    mujoco.mj_forward(model, data)
+    client = redis.Redis.from_url(cosim_redis_url)
+    keys = Keys(namespace_user())
+    viewer = cosim.viewer(model, data, redis_url=cosim_redis_url, display=False)
+    with viewer as v, v.camera("front", width=160, height=120) as cam:
+        v.sync()
+        cam.sync()
+        assert cam.sim_id != v.sim_id and cam.mode == "pixels"
+        assert _wait(lambda: client.get(keys.frame(cam.sim_id)) is not None)
+        frame = decode_frame(client.get(keys.frame(cam.sim_id)))
+        assert (frame.kind, frame.width, frame.height) == (1, 160, 120)
+        assert "camera front" in json.loads(client.get(keys.meta(cam.sim_id)))["title"]

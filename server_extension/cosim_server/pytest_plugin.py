@@ -12,7 +12,9 @@ Loaded with ``-p cosim_server.pytest_plugin`` (CoSim's pytest config does this).
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +115,37 @@ def lab_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+
+
+# A fresh workspace (?reset) so Lab restores no earlier tab beside the notebook a test opens.
+VISIBLE_NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def put_notebook(stack: CoSimStack, source: str = "", prefix: str = "nb") -> str:
+    """Create a one-cell Python notebook in the admin's (running) server; returns its name."""
+
+    admin = stack.admin_client()
+    admin.spawn()
+    admin.open_lab()  # sets the server's own _xsrf cookie, as a browser visit does
+    name = f"{prefix}-{secrets.token_hex(3)}.ipynb"
+    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+            "execution_count": None}  # fmt: skip
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    content = {"cells": [cell], "metadata": {"kernelspec": kernelspec}, "nbformat": 4,
+               "nbformat_minor": 5}  # fmt: skip
+    resp = admin.request(
+        "PUT",
+        f"user/{stack.admin}/api/contents/{name}",
+        data=json.dumps({"type": "notebook", "format": "json", "content": content}),
+    )
+    if resp.status_code not in (200, 201):
+        raise RuntimeError(f"could not create {name}: {resp.status_code} {resp.text[:200]}")
+    return name
+
+
+def open_notebook(page: Any, stack: CoSimStack, name: str) -> Any:
+    """Open ``name`` in Lab and return the locator of its first cell's editor."""
+    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}?reset")
+    editor = page.locator(f"{VISIBLE_NOTEBOOK} .jp-Cell .cm-content").first
+    editor.wait_for(timeout=120_000)
+    return editor

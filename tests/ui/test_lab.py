@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from pathlib import Path
 from typing import Any
 
 from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_server.pytest_plugin import lab_login, open_notebook, put_notebook
 
 LAB_TIMEOUT = 120_000
 
@@ -28,44 +26,17 @@ def test_lab_shows_cosim_launcher_and_status(
     page.screenshot(path=str(cosim_artifacts / "lab-cosim.png"))
 
 
-def _empty_notebook() -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [],
-                   "execution_count": None}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
-
-
-def _open_notebook(page: Any, stack: CoSimStack, path: str) -> Any:
-    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{path}")
-    editor = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
-    editor.wait_for(timeout=LAB_TIMEOUT)
-    return editor
-
-
 def test_two_browsers_share_edits(
     cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
 ) -> None:
-    admin = cosim_stack.admin_client()
-    admin.spawn()
-    admin.open_lab()  # sets the server's own _xsrf cookie, as a browser visit does
-    name = f"rtc-{secrets.token_hex(3)}.ipynb"
-    resp = admin.request(
-        "PUT",
-        f"user/{cosim_stack.admin}/api/contents/{name}",
-        data=json.dumps({"type": "notebook", "format": "json", "content": _empty_notebook()}),
-    )
-    assert resp.status_code in (200, 201), resp.text
+    name = put_notebook(cosim_stack, prefix="rtc")
 
     contexts = [cosim_browser.new_context(viewport={"width": 1200, "height": 800}) for _ in "ab"]
     try:
         pages = [ctx.new_page() for ctx in contexts]
         for page in pages:
             lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
-        editor_a, editor_b = (_open_notebook(p, cosim_stack, name) for p in pages)
+        editor_a, editor_b = (open_notebook(p, cosim_stack, name) for p in pages)
 
         editor_a.click()
         pages[0].keyboard.type("x = 'typed in browser A'")

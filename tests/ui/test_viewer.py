@@ -3,13 +3,12 @@ two browsers see the same frames, the side panel lists the sim, reconnect and st
 
 from __future__ import annotations
 
-import json
-import secrets
 from pathlib import Path
 from typing import Any
 
 from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_server.pytest_plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_server.pytest_plugin import lab_login, open_notebook, put_notebook
 
 LAB_TIMEOUT = 120_000
 
@@ -55,40 +54,6 @@ print("loop done", v.running)
 """
 
 
-def _notebook(source: str) -> dict[str, Any]:
-    return {
-        "cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
-                   "execution_count": None}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
-
-
-def _put_notebook(stack: CoSimStack, source: str) -> str:
-    admin = stack.admin_client()
-    admin.spawn()
-    admin.open_lab()
-    name = f"viewer-{secrets.token_hex(3)}.ipynb"
-    resp = admin.request(
-        "PUT",
-        f"user/{stack.admin}/api/contents/{name}",
-        data=json.dumps({"type": "notebook", "format": "json", "content": _notebook(source)}),
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return name
-
-
-# ?reset opens a fresh workspace, so no earlier notebook tab is restored beside ours.
-PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-
-
-def _open(page: Any, stack: CoSimStack, name: str) -> None:
-    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}?reset")
-    page.locator(f"{PANEL} .jp-Cell .cm-content").first.wait_for(timeout=LAB_TIMEOUT)
-
-
 def _js_viewer(sim_id: str) -> str:
     return f"document.querySelector(\".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']\")"
 
@@ -120,13 +85,13 @@ def _nonblank(png: bytes) -> bool:
 
 
 def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str, tag: str) -> None:
-    name = _put_notebook(stack, source)
+    name = put_notebook(stack, source, prefix=f"viewer-{tag}")
     contexts = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
     pages = [ctx.new_page() for ctx in contexts]
     try:
         for page in pages:
             lab_login(page, stack, stack.admin, stack.admin_password)
-        _open(pages[0], stack, name)
+        open_notebook(pages[0], stack, name)
         _run_first_cell(pages[0])
 
         viewer_a = pages[0].locator(f"{PANEL} .jp-OutputArea .cosim-Viewer").first
@@ -145,7 +110,7 @@ def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str
         pages[0].screenshot(path=str(artifacts / f"lab-viewer-{tag}.png"))
 
         # The collaborator opens the same notebook (RTC) and sees the same live sim.
-        _open(pages[1], stack, name)
+        open_notebook(pages[1], stack, name)
         viewer_b = pages[1].locator(f".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']").first
         viewer_b.wait_for(timeout=LAB_TIMEOUT)
         pages[1].wait_for_function(

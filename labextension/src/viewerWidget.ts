@@ -114,6 +114,7 @@ export class SimViewerWidget extends Widget {
   }
 
   private _onHello(meta: Partial<ISimMeta>): void {
+    this._view.pixelsOnly = meta.mode === 'pixels';
     if (typeof meta.title === 'string' && meta.title) {
       this._setTitle(meta.title, typeof meta.engine === 'string' ? meta.engine : '');
     }

@@ -24,7 +24,7 @@ export class CameraRig {
     this.camera.up.set(0, 0, 1); // before OrbitControls, which reads it once
     this.camera.position.set(3, -4, 2.5);
     // A headlight, as in MuJoCo's viewer: whatever the camera sees is lit.
-    const headlight = new DirectionalLight(0xffffff, 0.7);
+    const headlight = new DirectionalLight(0xffffff, 0.6);
     const ahead = new Object3D();
     ahead.position.set(0, 0, -1);
     headlight.target = ahead;
@@ -39,7 +39,7 @@ export class CameraRig {
 
   /** The default view of a scene of this size, looking at the origin from the front right. */
   frame(extent: number): void {
-    this.camera.near = extent / 1000;
+    this.camera.near = extent / 200;
     this.camera.far = extent * 200;
     this.camera.fov = FREE_FOV;
     this.camera.position
@@ -47,6 +47,7 @@ export class CameraRig {
       .normalize()
       .multiplyScalar(2.2 * extent);
     this.controls.target.set(0, 0, 0);
+    this.controls.minDistance = extent / 50;
     this.controls.maxDistance = extent * 50;
     this.camera.updateProjectionMatrix();
     this.controls.update();

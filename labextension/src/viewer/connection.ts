@@ -21,6 +21,8 @@ export const BASE_DELAY_MS = 500;
 export const MAX_DELAY_MS = 15_000;
 /** A socket that stayed open this long resets the backoff. */
 const STABLE_MS = 2_000;
+/** Open but silent this long: ask REST whether the sim is still there (a crashed kernel). */
+export const STALL_MS = 15_000;
 const OPEN = 1;
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'ended';
@@ -155,14 +157,18 @@ export class SimConnection {
     this._socket = socket;
     this._openedAt = 0;
     socket.onopen = () => {
-      this._openedAt = Date.now();
+      this._openedAt = this._lastMessageAt = Date.now();
+      this._watchStalls();
       if (this._everOpened) {
         this._reconnects++;
       }
       this._everOpened = true;
       this._setState('live', '');
     };
-    socket.onmessage = event => this._onMessage(event.data);
+    socket.onmessage = event => {
+      this._lastMessageAt = Date.now();
+      this._onMessage(event.data);
+    };
     socket.onclose = event => {
       const opened = this._openedAt > 0;
       this._detach();
@@ -253,8 +259,34 @@ export class SimConnection {
     this._setState('ended', detail);
   }
 
+  /**
+   * A sim whose kernel died never says "ended"; its keys expire on the server. While the socket
+   * is open but silent, ask REST now and then, and end the view when the sim is gone.
+   */
+  private _watchStalls(): void {
+    clearInterval(this._stallTimer);
+    this._stallTimer = setInterval(() => {
+      const presence = this._options.presence;
+      if (!presence || this._checking || Date.now() - this._lastMessageAt < STALL_MS) {
+        return;
+      }
+      this._checking = true;
+      presence()
+        .then(state => {
+          if (state !== 'live' && this._socket && Date.now() - this._lastMessageAt >= STALL_MS) {
+            this._end(state === 'missing' ? 'the server no longer has this sim' : '');
+            this._detach()?.close(1000, 'sim ended');
+          }
+        })
+        .catch(() => undefined) // unreachable server: the socket's close will tell
+        .finally(() => (this._checking = false));
+    }, STALL_MS / 3);
+  }
+
   /** Forget the current socket and silence its handlers; returns it. */
   private _detach(): IWebSocketLike | null {
+    clearInterval(this._stallTimer);
+    this._stallTimer = undefined;
     const socket = this._socket;
     this._socket = null;
     if (socket) {
@@ -280,4 +312,7 @@ export class SimConnection {
   private _everOpened = false;
   private _disposed = false;
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _stallTimer: ReturnType<typeof setInterval> | undefined = undefined;
+  private _lastMessageAt = 0;
+  private _checking = false;
 }

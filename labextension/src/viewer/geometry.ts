@@ -104,18 +104,46 @@ export function gridStep(extent: number): number {
   return (m < 2 ? 1 : m < 5 ? 2 : 5) * power;
 }
 
-/** Grid lines over a w x h rectangle centred on the origin, in the xy plane. */
+/** How far a ground's grid reaches from its centre, in scene extents. */
+export const GRID_REACH = 5;
+
+/**
+ * Grid lines over a w x h rectangle centred on the origin, in the xy plane. Each line is cut into
+ * short segments: some GL implementations drop a whole line that crosses behind the camera.
+ */
 export function gridGeometry(w: number, h: number, step: number): BufferGeometry {
   const positions: number[] = [];
   const nx = Math.min(Math.floor(w / 2 / step), 200);
   const ny = Math.min(Math.floor(h / 2 / step), 200);
+  const piece = 5 * step;
+  const segments = (a: number, b: number, emit: (p: number, q: number) => void) => {
+    for (let p = a; p < b - 1e-9; p += piece) {
+      emit(p, Math.min(p + piece, b));
+    }
+  };
   for (let i = -nx; i <= nx; i++) {
-    positions.push(i * step, -h / 2, 0, i * step, h / 2, 0);
+    segments(-h / 2, h / 2, (p, q) => positions.push(i * step, p, 0, i * step, q, 0));
   }
   for (let j = -ny; j <= ny; j++) {
-    positions.push(-w / 2, j * step, 0, w / 2, j * step, 0);
+    segments(-w / 2, w / 2, (p, q) => positions.push(p, j * step, 0, q, j * step, 0));
   }
   const g = new BufferGeometry();
   g.setAttribute('position', new Float32BufferAttribute(positions, 3));
   return g;
+}
+
+/** A flat mesh wider than the scene (PyBullet's plane.urdf is one): drawn with a grid. */
+export function isFlatGround(geometry: BufferGeometry, extent: number): boolean {
+  const position = geometry.getAttribute('position');
+  if (!position || position.count > 1024) {
+    return false;
+  }
+  geometry.computeBoundingBox();
+  const box = geometry.boundingBox;
+  if (!box) {
+    return false;
+  }
+  const w = box.max.x - box.min.x;
+  const h = box.max.y - box.min.y;
+  return box.max.z - box.min.z <= 1e-6 * Math.max(w, h) && Math.min(w, h) >= 2 * extent;
 }

@@ -5,6 +5,7 @@
  */
 import {
   AmbientLight,
+  BufferGeometry,
   Color,
   DirectionalLight,
   DoubleSide,
@@ -24,7 +25,7 @@ import {
 } from 'three';
 
 import { IScene, ISceneCamera, ISceneGeom } from './codec';
-import { geomGeometry, gridGeometry, gridStep, planeSize } from './geometry';
+import { geomGeometry, GRID_REACH, gridGeometry, gridStep, isFlatGround } from './geometry';
 
 /** MuJoCo's viewer hides geom groups 3 and up (collision shapes, by convention). */
 const FIRST_HIDDEN_GROUP = 3;
@@ -188,19 +189,20 @@ export class BuiltScene {
       geometry.dispose();
       return;
     }
+    const ground = first.type === 'plane' || isFlatGround(geometry, this.extent);
     const opacity = Math.min(Math.max(first.rgba[3] ?? 1, 0), 1);
     const flat = first.type === 'plane' || first.type === 'mesh' || first.type === 'hfield';
     const material = new MeshStandardMaterial({
-      roughness: first.type === 'plane' ? 0.9 : 0.55,
+      roughness: ground ? 0.9 : 0.55,
       metalness: 0.05,
       transparent: opacity < 1,
       opacity,
       depthWrite: opacity >= 1,
       side: flat ? DoubleSide : FrontSide,
-      // Push planes back a little so their grid lines win the depth test.
-      polygonOffset: first.type === 'plane',
+      // Push the ground back a little so its grid lines win the depth test.
+      polygonOffset: ground,
       polygonOffsetFactor: 1,
-      polygonOffsetUnits: 1
+      polygonOffsetUnits: 4
     });
     const mesh = new InstancedMesh(geometry, material, geoms.length);
     mesh.frustumCulled = false; // instances move; the base geometry's bounds do not
@@ -214,16 +216,32 @@ export class BuiltScene {
       mesh.setColorAt(index, tmpColor.setRGB(r, g, b, SRGBColorSpace));
       const local = poseMatrix(geom.pos, geom.quat, new Matrix4());
       this._instances[geom.body].push({ mesh, index, local });
-      if (geom.type === 'plane') {
-        this._addGrid(geom, local);
+      if (ground && !this._dynamic.has(geom.body)) {
+        this._addGrid(geometry, geom.body, local);
       }
     });
     this.root.add(mesh);
     this._meshes.push(mesh);
   }
 
-  private _addGrid(geom: ISceneGeom, local: Matrix4): void {
-    const [w, h] = planeSize(geom, this.extent);
+  /** Grid lines over a ground (a plane, or a flat mesh such as PyBullet's plane.urdf). */
+  private _addGrid(geometry: BufferGeometry, body: number, local: Matrix4): void {
+    if (!geometry.boundingBox) {
+      geometry.computeBoundingBox();
+    }
+    const box = geometry.boundingBox;
+    if (!box) {
+      return;
+    }
+    const limit = 2 * GRID_REACH * this.extent;
+    const w = Math.min(box.max.x - box.min.x, limit);
+    const h = Math.min(box.max.y - box.min.y, limit);
+    const center = new Matrix4().makeTranslation(
+      (box.min.x + box.max.x) / 2,
+      (box.min.y + box.max.y) / 2,
+      box.max.z + 5e-4 * this.extent // a hair above the ground: no z-fighting with it
+    );
+    const placed = new Matrix4().multiplyMatrices(local, center);
     const material = new LineBasicMaterial({
       color: 0x000000,
       transparent: true,
@@ -234,21 +252,24 @@ export class BuiltScene {
     grid.matrixAutoUpdate = false;
     grid.frustumCulled = false;
     this.root.add(grid);
-    this._attachments[geom.body].push({
-      place: world => grid.matrix.multiplyMatrices(world, local)
+    this._attachments[body].push({
+      place: world => {
+        grid.matrix.multiplyMatrices(world, placed);
+        grid.matrixWorldNeedsUpdate = true;
+      }
     });
   }
 
   private _addLights(scene: IScene): void {
-    this.root.add(new HemisphereLight(0xffffff, 0x8a8a8a, 1.2), new AmbientLight(0xffffff, 0.35));
+    this.root.add(new HemisphereLight(0xffffff, 0x8a8a8a, 1.0), new AmbientLight(0xffffff, 0.25));
     const lights = scene.json.lights.filter(l => scene.json.bodies[l.body]);
     if (lights.length === 0) {
-      const sun = new DirectionalLight(0xffffff, 1.4);
+      const sun = new DirectionalLight(0xffffff, 1.1);
       sun.position.set(0.6, -0.8, 1.5).multiplyScalar(this.extent);
       this.root.add(sun);
       return;
     }
-    const intensity = 1.6 / Math.sqrt(lights.length);
+    const intensity = 1.3 / Math.sqrt(lights.length);
     for (const light of lights) {
       this._attachments[light.body].push(sceneLight(light, intensity, this.root));
     }

@@ -3,7 +3,7 @@
  * rig and the overlay, renders only when something changed, and shows its state on its root
  * element for tests: data-sim-id, data-state, data-frame (last applied), data-reconnects.
  */
-import { Color, Scene, WebGLRenderer } from 'three';
+import { Color, NeutralToneMapping, Scene, WebGLRenderer } from 'three';
 
 import { CameraRig, Viewpoint } from './cameraRig';
 import { Frame, IScene } from './codec';
@@ -109,9 +109,14 @@ export class SimView {
     this._updateOverlay();
   }
 
+  /** A pixel-mode sim only sends JPEG frames: skip its scene and the WebGL context it needs. */
+  set pixelsOnly(value: boolean) {
+    this._pixelsOnly = value;
+  }
+
   /** Build the scene; the same scene again (sent on every reconnect) keeps the current view. */
   setScene(scene: IScene): boolean {
-    if (scene.key === this._sceneKey || !this._ensureRenderer()) {
+    if (this._pixelsOnly || scene.key === this._sceneKey || !this._ensureRenderer()) {
       return false;
     }
     const first = this._built === null;
@@ -214,6 +219,7 @@ export class SimView {
       return false;
     }
     this._renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this._renderer.toneMapping = NeutralToneMapping; // bright white parts keep their shading
     this._stage.insertBefore(this._renderer.domElement, this._image);
     this._rig.controls.connect(this._renderer.domElement);
     this._fit();
@@ -295,7 +301,9 @@ export class SimView {
     const frame = this.element.dataset.frame;
     this._statsLine.hidden = this._stats.applied === 0;
     this._statsLine.textContent =
-      `t = ${this._simTime.toFixed(2)} s · ${this._frameTimes.length} fps · frame ${frame}` +
+      `t = ${this._simTime.toFixed(2)} s · ` +
+      (this._state === 'ended' ? '' : `${this._frameTimes.length} fps · `) +
+      `frame ${frame}` +
       (this._paused ? ' · display paused' : '');
     const state = STATE_TEXT[this._state];
     const detail = this._detail ? ` (${this._detail})` : '';
@@ -317,6 +325,7 @@ export class SimView {
   private _detail = '';
   private _glError = '';
   private _paused = false;
+  private _pixelsOnly = false;
   private _pending: Frame | null = null;
   private _simTime = 0;
   private _frameTimes: number[] = [];

@@ -36,7 +36,8 @@ Scene JSON::
      "bodies": [{"name": str, "dynamic": bool, "pos": [3], "quat": [4]}],  # initial pose
      "geoms": [{"body": int, "type": "plane"|"sphere"|"capsule"|"ellipsoid"|"cylinder"|"box"|
                 "mesh"|"hfield", "size": [...], "pos": [3], "quat": [4], "rgba": [4],
-                "mesh": int | null}],          # pos/quat relative to the body
+                "mesh": int | null, "group": int}],  # pos/quat relative to the body;
+                # group: MuJoCo's geom group (viewers hide 3 and up, as MuJoCo's does)
      "meshes": [{"name": str, "vertices": [offset, count], "faces": [offset, count],
                  "normals": [offset, count] | null}],
                  # offsets in bytes from the binary section's start; counts: vertices and

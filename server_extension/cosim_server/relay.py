@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -62,12 +63,20 @@ class LatestSlot:
             self._task.cancel()
 
 
+# How often a relay checks that its sim still exists: a crashed kernel never publishes END, but
+# its meta key expires (protocol.LIVE_TTL_S), and then the viewers are told the sim ended.
+LIVENESS_CHECK_S = 5.0
+
+
 class SimRelay:
     """Subscribes to one sim's frame channel while it has clients."""
 
-    def __init__(self, redis: aioredis.Redis, channel: str, max_frame_bytes: int) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, channel: str, meta_key: str, max_frame_bytes: int
+    ) -> None:
         self.redis = redis
         self.channel = channel
+        self.meta_key = meta_key
         self.max_frame_bytes = max_frame_bytes
         self.clients: set[FrameSink] = set()
         self._task: asyncio.Task[None] | None = None
@@ -83,8 +92,14 @@ class SimRelay:
             try:
                 await pubsub.subscribe(self.channel)
                 delay = 0.2
+                next_check = time.monotonic() + LIVENESS_CHECK_S
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if time.monotonic() >= next_check:
+                        next_check = time.monotonic() + LIVENESS_CHECK_S
+                        if not await self.redis.exists(self.meta_key):
+                            self._deliver(END_MESSAGE)
+                            return
                     if message is None or message["type"] != "message":
                         continue
                     if self._deliver(message["data"]):
@@ -131,10 +146,11 @@ class RelayHub:
         self.max_frame_bytes = max_frame_bytes
         self.relays: dict[str, SimRelay] = {}
 
-    def join(self, channel: str, client: FrameSink) -> None:
+    def join(self, channel: str, meta_key: str, client: FrameSink) -> None:
         relay = self.relays.get(channel)
         if relay is None:
-            relay = self.relays[channel] = SimRelay(self.redis, channel, self.max_frame_bytes)
+            relay = SimRelay(self.redis, channel, meta_key, self.max_frame_bytes)
+            self.relays[channel] = relay
             relay.start()
         relay.clients.add(client)
 

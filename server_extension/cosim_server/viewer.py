@@ -140,7 +140,7 @@ class SimWebSocket(CoSimWebSocketHandler):
             self.sim_ended()
             return
         self.slot = LatestSlot(self._send_frame)
-        self.cosim.relays.join(keys.frames(self.sim_id), self)
+        self.cosim.relays.join(keys.frames(self.sim_id), keys.meta(self.sim_id), self)
 
     async def _send_frame(self, frame: bytes) -> None:
         await self.write_message(frame, binary=True)

@@ -262,3 +262,17 @@ async def test_slow_client_skips_frames_and_never_slows_the_fast_one(
     last = data.rfind(b"CSF1")
     assert decode_frame(data[last : last + 56 + 28 * 5000]).number == total
     fast.close()
+
+
+async def test_crashed_sim_ends_its_viewers(
+    sim: PublishedSim,
+    ws_url: Any,
+    jp_auth_header: dict[str, str],
+    redis_client: aioredis.Redis,
+) -> None:
+    """A kernel that dies never sends END; its meta key expires and the relay notices."""
+    ws = await connect(ws_url(sim.sim_id), jp_auth_header)
+    await read_until_frames(ws)
+    await redis_client.delete(sim.keys.meta(sim.sim_id))  # what the TTL does after a crash
+    message = await asyncio.wait_for(ws.read_message(), 15)
+    assert json.loads(message) == {"type": "ended"}

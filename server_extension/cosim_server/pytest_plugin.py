@@ -128,7 +128,7 @@ def put_notebook(stack: CoSimStack, source: str = "", prefix: str = "nb") -> str
     admin.spawn()
     admin.open_lab()  # sets the server's own _xsrf cookie, as a browser visit does
     name = f"{prefix}-{secrets.token_hex(3)}.ipynb"
-    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+    cell: dict[str, Any] = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
             "execution_count": None}  # fmt: skip
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     content = {"cells": [cell], "metadata": {"kernelspec": kernelspec}, "nbformat": 4,

@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_up(sub)
+    from cosim.snapshots.cli import add_parser as add_snapshot
+
+    add_snapshot(sub)
     args = parser.parse_args(argv)
     if args.command == "up":
         from .launcher import UpOptions, up
@@ -79,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             log_level=args.log_level,
         )
         return up(opts)
+    if args.command == "snapshot":
+        from cosim.snapshots.cli import run as run_snapshot
+
+        return run_snapshot(args)
     parser.print_help()
     return 2
 

@@ -2,7 +2,7 @@
 
 from cosim_server._version import __version__
 
-__all__ = ["__version__", "viewer"]
+__all__ = ["__version__", "snapshot", "viewer"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,4 +11,8 @@ def __getattr__(name: str) -> object:
         from .live_viewer import viewer
 
         return viewer
+    if name == "snapshot":
+        from .snapshots.notebook import snapshot
+
+        return snapshot
     raise AttributeError(f"module 'cosim' has no attribute {name!r}")

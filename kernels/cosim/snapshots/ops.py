@@ -1,0 +1,312 @@
+"""Create, list, restore, verify and collect snapshots of a workspace."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .envlock import environment_lock
+from .store import SnapshotError, SnapshotStore, atomic_write, disk_error, sha256_file
+from .walk import walk
+
+DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024
+WORKERS = min(8, (os.cpu_count() or 2) * 2)
+
+
+def _new_id(message: str) -> str:
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f"{now // 1000 % 10**6:06d}"
+    salt = hashlib.sha256(f"{time.time_ns()}{os.getpid()}{message}".encode()).hexdigest()[:8]
+    return f"{stamp}-{salt}"
+
+
+def _scan(store: SnapshotStore, data_threshold: int) -> dict[str, Any]:
+    """The workspace as manifest entries, hashing only files whose stat changed (the index)."""
+    index = store.read_index()
+    files: list[dict[str, Any]] = []
+    data_refs: list[dict[str, Any]] = []
+    dirs: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    to_hash: list[dict[str, Any]] = []
+    for entry in walk(store.workspace):
+        if entry.kind == "dir":
+            dirs.append({"path": entry.path, "mode": entry.mode})
+        elif entry.kind == "skipped":
+            skipped.append({"path": entry.path, "reason": entry.reason})
+        else:
+            key = [entry.size, entry.mtime_ns, entry.inode]
+            cached = index.get(entry.path)
+            digest = cached[3] if cached and cached[:3] == key else None
+            record = {"path": entry.path, "mode": entry.mode, "size": entry.size, "sha256": digest,
+                      "_key": key}  # fmt: skip
+            (data_refs if entry.size > data_threshold else files).append(record)
+            if digest is None:
+                to_hash.append(record)
+    with ThreadPoolExecutor(WORKERS) as pool:  # hashlib releases the GIL on large buffers
+        for record, digest in zip(
+            to_hash, pool.map(lambda r: sha256_file(store.workspace / r["path"]), to_hash),
+            strict=True,
+        ):  # fmt: skip
+            record["sha256"] = digest
+    new_index = {r["path"]: [*r.pop("_key"), r["sha256"]] for r in files + data_refs}
+    return {"files": files, "dirs": dirs, "data_refs": data_refs, "skipped": skipped,
+            "_index": new_index}  # fmt: skip
+
+
+def create(
+    workspace: str | os.PathLike[str],
+    message: str = "",
+    *,
+    data_threshold: int = DEFAULT_DATA_THRESHOLD,
+    artifacts: list[str] | None = None,
+    auto: bool = False,
+) -> dict[str, Any]:
+    """Take a snapshot; returns its manifest. Concurrent calls succeed one after the other."""
+    store = SnapshotStore(workspace)
+    try:
+        with store.locked():
+            scan = _scan(store, data_threshold)
+            index = scan.pop("_index")
+            sources = [(store.workspace / f["path"], f["sha256"]) for f in scan["files"]]
+            sources += _artifact_sources(store, artifacts or [], scan)
+            with ThreadPoolExecutor(WORKERS) as pool:  # zstd releases the GIL too
+                added = sum(pool.map(lambda s: store.put_file(*s), sources))
+            lock = json.dumps(environment_lock(), sort_keys=True).encode()
+            env_digest = hashlib.sha256(lock).hexdigest()
+            if not store.has_blob(env_digest):
+                with tempfile.NamedTemporaryFile(dir=store.root) as tmp:
+                    tmp.write(lock)
+                    tmp.flush()
+                    added += store.put_file(Path(tmp.name), env_digest)
+            ids = store.ids()
+            manifest = {
+                "id": _new_id(message), "created": time.time(), "message": message,
+                "parent": ids[-1] if ids else None, "auto": auto,
+                "environment": {"sha256": env_digest, "size": len(lock)},
+                "stored_bytes": added, "root_mode": store.workspace.stat().st_mode & 0o777,
+                **scan,
+            }  # fmt: skip
+            store.write_manifest(manifest)  # last: the snapshot exists from here on
+            store.write_index(index)
+            return manifest
+    except OSError as err:
+        raise disk_error(err) from None
+
+
+def _artifact_sources(
+    store: SnapshotStore, job_ids: list[str], scan: dict[str, Any]
+) -> list[tuple[Path, str]]:
+    """Copy chosen jobs' checkpoints and metrics (under .cosim/jobs/<id>) into the snapshot."""
+    sources = []
+    scan["artifacts"] = []
+    for job in job_ids:
+        root = store.workspace / ".cosim" / "jobs" / job
+        if not job.replace("-", "").isalnum() or not root.is_dir():
+            raise SnapshotError(f"no job {job!r} in {store.workspace / '.cosim' / 'jobs'}")
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+            digest = sha256_file(path)
+            rel = path.relative_to(store.workspace).as_posix()
+            scan["artifacts"].append({"path": rel, "mode": path.stat().st_mode & 0o777,
+                                      "size": path.stat().st_size, "sha256": digest})  # fmt: skip
+            sources.append((path, digest))
+    return sources
+
+
+def list_snapshots(workspace: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    store = SnapshotStore(workspace)
+    out = []
+    for snapshot_id in store.ids():
+        m = store.read_manifest(snapshot_id)
+        out.append({
+            "id": m["id"], "created": m["created"], "message": m.get("message", ""),
+            "files": len(m["files"]), "bytes": sum(f["size"] for f in m["files"]),
+            "data_refs": len(m.get("data_refs", [])), "auto": m.get("auto", False),
+        })  # fmt: skip
+    return out
+
+
+def show(workspace: str | os.PathLike[str], ref: str) -> dict[str, Any]:
+    store = SnapshotStore(workspace)
+    return store.read_manifest(store.resolve(ref))
+
+
+def environment_of(store: SnapshotStore, manifest: dict[str, Any]) -> dict[str, Any]:
+    import io
+
+    env = manifest["environment"]
+    buf = io.BytesIO()
+    store.extract_blob(env["sha256"], env["size"], buf)
+    return dict(json.loads(buf.getvalue()))
+
+
+def working_changes(store: SnapshotStore, manifest: dict[str, Any]) -> list[str]:
+    """Paths whose content differs between the workspace and a snapshot."""
+    scan = _scan(store, 1 << 62)  # every file counts here, data refs included
+    now = {f["path"]: f["sha256"] for f in scan["files"]}
+    then = {f["path"]: f["sha256"] for f in manifest["files"] + manifest.get("data_refs", [])}
+    return sorted(p for p in now.keys() | then.keys() if now.get(p) != then.get(p))
+
+
+def _stage(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
+    """Write the snapshot's tree into ``stage`` and verify every byte on the way."""
+    for d in manifest["dirs"]:
+        (stage / d["path"]).mkdir(parents=True, exist_ok=True)
+    for f in manifest["files"] + manifest.get("artifacts", []):
+        target = stage / f["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            store.extract_blob(f["sha256"], f["size"], out)
+        os.chmod(target, f["mode"])
+    for d in reversed(manifest["dirs"]):  # after the files, so read-only dirs stay writable above
+        os.chmod(stage / d["path"], d["mode"])
+
+
+def _data_report(workspace: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    report = []
+    for ref in manifest.get("data_refs", []):
+        path = workspace / ref["path"]
+        if not path.is_file():
+            report.append({**ref, "status": "missing"})
+        elif path.stat().st_size != ref["size"] or sha256_file(path) != ref["sha256"]:
+            report.append({**ref, "status": "changed"})
+    return report
+
+
+def restore(
+    workspace: str | os.PathLike[str],
+    ref: str,
+    *,
+    target: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Restore a snapshot into a new folder (``target``) or in place.
+
+    The whole tree is first written and verified in a temp folder; only then does anything in
+    the destination change. In place, changes since the latest snapshot need ``force``, and a
+    safety snapshot is taken first.
+    """
+    from .store import validate_manifest_paths
+
+    store = SnapshotStore(workspace)
+    snapshot_id = store.resolve(ref)
+    manifest = store.read_manifest(snapshot_id)
+    validate_manifest_paths(manifest)
+    safety = None
+    try:
+        if target is not None:
+            dest = Path(target).resolve()
+            if dest.exists():
+                raise SnapshotError(f"{dest} already exists; restore into a new folder")
+            stage = Path(tempfile.mkdtemp(prefix=".cosim-restore-", dir=dest.parent))
+            try:
+                _stage(store, manifest, stage)
+                os.chmod(stage, manifest.get("root_mode", 0o755))
+                os.replace(stage, dest)  # one rename: the new folder appears whole or not at all
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            return {"restored": snapshot_id, "target": str(dest), "safety_snapshot": None,
+                    "data": _data_report(store.workspace, manifest)}  # fmt: skip
+        latest = store.ids()[-1]
+        changed = working_changes(store, store.read_manifest(latest))
+        if changed and not force:
+            raise SnapshotError(
+                f"{len(changed)} file(s) changed since snapshot {latest} (e.g. {changed[0]}); "
+                "restore with --force (a safety snapshot is taken first)"
+            )
+        if changed:
+            safety = create(store.workspace, f"before restoring {snapshot_id}", auto=True)["id"]
+        stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=store.root))
+        try:
+            _stage(store, manifest, stage)
+            _apply(store, manifest, stage)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    except OSError as err:
+        raise disk_error(err) from None
+    return {"restored": snapshot_id, "target": str(store.workspace), "safety_snapshot": safety,
+            "data": _data_report(store.workspace, manifest)}  # fmt: skip
+
+
+def _apply(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
+    """Move the verified stage over the workspace: renames only, nothing left to fail on."""
+    wanted = {f["path"] for f in manifest["files"] + manifest.get("artifacts", [])}
+    wanted_dirs = {d["path"] for d in manifest["dirs"]}
+    for entry in sorted(walk(store.workspace), key=lambda e: e.path, reverse=True):
+        path = store.workspace / entry.path
+        if entry.kind == "file" and entry.path not in wanted:
+            path.unlink()
+        elif entry.kind == "dir" and entry.path not in wanted_dirs:
+            with contextlib.suppress(OSError):  # keeps dirs that still hold ignored files
+                path.rmdir()
+    for d in manifest["dirs"]:
+        (store.workspace / d["path"]).mkdir(parents=True, exist_ok=True)
+    for path in sorted(wanted):
+        dest = store.workspace / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / path, dest)
+    for d in reversed(manifest["dirs"]):
+        os.chmod(store.workspace / d["path"], d["mode"])
+
+
+def verify(workspace: str | os.PathLike[str]) -> list[str]:
+    """Problems found (empty when every manifest is readable and every blob is intact)."""
+    store = SnapshotStore(workspace)
+    problems = []
+    checked: set[str] = set()
+    for snapshot_id in store.ids():
+        try:
+            manifest = store.read_manifest(snapshot_id)
+        except SnapshotError as err:
+            problems.append(str(err))
+            continue
+        entries = manifest["files"] + manifest.get("artifacts", []) + [manifest["environment"]]
+        for f in entries:
+            if f["sha256"] in checked:
+                continue
+            try:
+                with open(os.devnull, "wb") as sink:
+                    store.extract_blob(f["sha256"], f["size"], sink)
+                checked.add(f["sha256"])
+            except (SnapshotError, OSError) as err:
+                problems.append(f"snapshot {snapshot_id}: {f.get('path', 'environment')}: {err}")
+    return problems
+
+
+def gc(workspace: str | os.PathLike[str]) -> dict[str, int]:
+    """Delete blobs no manifest refers to, and temp files a crash left behind."""
+    store = SnapshotStore(workspace)
+    removed = freed = 0
+    with store.locked():
+        live: set[str] = set()
+        for snapshot_id in store.ids():
+            m = store.read_manifest(snapshot_id)
+            live.update(f["sha256"] for f in m["files"] + m.get("artifacts", []))
+            live.add(m["environment"]["sha256"])
+        if store.blobs.is_dir():
+            for path in store.blobs.rglob("*"):
+                if path.is_file() and (path.name not in live or path.name.startswith(".tmp-")):
+                    freed += path.stat().st_size
+                    path.unlink()
+                    removed += 1
+        for leftover in store.root.glob(".tmp-*"):
+            leftover.unlink()
+    return {"removed_blobs": removed, "freed_bytes": freed}
+
+
+def write_requirements(workspace: str | os.PathLike[str], ref: str, path: str) -> str:
+    from .envlock import requirements_txt
+
+    store = SnapshotStore(workspace)
+    manifest = store.read_manifest(store.resolve(ref))
+    text = requirements_txt(environment_of(store, manifest))
+    atomic_write(Path(path), text.encode())
+    return path

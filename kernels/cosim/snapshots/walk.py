@@ -1,0 +1,71 @@
+"""Which files a snapshot holds: everything not ignored (``.cosimignore``, gitignore syntax)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+DEFAULT_IGNORES = [
+    ".cosim/",
+    ".git/",
+    "__pycache__/",
+    ".ipynb_checkpoints/",
+    "*.pyc",
+    "node_modules/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".venv/",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # relative, "/"-separated
+    kind: str  # "file" | "dir" | "skipped"
+    mode: int
+    size: int = 0
+    mtime_ns: int = 0
+    inode: int = 0
+    reason: str = ""
+
+
+def ignore_spec(workspace: Path) -> pathspec.PathSpec:
+    lines = list(DEFAULT_IGNORES)
+    custom = workspace / ".cosimignore"
+    if custom.is_file():
+        lines += custom.read_text(errors="replace").splitlines()
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def walk(workspace: Path) -> Iterator[Entry]:
+    """Files and directories of the workspace, sorted, ignored ones left out. Links, devices and
+    sockets are reported as skipped: a snapshot holds only regular files and directories."""
+    spec = ignore_spec(workspace)
+
+    def visit(rel: str) -> Iterator[Entry]:
+        with os.scandir(workspace / rel if rel else workspace) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                if spec.match_file(path + "/"):
+                    continue
+                yield Entry(path, "dir", stat.S_IMODE(st.st_mode))
+                yield from visit(path)
+            elif spec.match_file(path):
+                continue
+            elif stat.S_ISREG(st.st_mode):
+                yield Entry(path, "file", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,
+                            st.st_ino)  # fmt: skip
+            else:
+                kind = "symlink" if stat.S_ISLNK(st.st_mode) else "special file"
+                yield Entry(path, "skipped", 0, reason=kind)
+
+    yield from visit("")

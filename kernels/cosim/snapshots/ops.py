@@ -240,9 +240,12 @@ def _apply(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     """Move the verified stage over the workspace: renames only, nothing left to fail on."""
     wanted = {f["path"] for f in manifest["files"] + manifest.get("artifacts", [])}
     wanted_dirs = {d["path"] for d in manifest["dirs"]}
+    # Data files are referenced, not stored: restore never deletes one (it could not bring it back).
+    keep = wanted | {r["path"] for r in manifest.get("data_refs", [])}
     for entry in sorted(walk(store.workspace), key=lambda e: e.path, reverse=True):
         path = store.workspace / entry.path
-        if entry.kind == "file" and entry.path not in wanted:
+        # Nor a large file: the safety snapshot only references those, so keep them too.
+        if entry.kind == "file" and entry.path not in keep and entry.size <= DEFAULT_DATA_THRESHOLD:
             path.unlink()
         elif entry.kind == "dir" and entry.path not in wanted_dirs:
             with contextlib.suppress(OSError):  # keeps dirs that still hold ignored files

@@ -1,0 +1,206 @@
+"""Snapshots on real files: exact round trips, dedup, diff, data references, safety."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from snapshot_workspace import make_workspace, tree
+
+from cosim.snapshots import (
+    SnapshotError,
+    SnapshotStore,
+    create,
+    diff,
+    gc,
+    list_snapshots,
+    restore,
+    show,
+    verify,
+)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws")
+
+
+def _blobs(ws: Path) -> set[str]:
+    return {p.name for p in (ws / ".cosim/snapshots/blobs").rglob("*") if p.is_file()}
+
+
+def test_round_trip_is_byte_exact_with_modes_and_empty_dirs(ws: Path, tmp_path: Path) -> None:
+    before = tree(ws)
+    manifest = create(ws, "first")
+    assert {f["path"] for f in manifest["files"]} >= {"src/main.py", "run.sh", "private.txt"}
+    assert not any("__pycache__" in f["path"] or f["path"].endswith(".log")
+                   for f in manifest["files"])  # fmt: skip
+    result = restore(ws, manifest["id"], target=tmp_path / "copy")
+    assert tree(tmp_path / "copy") == before
+    assert result["safety_snapshot"] is None
+
+
+def test_second_identical_snapshot_adds_no_blobs(ws: Path) -> None:
+    create(ws, "one")
+    blobs = _blobs(ws)
+    second = create(ws, "two")
+    assert _blobs(ws) == blobs
+    assert second["stored_bytes"] == 0
+    (ws / "src" / "main.py").write_text("print('changed')\n")
+    third = create(ws, "three")
+    assert len(_blobs(ws) - blobs) == 1 and third["stored_bytes"] > 0
+
+
+def test_index_rehashes_only_changed_files(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    create(ws, "one")
+    (ws / "src" / "main.py").write_text("print('again')\n")
+    hashed: list[str] = []
+    import cosim.snapshots.ops as ops
+
+    real = ops.sha256_file
+    monkeypatch.setattr(ops, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    create(ws, "two")
+    assert [Path(p).name for p in hashed] == ["main.py"]
+
+
+def test_diff_against_working_tree_and_between_snapshots(ws: Path) -> None:
+    first = create(ws, "one")["id"]
+    (ws / "src" / "main.py").write_text("print('hello')\nprint('more')\n")
+    (ws / "new.txt").write_text("n")
+    (ws / "private.txt").unlink()
+    result = diff(ws, first)
+    assert result["added"] == ["new.txt"]
+    assert result["removed"] == ["private.txt"]
+    assert result["changed"] == ["src/main.py"]
+    assert "+print('more')" in result["patches"]["src/main.py"]
+    second = create(ws, "two")["id"]
+    between = diff(ws, first, second)
+    assert between["changed"] == ["src/main.py"] and between["added"] == ["new.txt"]
+    assert between["python_packages"] == {"added": {}, "removed": {}, "changed": {}}
+
+
+def test_environment_lock_pins_packages(ws: Path) -> None:
+    snapshot_id = create(ws)["id"]
+    from cosim.snapshots.ops import environment_of
+
+    store = SnapshotStore(ws)
+    env = environment_of(store, store.read_manifest(snapshot_id))
+    assert env["python"] == sys.version.split()[0]
+    assert "mujoco" in env["python_packages"] and "jupyterlab" in env["python_packages"]
+    if Path("/usr/bin/dpkg-query").exists():
+        assert "bash" in env["debian_packages"]
+
+
+def test_data_references_are_not_copied_and_are_checked(ws: Path, tmp_path: Path) -> None:
+    (ws / "dataset.bin").write_bytes(b"x" * 5000)
+    manifest = create(ws, data_threshold=4096)  # model.bin (20 kB) is data too
+    assert [r["path"] for r in manifest["data_refs"]] == ["dataset.bin", "model.bin"]
+    assert "dataset.bin" not in {f["path"] for f in manifest["files"]}
+    (ws / "dataset.bin").write_bytes(b"y" * 5000)
+    report = restore(ws, manifest["id"], force=True)["data"]
+    assert report == [{**manifest["data_refs"][0], "status": "changed"}]  # model.bin intact
+    (ws / "dataset.bin").unlink()
+    report = restore(ws, manifest["id"], force=True)["data"]
+    assert report[0]["status"] == "missing"
+
+
+def test_in_place_restore_needs_force_and_keeps_a_safety_snapshot(ws: Path) -> None:
+    first = create(ws, "one")["id"]
+    (ws / "src" / "main.py").write_text("print('work in progress')\n")
+    (ws / "scratch.py").write_text("x = 1\n")
+    with pytest.raises(SnapshotError, match="--force"):
+        restore(ws, first)
+    assert (ws / "scratch.py").exists()  # nothing touched
+    result = restore(ws, first, force=True)
+    assert (ws / "src" / "main.py").read_text() == "print('hello')\n"
+    assert not (ws / "scratch.py").exists()
+    safety = show(ws, result["safety_snapshot"])
+    assert safety["auto"] and "scratch.py" in {f["path"] for f in safety["files"]}
+    restore(ws, safety["id"], force=True)
+    assert (ws / "scratch.py").read_text() == "x = 1\n"
+
+
+def test_restore_to_existing_folder_is_refused(ws: Path, tmp_path: Path) -> None:
+    snapshot_id = create(ws)["id"]
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(SnapshotError, match="already exists"):
+        restore(ws, snapshot_id, target=tmp_path / "taken")
+
+
+def test_corrupt_blob_is_detected_and_never_restored(ws: Path, tmp_path: Path) -> None:
+    manifest = create(ws)
+    entry = next(f for f in manifest["files"] if f["path"] == "src/main.py")
+    blob = SnapshotStore(ws).blob_path(entry["sha256"])
+    import zstandard
+
+    blob.write_bytes(zstandard.ZstdCompressor().compress(b"print('evil')\n"))
+    assert any("src/main.py" in p for p in verify(ws))
+    with pytest.raises(SnapshotError, match="corrupt"):
+        restore(ws, manifest["id"], target=tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
+    assert not list(tmp_path.glob(".cosim-restore-*"))
+
+
+def test_concurrent_creates_both_succeed(ws: Path) -> None:
+    errors: list[BaseException] = []
+
+    def take(i: int) -> None:
+        try:
+            create(ws, f"parallel {i}")
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(s["message"] for s in list_snapshots(ws)) == ["parallel 0", "parallel 1"]
+
+
+def test_gc_removes_only_unreferenced_blobs(ws: Path) -> None:
+    create(ws)
+    store = SnapshotStore(ws)
+    orphan = store.blob_path("f" * 64)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"junk")
+    assert gc(ws)["removed_blobs"] == 1
+    assert verify(ws) == []
+
+
+def test_symlinks_are_skipped_and_listed(ws: Path) -> None:
+    os.symlink("/etc/passwd", ws / "link")
+    manifest = create(ws)
+    assert {"path": "link", "reason": "symlink"} in manifest["skipped"]
+
+
+def test_cli_round_trip(ws: Path, tmp_path: Path) -> None:
+    def cosim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cosim_hub", "snapshot", "--workspace",
+                               str(ws), *args], capture_output=True, text=True)  # fmt: skip
+
+    assert cosim("create", "-m", "from cli").returncode == 0
+    listed = cosim("list")
+    assert "from cli" in listed.stdout
+    (ws / "src" / "main.py").write_text("print('edited')\n")
+    shown = cosim("diff", "latest")
+    assert "~ src/main.py" in shown.stdout and "+print('edited')" in shown.stdout
+    refused = cosim("restore", "latest")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert cosim("export", "latest", str(tmp_path / "s.tar")).returncode == 0
+    other = make_workspace(tmp_path / "other")
+    imported = subprocess.run([sys.executable, "-m", "cosim_hub", "snapshot", "--workspace",
+                               str(other), "import", str(tmp_path / "s.tar")],
+                              capture_output=True, text=True)  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert cosim("verify").returncode == 0
+    req = tmp_path / "requirements.txt"
+    assert cosim("show", "latest", "--requirements", str(req)).returncode == 0
+    assert "mujoco==" in req.read_text()
+    assert cosim("show", "nope").returncode == 2

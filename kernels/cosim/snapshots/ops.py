@@ -205,6 +205,7 @@ def restore(
             dest = Path(target).resolve()
             if dest.exists():
                 raise SnapshotError(f"{dest} already exists; restore into a new folder")
+            dest.parent.mkdir(parents=True, exist_ok=True)
             stage = Path(tempfile.mkdtemp(prefix=".cosim-restore-", dir=dest.parent))
             try:
                 _stage(store, manifest, stage)

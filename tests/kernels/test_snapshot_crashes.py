@@ -1,0 +1,66 @@
+"""Crash safety: kill -9 during create, and a file-size limit (a full quota) while writing."""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from snapshot_workspace import make_workspace
+
+from cosim.snapshots import create, gc, list_snapshots, verify
+
+
+def _create_cmd(ws: Path, message: str) -> list[str]:
+    return [sys.executable, "-m", "cosim_hub", "snapshot", "--workspace", str(ws), "create",
+            "-m", message]  # fmt: skip
+
+
+def test_kill_9_during_create_never_leaves_a_broken_snapshot(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    for i in range(40):  # enough files that a create takes a while
+        (ws / f"file{i}.bin").write_bytes(os.urandom(64_000))
+    start = time.monotonic()
+    subprocess.run(_create_cmd(ws, "round timing"), check=True, capture_output=True)
+    full = time.monotonic() - start  # kill anywhere from start-up to just after the end
+    rng = random.Random(7)
+    completed = killed = 0
+    for round_ in range(12):
+        (ws / f"file{round_}.bin").write_bytes(os.urandom(64_000))  # something new each time
+        proc = subprocess.Popen(_create_cmd(ws, f"round {round_}"), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(0.3 * full, 1.1 * full))
+        proc.send_signal(signal.SIGKILL)
+        killed += proc.wait() == -signal.SIGKILL
+        assert verify(ws) == [], f"round {round_}"
+        snapshots = list_snapshots(ws)
+        assert all(s["message"].startswith("round ") for s in snapshots)
+        completed = len(snapshots)
+    assert killed >= 3, "the test did not interrupt enough creates"
+    assert verify(ws) == []
+    gc(ws)  # removes what the killed runs left behind
+    assert verify(ws) == []
+    assert create(ws, "after the crashes")["id"]
+    assert len(list_snapshots(ws)) == completed + 1
+
+
+def test_file_size_limit_gives_a_clear_error_and_keeps_earlier_snapshots(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    first = create(ws, "before the quota")["id"]
+    (ws / "big.bin").write_bytes(os.urandom(3_000_000))
+
+    def small_quota() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    result = subprocess.run(_create_cmd(ws, "too big"), capture_output=True, text=True,
+                            preexec_fn=small_quota)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "no room to write the snapshot" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [s["id"] for s in list_snapshots(ws)] == [first]
+    assert verify(ws) == []

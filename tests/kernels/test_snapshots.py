@@ -58,13 +58,13 @@ def test_second_identical_snapshot_adds_no_blobs(ws: Path) -> None:
 def test_index_rehashes_only_changed_files(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     create(ws, "one")
     (ws / "src" / "main.py").write_text("print('again')\n")
-    hashed: list[str] = []
     import cosim.snapshots.ops as ops
 
-    real = ops.sha256_file
-    monkeypatch.setattr(ops, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    hashed: list[str] = []
+    real = ops._hash_and_store
+    monkeypatch.setattr(ops, "_hash_and_store", lambda st, p: hashed.append(p.name) or real(st, p))
     create(ws, "two")
-    assert [Path(p).name for p in hashed] == ["main.py"]
+    assert hashed == ["main.py"]
 
 
 def test_diff_against_working_tree_and_between_snapshots(ws: Path) -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from .envlock import environment_lock
-from .store import SnapshotError, SnapshotStore, atomic_write, disk_error, sha256_file
+from .store import (
+    SMALL_FILE,
+    SnapshotError,
+    SnapshotStore,
+    atomic_write,
+    disk_error,
+    sha256_file,
+)
 from .walk import walk
 
 DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024
@@ -28,8 +35,21 @@ def _new_id(message: str) -> str:
     return f"{stamp}-{salt}"
 
 
-def _scan(store: SnapshotStore, data_threshold: int) -> dict[str, Any]:
-    """The workspace as manifest entries, hashing only files whose stat changed (the index)."""
+def _hash_and_store(store: SnapshotStore, path: Path) -> tuple[str, int]:
+    """sha256 of a file and, for a new small file, its blob, from one read of the file."""
+    if path.stat().st_size > SMALL_FILE:
+        digest = sha256_file(path)
+        return digest, store.put_file(path, digest)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, store.put_bytes(data, digest)
+
+
+def _scan(
+    store: SnapshotStore, data_threshold: int, *, store_blobs: bool = False
+) -> dict[str, Any]:
+    """The workspace as manifest entries, hashing only files whose stat changed (the index).
+    With ``store_blobs`` new content is also stored, in the same read of the file."""
     index = store.read_index()
     files: list[dict[str, Any]] = []
     data_refs: list[dict[str, Any]] = []
@@ -50,15 +70,22 @@ def _scan(store: SnapshotStore, data_threshold: int) -> dict[str, Any]:
             (data_refs if entry.size > data_threshold else files).append(record)
             if digest is None:
                 to_hash.append(record)
-    with ThreadPoolExecutor(WORKERS) as pool:  # hashlib releases the GIL on large buffers
-        for record, digest in zip(
-            to_hash, pool.map(lambda r: sha256_file(store.workspace / r["path"]), to_hash),
-            strict=True,
-        ):  # fmt: skip
+    stored = {id(r) for r in files} if store_blobs else set()
+
+    def work(record: dict[str, Any]) -> tuple[str, int]:
+        path = store.workspace / record["path"]
+        if id(record) in stored:
+            return _hash_and_store(store, path)
+        return sha256_file(path), 0
+
+    added = 0
+    with ThreadPoolExecutor(WORKERS) as pool:  # hashlib and zstd release the GIL
+        for record, (digest, written) in zip(to_hash, pool.map(work, to_hash), strict=True):
             record["sha256"] = digest
+            added += written
     new_index = {r["path"]: [*r.pop("_key"), r["sha256"]] for r in files + data_refs}
     return {"files": files, "dirs": dirs, "data_refs": data_refs, "skipped": skipped,
-            "_index": new_index}  # fmt: skip
+            "_index": new_index, "_added": added}  # fmt: skip
 
 
 def create(
@@ -73,24 +100,23 @@ def create(
     store = SnapshotStore(workspace)
     try:
         with store.locked():
-            scan = _scan(store, data_threshold)
-            index = scan.pop("_index")
+            scan = _scan(store, data_threshold, store_blobs=True)
+            index, added = scan.pop("_index"), scan.pop("_added")
+            # Files known from the index need their blob only if a gc took it away.
             sources = [(store.workspace / f["path"], f["sha256"]) for f in scan["files"]]
             sources += _artifact_sources(store, artifacts or [], scan)
-            with ThreadPoolExecutor(WORKERS) as pool:  # zstd releases the GIL too
-                added = sum(pool.map(lambda s: store.put_file(*s), sources))
-            lock = json.dumps(environment_lock(), sort_keys=True).encode()
-            env_digest = hashlib.sha256(lock).hexdigest()
-            if not store.has_blob(env_digest):
-                with tempfile.NamedTemporaryFile(dir=store.root) as tmp:
-                    tmp.write(lock)
-                    tmp.flush()
-                    added += store.put_file(Path(tmp.name), env_digest)
+            missing = {d: p for p, d in sources if not store.has_blob(d)}
+            with ThreadPoolExecutor(WORKERS) as pool:
+                added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
+            env_digest, env_size, env_added = _store_environment(store)
+            added += env_added
+            if added:
+                store.sync()
             ids = store.ids()
             manifest = {
                 "id": _new_id(message), "created": time.time(), "message": message,
                 "parent": ids[-1] if ids else None, "auto": auto,
-                "environment": {"sha256": env_digest, "size": len(lock)},
+                "environment": {"sha256": env_digest, "size": env_size},
                 "stored_bytes": added, "root_mode": store.workspace.stat().st_mode & 0o777,
                 **scan,
             }  # fmt: skip
@@ -99,6 +125,37 @@ def create(
             return manifest
     except OSError as err:
         raise disk_error(err) from None
+
+
+def _environment_fingerprint() -> list[float]:
+    """Changes whenever a Python or Debian package is installed or removed."""
+    import site
+    import sysconfig
+
+    places = {sysconfig.get_paths()["purelib"], *site.getsitepackages(), "/var/lib/dpkg/status"}
+    return sorted(os.stat(p).st_mtime for p in places if os.path.exists(p))
+
+
+def _store_environment(store: SnapshotStore) -> tuple[str, int, int]:
+    """The environment lock's blob (digest, size, bytes added), reusing the last one while no
+    package changed: collecting it costs far more than the rest of a small snapshot."""
+    cache_path = store.root / "environment-cache.json"
+    fingerprint = _environment_fingerprint()
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        cached = json.loads(cache_path.read_text())
+        if cached["fingerprint"] == fingerprint and store.has_blob(cached["sha256"]):
+            return cached["sha256"], cached["size"], 0
+    lock = json.dumps(environment_lock(), sort_keys=True).encode()
+    digest = hashlib.sha256(lock).hexdigest()
+    added = 0
+    if not store.has_blob(digest):
+        with tempfile.NamedTemporaryFile(dir=store.root) as tmp:
+            tmp.write(lock)
+            tmp.flush()
+            added = store.put_file(Path(tmp.name), digest)
+    cache = {"fingerprint": fingerprint, "sha256": digest, "size": len(lock)}
+    atomic_write(cache_path, json.dumps(cache).encode())
+    return digest, len(lock), added
 
 
 def _artifact_sources(
@@ -159,12 +216,18 @@ def _stage(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     """Write the snapshot's tree into ``stage`` and verify every byte on the way."""
     for d in manifest["dirs"]:
         (stage / d["path"]).mkdir(parents=True, exist_ok=True)
-    for f in manifest["files"] + manifest.get("artifacts", []):
+    entries = manifest["files"] + manifest.get("artifacts", [])
+    for parent in {(stage / f["path"]).parent for f in entries}:
+        parent.mkdir(parents=True, exist_ok=True)
+
+    def write(f: dict[str, Any]) -> None:
         target = stage / f["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
             store.extract_blob(f["sha256"], f["size"], out)
         os.chmod(target, f["mode"])
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(write, entries))  # list(): re-raises the first error
     for d in reversed(manifest["dirs"]):  # after the files, so read-only dirs stay writable above
         os.chmod(stage / d["path"], d["mode"])
 

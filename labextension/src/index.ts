@@ -2,11 +2,17 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
+import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 
 export { ICoSimStatus } from './tokens';
 export type { IStatusReply, RedisState } from './tokens';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [statusPlugin, launcherPlugin, viewerPanelPlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  statusPlugin,
+  launcherPlugin,
+  viewerPanelPlugin,
+  snapshotsPanelPlugin
+];
 
 export default plugins;

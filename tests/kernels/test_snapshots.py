@@ -204,3 +204,14 @@ def test_cli_round_trip(ws: Path, tmp_path: Path) -> None:
     assert cosim("show", "latest", "--requirements", str(req)).returncode == 0
     assert "mujoco==" in req.read_text()
     assert cosim("show", "nope").returncode == 2
+
+
+def test_a_former_data_reference_gets_its_blob(ws: Path, tmp_path: Path) -> None:
+    """Raising the threshold turns an unchanged data file into a stored file: its content must
+    be stored, although the index already knows its hash."""
+    create(ws, data_threshold=1000)  # model.bin (20 kB) is only referenced
+    manifest = create(ws)  # default threshold: model.bin is a file now
+    assert "model.bin" in {f["path"] for f in manifest["files"]}
+    assert verify(ws) == []
+    restore(ws, manifest["id"], target=tmp_path / "copy")
+    assert (tmp_path / "copy" / "model.bin").read_bytes() == (ws / "model.bin").read_bytes()

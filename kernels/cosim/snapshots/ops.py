@@ -64,10 +64,13 @@ def _scan(
         else:
             key = [entry.size, entry.mtime_ns, entry.inode]
             cached = index.get(entry.path)
-            digest = cached[3] if cached and cached[:3] == key else None
+            is_data = entry.size > data_threshold
+            # index: size, mtime, inode, sha256, whether a blob holds the content (not a data ref)
+            fresh = cached is not None and cached[:3] == key and (is_data or cached[4:5] == [True])
+            digest = cached[3] if fresh and cached else None
             record = {"path": entry.path, "mode": entry.mode, "size": entry.size, "sha256": digest,
                       "_key": key}  # fmt: skip
-            (data_refs if entry.size > data_threshold else files).append(record)
+            (data_refs if is_data else files).append(record)
             if digest is None:
                 to_hash.append(record)
     stored = {id(r) for r in files} if store_blobs else set()
@@ -83,7 +86,8 @@ def _scan(
         for record, (digest, written) in zip(to_hash, pool.map(work, to_hash), strict=True):
             record["sha256"] = digest
             added += written
-    new_index = {r["path"]: [*r.pop("_key"), r["sha256"]] for r in files + data_refs}
+    new_index = {r["path"]: [*r.pop("_key"), r["sha256"], True] for r in files}
+    new_index.update({r["path"]: [*r.pop("_key"), r["sha256"], False] for r in data_refs})
     return {"files": files, "dirs": dirs, "data_refs": data_refs, "skipped": skipped,
             "_index": new_index, "_added": added}  # fmt: skip
 
@@ -102,9 +106,9 @@ def create(
         with store.locked():
             scan = _scan(store, data_threshold, store_blobs=True)
             index, added = scan.pop("_index"), scan.pop("_added")
-            # Files known from the index need their blob only if a gc took it away.
-            sources = [(store.workspace / f["path"], f["sha256"]) for f in scan["files"]]
-            sources += _artifact_sources(store, artifacts or [], scan)
+            # Files whose hash came from the index were in the last snapshot, so their blobs
+            # exist (gc keeps every referenced blob): only artifacts may need storing here.
+            sources = _artifact_sources(store, artifacts or [], scan)
             missing = {d: p for p, d in sources if not store.has_blob(d)}
             with ThreadPoolExecutor(WORKERS) as pool:
                 added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))

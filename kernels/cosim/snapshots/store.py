@@ -54,20 +54,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` in one rename; ``durable`` also fsyncs file and folder
+    (a cache such as the index can skip that: a lost update only costs re-hashing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def disk_error(err: OSError) -> SnapshotError:
@@ -189,7 +193,7 @@ class SnapshotStore:
         return self.manifests / f"{snapshot_id}.json"
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+        data = json.dumps(manifest, separators=(",", ":")).encode()
         atomic_write(self.manifest_path(manifest["id"]), data)
 
     def read_manifest(self, snapshot_id: str) -> dict[str, Any]:
@@ -227,7 +231,7 @@ class SnapshotStore:
             return {}
 
     def write_index(self, index: dict[str, list[Any]]) -> None:
-        atomic_write(self.root / "index.json", json.dumps(index).encode())
+        atomic_write(self.root / "index.json", json.dumps(index).encode(), durable=False)
 
 
 def extract_verified(compressed: IO[bytes], digest: str, size: int, out: IO[bytes]) -> None:

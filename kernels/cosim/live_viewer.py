@@ -7,11 +7,13 @@ import os
 import time
 import warnings
 import weakref
+from numbers import Integral, Real
 from typing import Any
 
 from .protocol import MIME_TYPE, Keys, encode_pixels, encode_poses, namespace_user, new_sim_id
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MAX_RATE = 1000.0
 
 
 class Viewer:
@@ -27,6 +29,7 @@ class Viewer:
         redis_url: str,
         display: bool,
         pixels: Any = None,
+        extra_meta: dict[str, Any] | None = None,
     ) -> None:
         from .publisher import Publisher
 
@@ -37,10 +40,11 @@ class Viewer:
         self.mode = mode
         self.interval = 1.0 / rate
         self.frame_number = 0
+        self._syncs = 0  # sync() calls: PyBullet's sim clock (one step per call)
         self._next = 0.0
         self._warned = False
         scene_bytes = scene.encode(title)
-        self.meta = {
+        self.meta: dict[str, Any] = {
             "sim_id": self.sim_id,
             "engine": scene.engine,
             "title": title,
@@ -50,10 +54,14 @@ class Viewer:
             "bodies": len(scene.dynamic),
             "pid": os.getpid(),
             "mode": mode,
+            **(extra_meta or {}),
         }
         self.user = namespace_user()
         self._publisher = Publisher(redis_url, Keys(self.user), self.sim_id, self.meta, scene_bytes)
+        if not self._publisher.open():
+            self._warn_transport(stacklevel=4)  # -> viewer() -> the user's cell
         self._publisher.start()
+        # Ends the sim in Redis if the viewer is forgotten: garbage-collected or at exit.
         self._finalizer = weakref.finalize(self, self._publisher.close)
         self._displayed = display
         if display:
@@ -62,59 +70,72 @@ class Viewer:
     @property
     def running(self) -> bool:
         """False once someone pressed stop in a viewer, or after close()."""
-        return not (self._publisher.stop_requested.is_set() or not self._finalizer.alive)
+        return self._finalizer.alive and not self._publisher.stop_requested.is_set()
 
     def sync(self, sim_time: float | None = None) -> None:
-        """Publish the current poses if a display frame is due; otherwise return at once."""
+        """Publish the current poses if a display frame is due; otherwise return at once.
+
+        ``sim_time`` overrides the frame's sim clock: MuJoCo's is ``data.time``; PyBullet has
+        none, so it is the number of sync() calls times the physics time step."""
+        self._syncs += 1
         now = time.monotonic()
         if now < self._next:
             return
-        self._next = max(self._next + self.interval, now)
+        self._next = now + self.interval  # at most `rate` frames/s, however sync() is called
+        if not self._finalizer.alive:
+            return
         self.frame_number += 1
-        t = self._scene.sim_time() if sim_time is None else float(sim_time)
+        t = self._scene.sim_time(self._syncs) if sim_time is None else float(sim_time)
         if self._pixels is not None:
             jpeg, size = self._pixels.render()
             frame = encode_pixels(self.sim_id, self.frame_number, t, time.time(), jpeg, size)
         else:
-            frame = encode_poses(
-                self.sim_id, self.frame_number, t, time.time(), self._scene.poses()
-            )
+            poses = self._scene.poses()
+            frame = encode_poses(self.sim_id, self.frame_number, t, time.time(), poses)
         self._publisher.submit(frame)
         if self._publisher.error is not None and not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"CoSim viewer cannot reach Redis ({self._publisher.error}); the simulation "
-                "keeps running and the view resumes when Redis is back",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            self._warn_transport(stacklevel=3)
 
-    def camera(self, name: str | int | None = None, *, width: int = 640, height: int = 480,
-               rate: float | None = None) -> Viewer:  # fmt: skip
+    def _warn_transport(self, stacklevel: int) -> None:
+        self._warned = True
+        warnings.warn(
+            f"CoSim viewer cannot reach Redis at {self._publisher.url} "
+            f"({self._publisher.error}); the simulation keeps running and the live view "
+            "resumes when Redis is back",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+
+    def camera(
+        self,
+        name: str | int | None = None,
+        *,
+        width: int = 640,
+        height: int = 480,
+        rate: float | None = None,
+    ) -> Viewer:
         """A second live view of this sim in pixel mode: JPEG frames from camera ``name``
-        (MuJoCo camera name or id; PyBullet renders a default view). Call its sync() too."""
-        scene = self._scene
-        if scene.engine == "mujoco":
-            from .pixels import MujocoPixels
-
-            pixels: Any = MujocoPixels(scene.model, scene.data, width, height, name)
-        else:
-            from .pixels import PybulletPixels
-
-            pixels = PybulletPixels(scene.client, width, height)
+        (MuJoCo camera name or id; PyBullet renders a default view). It is a sim of its own in
+        Redis (meta ``"parent"`` is this sim's id); call its sync() too, and close it."""
+        _check_size(width, height)
         label = f"{self.title}: camera {name if name is not None else 'default'}"
         return Viewer(
-            scene,
+            self._scene,
             title=label,
-            rate=rate or 1.0 / self.interval,
+            rate=_checked_rate(rate) if rate is not None else 1.0 / self.interval,
             mode="pixels",
             redis_url=self._publisher.url,
             display=self._displayed,
-            pixels=pixels,
+            pixels=_pixels_for(self._scene, width, height, name),
+            extra_meta={"parent": self.sim_id},
         )
 
     def close(self) -> None:
-        self._finalizer()
+        """End the sim for its viewers (they keep its last frame). Safe to call twice."""
+        if self._finalizer.alive:
+            self._finalizer()
+            if self._pixels is not None:
+                self._pixels.close()
 
     def __enter__(self) -> Viewer:
         return self
@@ -128,8 +149,9 @@ class Viewer:
             from IPython.display import display
         except ImportError:
             return
-        if get_ipython() is None:
-            return
+        shell = get_ipython()
+        if shell is None or getattr(shell, "kernel", None) is None:
+            return  # plain Python or terminal IPython: no front end to render the view
         bundle = {
             MIME_TYPE: {
                 "sim_id": self.sim_id,
@@ -145,12 +167,49 @@ class Viewer:
         return f"<cosim.Viewer {self.title!r} sim={self.sim_id} frames={self.frame_number}>"
 
 
-def _is_mujoco(model: Any, data: Any) -> bool:
-    try:
-        import mujoco
-    except ImportError:
-        return False
-    return isinstance(model, mujoco.MjModel) and isinstance(data, mujoco.MjData)
+def _is_mujoco_model(value: Any) -> bool:
+    mujoco = _mujoco_if_imported()
+    return mujoco is not None and isinstance(value, mujoco.MjModel)
+
+
+def _is_mujoco_data(value: Any) -> bool:
+    mujoco = _mujoco_if_imported()
+    return mujoco is not None and isinstance(value, mujoco.MjData)
+
+
+def _mujoco_if_imported() -> Any:
+    # A user's MjModel means mujoco is imported already; never import it just to say no.
+    import sys
+
+    return sys.modules.get("mujoco")
+
+
+def _is_client_id(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _checked_rate(rate: Any) -> float:
+    if not isinstance(rate, Real) or isinstance(rate, bool):
+        raise TypeError(f"rate must be a number of frames per second, not {type(rate).__name__}")
+    if not 0 < float(rate) <= MAX_RATE:
+        raise ValueError(f"rate must be in (0, {MAX_RATE:g}] frames per second, not {rate!r}")
+    return float(rate)
+
+
+def _check_size(width: Any, height: Any) -> None:
+    for label, value in (("width", width), ("height", height)):
+        if not isinstance(value, Integral) or isinstance(value, bool):
+            raise TypeError(f"{label} must be an int, not {type(value).__name__}")
+        if not 16 <= int(value) <= 4096:
+            raise ValueError(f"{label} must be between 16 and 4096 pixels, not {value}")
+
+
+def _pixels_for(scene: Any, width: int, height: int, camera: str | int | None) -> Any:
+    from . import pixels
+
+    if scene.engine == "mujoco":
+        return pixels.MujocoPixels(scene.model, scene.data, int(width), int(height), camera)
+    return pixels.PybulletPixels(scene.client, int(width), int(height), scene.extent)
 
 
 def viewer(
@@ -170,46 +229,52 @@ def viewer(
 
     ``cosim.viewer(model, data)`` for MuJoCo (``MjModel``, ``MjData``), or
     ``cosim.viewer(client_id)`` for a connected PyBullet client. ``rate`` caps frames per second;
-    ``mode="pixels"`` streams JPEG camera images instead of poses.
+    ``mode="pixels"`` streams ``width`` x ``height`` JPEG images of ``camera`` (MuJoCo camera
+    name or id; default: a free camera) instead of poses. Redis: ``redis_url``, else
+    ``$REDIS_URL``, else the local default. Transport problems are warned about once and never
+    raised: the simulation always runs.
     """
-    if isinstance(model_or_client, bool) or not (
-        _is_mujoco(model_or_client, data) or (isinstance(model_or_client, int) and data is None)
-    ):
+    mujoco_pair = _is_mujoco_model(model_or_client) and _is_mujoco_data(data)
+    if not mujoco_pair and not (_is_client_id(model_or_client) and data is None):
         got = type(model_or_client).__name__
         if data is not None:
             got += f" and {type(data).__name__}"
+        elif _is_mujoco_model(model_or_client):
+            got += " without its MjData"
         raise TypeError(
-            "cosim.viewer() takes a mujoco.MjModel and mujoco.MjData, or a PyBullet client id "
+            "cosim.viewer() takes a mujoco.MjModel and MjData, or a PyBullet client id "
             f"(int); got {got}"
         )
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 < rate <= 1000:
-        raise TypeError(f"rate must be a number of frames per second in (0, 1000], not {rate!r}")
+    rate = _checked_rate(rate)
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'poses' or 'pixels', not {type(mode).__name__}")
     if mode not in ("poses", "pixels"):
-        raise TypeError(f"mode must be 'poses' or 'pixels', not {mode!r}")
+        raise ValueError(f"mode must be 'poses' or 'pixels', not {mode!r}")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string, not {type(title).__name__}")
-    pixels: Any = None
-    if isinstance(model_or_client, int):
-        from .scene_pybullet import PybulletScene
-
-        scene: Any = PybulletScene(model_or_client)
-        if mode == "pixels":
-            from .pixels import PybulletPixels
-
-            pixels = PybulletPixels(model_or_client, width, height)
-    else:
+    if redis_url is not None and not isinstance(redis_url, str):
+        raise TypeError(f"redis_url must be a string, not {type(redis_url).__name__}")
+    _check_size(width, height)
+    scene: Any
+    if mujoco_pair:
         from .scene_mujoco import MujocoScene
 
         scene = MujocoScene(model_or_client, data)
-        if mode == "pixels":
-            from .pixels import MujocoPixels
+    else:
+        import pybullet as pb
 
-            pixels = MujocoPixels(model_or_client, data, width, height, camera)
+        client = int(model_or_client)
+        if not pb.isConnected(physicsClientId=client):
+            raise ValueError(f"PyBullet client {client} is not connected (use pybullet.connect)")
+        from .scene_pybullet import PybulletScene
+
+        scene = PybulletScene(client)
+    pixels = _pixels_for(scene, width, height, camera) if mode == "pixels" else None
     url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     return Viewer(
         scene,
         title=title or f"{scene.engine} sim",
-        rate=float(rate),
+        rate=rate,
         mode=mode,
         redis_url=url,
         display=display,

@@ -13,16 +13,23 @@ def _read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     verts: list[list[float]] = []
     faces: list[list[int]] = []
     for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("v "):
-            verts.append([float(v) for v in line.split()[1:4]])
-        elif line.startswith("f "):
-            # "f a b c", "f a/b c/d ...", negative indices count from the end; fan-triangulate.
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "v":
+            verts.append([float(v) for v in fields[1:4]])  # ignores optional w or vertex colours
+        elif fields[0] == "f":
+            # "f a b c", "f a/b c/d ...", "f a//n": the vertex index comes first; negative
+            # indices count back from the last vertex read so far. Polygons become fans.
             idx = []
-            for token in line.split()[1:]:
+            for token in fields[1:]:
                 i = int(token.split("/")[0])
                 idx.append(i - 1 if i > 0 else len(verts) + i)
             faces.extend([idx[0], idx[k], idx[k + 1]] for k in range(1, len(idx) - 1))
-    return np.asarray(verts, "<f4").reshape(-1, 3), np.asarray(faces, "<u4").reshape(-1, 3)
+    indices = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if indices.size and (indices.min() < 0 or indices.max() >= len(verts)):
+        raise ValueError(f"{path}: a face refers to a vertex that does not exist")
+    return np.asarray(verts, "<f4").reshape(-1, 3), indices.astype("<u4")
 
 
 def _read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:

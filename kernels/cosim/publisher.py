@@ -37,6 +37,17 @@ class Publisher(threading.Thread):
         self.published = 0
 
     # -- called from the sim thread ---------------------------------------------------------
+    def open(self) -> bool:
+        """Connect and write the scene and meta now, before the thread starts, so the sim is in
+        Redis by the time its view is displayed. False (and ``error`` set) if Redis is away."""
+        try:
+            self._connect()
+            self._refresh()
+        except (RedisError, OSError) as err:
+            self._drop_connection(err)
+            return False
+        return True
+
     def submit(self, frame: bytes) -> None:
         with self._cond:
             self._pending = frame
@@ -51,7 +62,8 @@ class Publisher(threading.Thread):
 
     # -- the thread ---------------------------------------------------------------------------
     def run(self) -> None:
-        backoff, next_refresh, last_frame = 0.5, 0.0, None
+        backoff, last_frame = 0.5, None
+        next_refresh = time.monotonic() + REFRESH_S if self._client is not None else 0.0
         while True:
             with self._cond:
                 if self._pending is None and not self._closing:
@@ -62,34 +74,40 @@ class Publisher(threading.Thread):
                 if self._client is None:
                     self._connect()
                     next_refresh = 0.0
+                if time.monotonic() >= next_refresh:  # first after a reconnect: meta, then frames
+                    self._refresh()
+                    next_refresh = time.monotonic() + REFRESH_S
                 if frame is not None:
                     self._publish(frame)
                     last_frame = frame
-                if time.monotonic() >= next_refresh:
-                    self._refresh()
-                    next_refresh = time.monotonic() + REFRESH_S
                 self._poll_control()
                 backoff = 0.5
             except (RedisError, OSError) as err:
                 self._drop_connection(err)
                 if closing:
-                    return
-                time.sleep(backoff)
+                    return  # Redis is away: its live keys expire on their own
+                with self._cond:  # back off, but wake at once for close()
+                    if not self._closing:
+                        self._cond.wait(timeout=backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             if closing:
-                self._end(last_frame)
+                try:
+                    self._end(last_frame)
+                except (RedisError, OSError) as err:
+                    self._drop_connection(err)
+                self._drop_connection(None)
                 return
 
     def _connect(self) -> None:
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._client, self._pubsub = client, client.pubsub(ignore_subscribe_messages=True)
+        # Before anything else: a viewer that finds the meta must also find the scene.
         client.set(self.keys.scene(self.meta["scene"]), self.scene, ex=SCENE_TTL_S)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.keys.control(self.sim_id))
-        self._client, self._pubsub = client, pubsub
+        self._pubsub.subscribe(self.keys.control(self.sim_id))
 
-    def _drop_connection(self, err: Exception) -> None:
-        if self.error is None:
+    def _drop_connection(self, err: Exception | None) -> None:
+        if err is not None and self.error is None:
             self.error = f"{type(err).__name__}: {err}"
         for closable in (self._pubsub, self._client):
             try:
@@ -113,6 +131,7 @@ class Publisher(threading.Thread):
         pipe.set(self.keys.meta(self.sim_id), json.dumps(self.meta), ex=LIVE_TTL_S)
         pipe.zadd(self.keys.sims, {self.sim_id: self.meta["started"]})
         pipe.expire(self.keys.frame(self.sim_id), LIVE_TTL_S)
+        pipe.expire(self.keys.scene(self.meta["scene"]), SCENE_TTL_S)
         pipe.execute()
 
     def _poll_control(self) -> None:
@@ -136,8 +155,4 @@ class Publisher(threading.Thread):
             pipe.set(self.keys.frame(self.sim_id), last_frame, ex=ENDED_TTL_S)
         pipe.zrem(self.keys.sims, self.sim_id)
         pipe.publish(self.keys.frames(self.sim_id), END_MESSAGE)
-        try:
-            pipe.execute()
-        finally:
-            self._pubsub.close()
-            self._client.close()
+        pipe.execute()

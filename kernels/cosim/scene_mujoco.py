@@ -89,7 +89,7 @@ class MujocoScene:
         out[:, 6] = quat[:, 0]
         return out
 
-    def sim_time(self) -> float:
+    def sim_time(self, syncs: int) -> float:
         return float(self.data.time)
 
     def encode(self, title: str) -> bytes:
@@ -132,8 +132,7 @@ class MujocoScene:
         geoms = []
         for g in range(model.ngeom):
             kind = _TYPES.get(int(model.geom_type[g]))
-            mat = model.geom_matid[g]
-            rgba = model.mat_rgba[mat] if mat >= 0 else model.geom_rgba[g]
+            rgba = _rgba(model, g)
             if kind is None or rgba[3] == 0:
                 continue
             mesh = None
@@ -197,6 +196,17 @@ class MujocoScene:
             "extent": float(model.stat.extent),
         }
         return encode_scene(scene, buffers)
+
+
+# MJCF: a geom's own rgba overrides its material's only when it differs from this default.
+_DEFAULT_RGBA = np.array([0.5, 0.5, 0.5, 1.0], dtype=np.float32)
+
+
+def _rgba(model: mujoco.MjModel, g: int) -> np.ndarray:
+    mat, rgba = int(model.geom_matid[g]), model.geom_rgba[g]
+    if mat >= 0 and np.array_equal(rgba, _DEFAULT_RGBA):
+        return model.mat_rgba[mat]
+    return rgba
 
 
 def _light_directional(model: mujoco.MjModel, i: int) -> bool:

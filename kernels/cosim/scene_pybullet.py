@@ -2,13 +2,16 @@
 
 Scene bodies are link frames: each multibody's base and each of its links. PyBullet reports a
 base's pose at its centre of mass, so the base link frame is recovered with the inverse of the
-base's local inertial frame; links come from ``getLinkState``'s URDF link frame.
+base's local inertial frame; links come from ``getLinkStates``' URDF link frame.
+
+``getVisualShapeData``'s local visual frames are relative to those link frames, for the base
+too (checked against URDF and createMultiBody bodies with inertial offsets, PyBullet 3.2.7);
+it is ``getCollisionShapeData`` whose frames are relative to the inertial frame.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -34,7 +37,6 @@ class PybulletScene:
 
     def __init__(self, client: int) -> None:
         self.client = client
-        self._start = time.monotonic()
         # (body uid, link index or -1) for every scene body, in scene order.
         self.frames: list[tuple[int, int]] = []
         self.names: list[str] = []
@@ -45,27 +47,42 @@ class PybulletScene:
             self._add_body(uid)
         self.dynamic = [k for k, m in enumerate(self.moving) if m]
         self._poses = np.zeros((len(self.dynamic), 7), dtype="<f4")
+        # Per body: the pose rows of its base (or None) and of its moving links, so each frame
+        # costs one getLinkStates call per body rather than one call per link.
+        plan: dict[int, tuple[list[int], list[int], list[int]]] = {}
+        for row, k in enumerate(self.dynamic):
+            uid, link = self.frames[k]
+            base_rows, link_rows, links = plan.setdefault(uid, ([], [], []))
+            if link < 0:
+                base_rows.append(row)
+            else:
+                link_rows.append(row)
+                links.append(link)
+        self._plan = [(uid, *entry) for uid, entry in plan.items()]
+        # Scene size for default camera distances: how far the farthest body is from the origin.
+        reach = [float(np.linalg.norm(self._pose(*frame)[0])) for frame in self.frames]
+        self.extent = max([1.0, *reach])
 
     def _add_body(self, uid: int) -> None:
         c = self.client
         base_name = pb.getBodyInfo(uid, physicsClientId=c)[0].decode(errors="replace")
         info = pb.getDynamicsInfo(uid, -1, physicsClientId=c)
         self._inverse_inertial[uid] = pb.invertTransform(info[3], info[4])
-        joints = [
-            pb.getJointInfo(uid, j, physicsClientId=c)
-            for j in range(pb.getNumJoints(uid, physicsClientId=c))
-        ]
-        base_moves = info[0] > 0
-        any_joint = any(j[2] != pb.JOINT_FIXED for j in joints)
+        base_moves = info[0] > 0  # mass 0: a fixed base (plane.urdf, useFixedBase=True)
+        first = len(self.frames)
         self.frames.append((uid, -1))
         self.names.append(base_name or f"body{uid}")
         self.moving.append(base_moves)
-        for j in joints:
-            self.frames.append((uid, j[0]))
-            self.names.append(j[12].decode(errors="replace"))
-            self.moving.append(base_moves or any_joint)
+        for j in range(pb.getNumJoints(uid, physicsClientId=c)):
+            joint = pb.getJointInfo(uid, j, physicsClientId=c)
+            parent = int(joint[16])  # PyBullet orders links parents first
+            parent_moves = self.moving[first + 1 + parent] if parent >= 0 else base_moves
+            self.frames.append((uid, j))
+            self.names.append(joint[12].decode(errors="replace"))
+            self.moving.append(parent_moves or joint[2] != pb.JOINT_FIXED)
 
     def _pose(self, uid: int, link: int) -> tuple[Any, Any]:
+        """World pose of a scene body: the URDF link frame (not the centre of mass)."""
         c = self.client
         if link < 0:
             com_pos, com_orn = pb.getBasePositionAndOrientation(uid, physicsClientId=c)
@@ -74,19 +91,27 @@ class PybulletScene:
         state = pb.getLinkState(uid, link, computeForwardKinematics=True, physicsClientId=c)
         return state[4], state[5]
 
-    def _pose_of(self, frame: tuple[int, int]) -> tuple[Any, Any]:
-        return self._pose(*frame)
-
     def poses(self) -> np.ndarray:
-        out = self._poses
-        for row, k in enumerate(self.dynamic):
-            pos, orn = self._pose(*self.frames[k])
-            out[row, :3] = pos
-            out[row, 3:] = orn  # PyBullet quaternions are already (x, y, z, w)
+        """(n, 7) float32 world poses of the moving bodies; PyBullet quaternions are xyzw."""
+        out, c = self._poses, self.client
+        for uid, base_rows, link_rows, links in self._plan:
+            for row in base_rows:
+                pos, orn = self._pose(uid, -1)
+                out[row, :3] = pos
+                out[row, 3:] = orn
+            if links:
+                states = pb.getLinkStates(
+                    uid, links, computeForwardKinematics=True, physicsClientId=c
+                )
+                for row, state in zip(link_rows, states, strict=True):
+                    out[row, :3] = state[4]
+                    out[row, 3:] = state[5]
         return out
 
-    def sim_time(self) -> float:
-        return time.monotonic() - self._start
+    def sim_time(self, syncs: int) -> float:
+        """PyBullet keeps no clock: assume one stepSimulation per sync() call."""
+        params = pb.getPhysicsEngineParameters(physicsClientId=self.client)
+        return syncs * float(params["fixedTimeStep"])
 
     def encode(self, title: str) -> bytes:
         c = self.client
@@ -148,9 +173,6 @@ class PybulletScene:
                 else:
                     continue
                 geoms.append(geom)
-        extent = max(
-            (float(np.linalg.norm(pos)) for pos, _ in map(self._pose_of, self.frames)), default=1.0
-        )
         scene = {
             "engine": "pybullet",
             "name": title,
@@ -159,6 +181,6 @@ class PybulletScene:
             "meshes": meshes,
             "cameras": [],
             "lights": [],
-            "extent": max(extent, 1.0),
+            "extent": self.extent,
         }
         return encode_scene(scene, buffers)

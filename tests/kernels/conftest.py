@@ -1,6 +1,17 @@
+"""Fixtures for the kernel-side tests.
+
+MUJOCO_GL is deliberately left unset: in a notebook, ``import mujoco`` runs before cosim and
+picks GLFW, and pixel mode must still render headless.
+"""
+
 from __future__ import annotations
 
-import os
+import mujoco
+import pytest
+from mjcf_models import ALL_GEOMS
 
-# Offscreen rendering for pixel-mode tests; set before anything imports mujoco's GL.
-os.environ.setdefault("MUJOCO_GL", "egl")
+
+@pytest.fixture
+def sim() -> tuple[mujoco.MjModel, mujoco.MjData]:
+    model = mujoco.MjModel.from_xml_string(ALL_GEOMS)
+    return model, mujoco.MjData(model)

@@ -29,3 +29,24 @@ ALL_GEOMS = """
   </worldbody>
 </mujoco>
 """
+
+
+def chain(n: int) -> str:
+    """``n`` capsule links in a hinge chain, plus ``n`` free boxes falling on a floor: a
+    humanoid-sized model (2n moving bodies) for overhead measurements."""
+    links = ""
+    for i in range(n):
+        links += (
+            f'<body name="link{i}" pos="0 0 .2"><joint type="hinge" axis="0 1 0"/>'
+            '<geom type="capsule" size=".03 .1" pos="0 0 .1"/>'
+        )
+    links += "</body>" * n
+    boxes = "".join(
+        f'<body name="box{i}" pos="{i % 5 * 0.3} {i // 5 * 0.3 + 1} {0.3 + i * 0.05}">'
+        '<freejoint/><geom type="box" size=".1 .1 .1"/></body>'
+        for i in range(n)
+    )
+    return (
+        '<mujoco><worldbody><geom type="plane" size="5 5 .1"/>'
+        f'<body name="root" pos="0 0 .1">{links}</body>{boxes}</worldbody></mujoco>'
+    )

@@ -6,12 +6,15 @@ import pytest
 from cosim.protocol import (
     BYTES_PER_BODY,
     FRAME_HEADER,
+    Keys,
     ProtocolError,
     decode_frame,
     decode_scene,
     encode_pixels,
     encode_poses,
     encode_scene,
+    is_sim_id,
+    namespace_user,
     new_sim_id,
 )
 
@@ -59,6 +62,8 @@ def test_scene_round_trip_with_buffers() -> None:
         b"XXXX" + b"\0" * 60,
         encode_poses(new_sim_id(), 1, 0, 0, np.zeros((2, 7)))[:-4],
         encode_pixels(new_sim_id(), 1, 0, 0, b"abc", (1, 1)) + b"extra",
+        encode_pixels(new_sim_id(), 1, 0, 0, b"abc", (1, 1))[:-1],
+        b"CSF1\x07\0" + encode_poses(new_sim_id(), 1, 0, 0, np.zeros((0, 7)))[6:],  # kind 7
     ],
 )
 def test_malformed_frames_raise_protocol_error(data: bytes) -> None:
@@ -73,6 +78,7 @@ def test_malformed_frames_raise_protocol_error(data: bytes) -> None:
         b"NOPE" + b"\0" * 8,
         b"CSSC" + b"\x02\0\0\0" + b"\0" * 4,
         b"CSSC\x01\0\0\0\x05\0\0\0{bad",
+        b"CSSC\x01\0\0\0\x04\0\0\0\xff\xfe{}",  # not UTF-8
     ],
 )
 def test_malformed_scenes_raise_protocol_error(data: bytes) -> None:
@@ -83,3 +89,16 @@ def test_malformed_scenes_raise_protocol_error(data: bytes) -> None:
 def test_poses_must_be_n_by_7() -> None:
     with pytest.raises(ValueError):
         encode_poses(new_sim_id(), 1, 0, 0, np.zeros((3, 6)))
+
+
+def test_redis_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_USER", "ada")
+    keys = Keys(namespace_user())
+    sim = new_sim_id()
+    assert is_sim_id(sim) and not is_sim_id(sim.upper()) and not is_sim_id(sim[:-1])
+    assert keys.sims == "cosim:ada:sims"
+    assert keys.meta(sim) == f"cosim:ada:sim:{sim}:meta"
+    assert keys.frame(sim) == f"cosim:ada:sim:{sim}:frame"
+    assert keys.frames(sim) == f"cosim:ada:sim:{sim}:frames"
+    assert keys.control(sim) == f"cosim:ada:sim:{sim}:control"
+    assert keys.scene("ab12") == "cosim:ada:scene:ab12"

@@ -19,6 +19,13 @@ def _scene() -> tuple[MujocoScene, dict[str, Any], memoryview]:
     return extractor, scene, binary
 
 
+def _rotate(xyzw: list[float], v: list[float]) -> np.ndarray:
+    out = np.zeros(3)
+    x, y, z, w = xyzw
+    mujoco.mju_rotVecQuat(out, np.array(v), np.array([w, x, y, z]))
+    return out
+
+
 def test_every_geom_type_is_extracted() -> None:
     _, scene, _ = _scene()
     by_type: dict[str, dict[str, Any]] = {}
@@ -62,8 +69,15 @@ def test_dynamic_bodies_cameras_lights() -> None:
     dynamic = {b["name"] for b in scene["bodies"] if b["dynamic"]}
     assert dynamic == {"free", "arm"}
     assert len(extractor.dynamic) == 2
-    assert scene["cameras"][0]["name"] == "front"
-    assert scene["lights"][0]["directional"] is True
+    (camera,) = scene["cameras"]
+    assert camera["name"] == "front" and camera["body"] == 0
+    assert camera["pos"] == [0.0, -3.0, 1.0] and camera["fovy"] == 45.0
+    # xyaxes="1 0 0 0 0 1": the camera's -z (its view direction) is the world's +y.
+    view = _rotate(camera["quat"], [0.0, 0.0, -1.0])
+    np.testing.assert_allclose(view, [0, 1, 0], atol=1e-6)
+    (light,) = scene["lights"]
+    assert light["name"] == "sun" and light["directional"] is True
+    assert light["pos"] == [0.0, 0.0, 4.0] and light["dir"] == [0.0, 0.0, -1.0]
     assert scene["extent"] > 0
 
 
@@ -78,3 +92,30 @@ def test_poses_are_world_positions_and_xyzw_quaternions() -> None:
         np.testing.assert_allclose(poses[row, :3], data.xpos[body], rtol=1e-6, atol=1e-6)
         w, x, y, z = data.xquat[body]
         np.testing.assert_allclose(poses[row, 3:], [x, y, z, w], rtol=1e-6, atol=1e-6)
+
+
+def test_geom_colour_follows_mujoco_material_rules() -> None:
+    model = mujoco.MjModel.from_xml_string(
+        """<mujoco><asset><material name="red" rgba="1 0 0 1"/></asset><worldbody>
+        <geom name="material" type="sphere" size=".1" material="red"/>
+        <geom name="own" type="sphere" size=".1" material="red" rgba="0 1 0 1"/>
+        <geom name="plain" type="sphere" size=".1"/>
+        <geom name="invisible" type="sphere" size=".1" rgba="0 0 1 0"/>
+        <geom name="hidden" type="sphere" size=".1" group="3"/>
+        </worldbody></mujoco>"""
+    )
+    scene, _ = decode_scene(MujocoScene(model, mujoco.MjData(model)).encode("colours"))
+    colours = [g["rgba"] for g in scene["geoms"]]
+    # The geom's own rgba wins over its material's unless it is MuJoCo's default grey.
+    assert colours == [[1, 0, 0, 1], [0, 1, 0, 1], [0.5, 0.5, 0.5, 1], [0.5, 0.5, 0.5, 1]]
+    assert [g["group"] for g in scene["geoms"]] == [0, 0, 0, 3]  # fully transparent: dropped
+
+
+def test_scene_bytes_are_stable_for_the_content_hash() -> None:
+    model = mujoco.MjModel.from_xml_string(ALL_GEOMS)
+    data = mujoco.MjData(model)
+    first = MujocoScene(model, data).encode("same")
+    for _ in range(30):
+        mujoco.mj_step(model, data)
+    # Same model and start state: same bytes, so the same scene key in Redis.
+    assert MujocoScene(model, mujoco.MjData(model)).encode("same") == first

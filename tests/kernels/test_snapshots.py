@@ -179,6 +179,18 @@ def test_symlinks_are_skipped_and_listed(ws: Path) -> None:
     assert {"path": "link", "reason": "symlink"} in manifest["skipped"]
 
 
+def test_home_folder_machine_state_is_left_out(ws: Path) -> None:
+    # A user's home is the workspace: the live server's runtime files and databases must neither
+    # be captured nor overwritten by a restore; a project folder named like them still is.
+    for rel in (".local/share/jupyter/file_id_manager.db", ".ipython/profile_default/h.sqlite",
+                ".cache/pip/x", "proj/.local/keep.txt"):  # fmt: skip
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text("x")
+    paths = {f["path"] for f in create(ws)["files"]}
+    assert "proj/.local/keep.txt" in paths
+    assert not {p for p in paths if p.startswith((".local/", ".ipython/", ".cache/"))}
+
+
 def test_cli_round_trip(ws: Path, tmp_path: Path) -> None:
     def cosim(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "cosim_hub", "snapshot", "--workspace",

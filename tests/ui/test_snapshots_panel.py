@@ -4,6 +4,7 @@ snapshot, see the diff of a later edit, export it, and restore it behind a safet
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import tarfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from cosim_hub.hub_client import HubClient
 from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_server.pytest_plugin import lab_login, open_notebook, put_notebook
 
 LAB_TIMEOUT = 120_000
 FILE = "snapdemo.txt"
@@ -97,8 +98,9 @@ def test_snapshots_panel_snapshot_diff_restore(
     expect(dialog).to_contain_text("Restore snapshot")
     expect(dialog).to_contain_text("a safety snapshot is taken first")
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-    toast = page.locator(".jp-toast-message", has_text=f"Restored snapshot {snapshot_id}")
+    toast = page.locator(".jp-toast-message", has_text=re.compile("^Restore(d snapshot| failed)"))
     toast.wait_for(timeout=60_000)
+    assert toast.inner_text().startswith(f"Restored snapshot {snapshot_id}."), toast.inner_text()
 
     safety = [
         s for s in _snapshots(admin, user) if s["message"] == f"before restoring {snapshot_id}"
@@ -116,3 +118,8 @@ def test_snapshots_panel_snapshot_diff_restore(
     expect(diff.locator(f".cosim-SnapshotDiff-file[data-path='{FILE}']")).to_have_count(0)
     page.wait_for_timeout(500)  # the toast's slide-in, for the screenshot only
     page.screenshot(path=str(cosim_artifacts / "lab-snapshots.png"))
+
+    # The restore swapped the workspace's files under the running server: Lab still opens and
+    # edits a notebook (file ids, runtime files and RTC all depend on files in the home folder).
+    name = put_notebook(cosim_stack, prefix="after-restore")
+    open_notebook(page, cosim_stack, name).click()

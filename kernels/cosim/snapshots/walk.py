@@ -21,6 +21,13 @@ DEFAULT_IGNORES = [
     ".pytest_cache/",
     ".ruff_cache/",
     ".venv/",
+    # Per-machine state in a home-folder workspace: the running server's runtime files, file-id
+    # and RTC databases, shell and tool caches. Restoring these under a live server breaks it.
+    "/.local/",
+    "/.cache/",
+    "/.ipython/",
+    "/.npm/",
+    "/.virtual_documents/",
 ]
 
 

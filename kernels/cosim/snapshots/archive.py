@@ -1,9 +1,10 @@
 """One snapshot as a single file to send to a colleague, and its careful import.
 
 The archive is a plain tar holding ``manifest.json`` and ``blobs/<sha256>`` (each already zstd
-compressed). Import trusts nothing in it: only those names, regular files, no duplicates, every
-path in the manifest checked, every blob decompressed under a size cap and hash-checked before it
-enters the store, and the manifest written last.
+compressed, whether the store keeps it in a pack or a file of its own). Import trusts nothing
+in it: only those names, regular files, no duplicates, every path in the manifest checked,
+every blob decompressed under a size cap and hash-checked before it enters the store, and the
+manifest written last.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def export(workspace: str | os.PathLike[str], ref: str, path: str | os.PathLike[
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             for digest in sorted(digests):
-                tar.add(store.blob_path(digest), arcname=f"blobs/{digest}", recursive=False)
+                blob = store.read_compressed(digest)
+                info = tarfile.TarInfo(f"blobs/{digest}")
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
         os.replace(tmp, out)
     except OSError as err:
         os.unlink(tmp)
@@ -106,6 +110,7 @@ def import_archive(
                 _import_blob(store, tar, member, digest, size)
             if store.manifest_path(manifest["id"]).exists():
                 raise SnapshotError(f"snapshot {manifest['id']} is already here")
+            store.sync()
             store.write_manifest(manifest)
             return manifest
     except (tarfile.TarError, EOFError) as err:

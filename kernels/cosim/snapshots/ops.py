@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
 from .envlock import environment_lock
 from .store import (
     SMALL_FILE,
@@ -35,14 +37,7 @@ def _new_id(message: str) -> str:
     return f"{stamp}-{salt}"
 
 
-def _hash_and_store(store: SnapshotStore, path: Path) -> tuple[str, int]:
-    """sha256 of a file and, for a new small file, its blob, from one read of the file."""
-    if path.stat().st_size > SMALL_FILE:
-        digest = sha256_file(path)
-        return digest, store.put_file(path, digest)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    return digest, store.put_bytes(data, digest)
+BATCH = 32  # files per worker task: one future per file costs more than a small file's work
 
 
 def _scan(
@@ -73,19 +68,34 @@ def _scan(
             (data_refs if is_data else files).append(record)
             if digest is None:
                 to_hash.append(record)
-    stored = {id(r) for r in files} if store_blobs else set()
+    pack = store.new_pack() if store_blobs else None
 
-    def work(record: dict[str, Any]) -> tuple[str, int]:
-        path = store.workspace / record["path"]
-        if id(record) in stored:
-            return _hash_and_store(store, path)
-        return sha256_file(path), 0
+    def work(batch: list[dict[str, Any]]) -> int:
+        """Hash a batch of files and store the new content: bytes added to the store."""
+        added = 0
+        for record in batch:
+            path = store.workspace / record["path"]
+            store_it = pack is not None and record["size"] <= data_threshold
+            if record["size"] > SMALL_FILE:  # streamed to a blob file of its own
+                record["sha256"] = digest = sha256_file(path)
+                added += store.put_file(path, digest) if store_it else 0
+                continue
+            data = path.read_bytes()  # one read for both the hash and the blob
+            record["sha256"] = digest = hashlib.sha256(data).hexdigest()
+            if pack is not None and store_it and digest not in pack and not store.has_blob(digest):
+                added += pack.add(digest, zstandard.ZstdCompressor(level=1).compress(data))
+        return added
 
-    added = 0
-    with ThreadPoolExecutor(WORKERS) as pool:  # hashlib and zstd release the GIL
-        for record, (digest, written) in zip(to_hash, pool.map(work, to_hash), strict=True):
-            record["sha256"] = digest
-            added += written
+    batches = [to_hash[i : i + BATCH] for i in range(0, len(to_hash), BATCH)]
+    try:
+        with ThreadPoolExecutor(WORKERS) as pool:  # hashlib, zstd and file reads release the GIL
+            added = sum(pool.map(work, batches))
+        if pack is not None:
+            store.commit_pack(pack)
+    except BaseException:
+        if pack is not None:
+            pack.abort()
+        raise
     new_index = {r["path"]: [*r.pop("_key"), r["sha256"], True] for r in files}
     new_index.update({r["path"]: [*r.pop("_key"), r["sha256"], False] for r in data_refs})
     return {"files": files, "dirs": dirs, "data_refs": data_refs, "skipped": skipped,
@@ -104,7 +114,10 @@ def create(
     store = SnapshotStore(workspace)
     try:
         with store.locked():
-            scan = _scan(store, data_threshold, store_blobs=True)
+            with ThreadPoolExecutor(1) as side:  # the environment lock is mostly Python: overlap it
+                environment = side.submit(_store_environment, store)
+                scan = _scan(store, data_threshold, store_blobs=True)
+                env_digest, env_size, env_added = environment.result()
             index, added = scan.pop("_index"), scan.pop("_added")
             # Files whose hash came from the index were in the last snapshot, so their blobs
             # exist (gc keeps every referenced blob): only artifacts may need storing here.
@@ -112,10 +125,8 @@ def create(
             missing = {d: p for p, d in sources if not store.has_blob(d)}
             with ThreadPoolExecutor(WORKERS) as pool:
                 added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
-            env_digest, env_size, env_added = _store_environment(store)
             added += env_added
-            if added:
-                store.sync()
+            store.sync()  # the folders of blob files written above; packs are durable already
             ids = store.ids()
             manifest = {
                 "id": _new_id(message), "created": time.time(), "message": message,
@@ -353,7 +364,8 @@ def verify(workspace: str | os.PathLike[str]) -> list[str]:
 
 
 def gc(workspace: str | os.PathLike[str]) -> dict[str, int]:
-    """Delete blobs no manifest refers to, and temp files a crash left behind."""
+    """Delete blobs no manifest refers to, packs a crash left behind, and temp files; a pack that
+    holds both live and dead blobs is rewritten with the live ones only."""
     store = SnapshotStore(workspace)
     removed = freed = 0
     with store.locked():
@@ -368,9 +380,48 @@ def gc(workspace: str | os.PathLike[str]) -> dict[str, int]:
                     freed += path.stat().st_size
                     path.unlink()
                     removed += 1
+        dead_packs, dead_blobs = _collect_packs(store, live)
+        removed += dead_blobs
+        for path in dead_packs:
+            freed += path.stat().st_size
+            path.unlink()
         for leftover in store.root.glob(".tmp-*"):
             leftover.unlink()
     return {"removed_blobs": removed, "freed_bytes": freed}
+
+
+def _collect_packs(store: SnapshotStore, live: set[str]) -> tuple[list[Path], int]:
+    """Packs to delete (after their live blobs were copied into a new pack) and how many dead
+    blobs they held. Index files go first: a pack without one is garbage, never a live pack."""
+    folder = store.packs.folder
+    if not folder.is_dir():
+        return [], 0
+    indexes = store.packs.indexes()
+    doomed = [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+    doomed += [  # packs of crashed creates
+        p for p in folder.glob("*.pack") if p.stem not in indexes and not p.name.startswith(".tmp-")
+    ]
+    dead = 0
+    keep = store.new_pack()
+    try:
+        for pack_id, entries in indexes.items():
+            gone = [d for d in entries if d not in live]
+            if not gone:
+                continue
+            dead += len(gone)
+            for digest in entries:
+                if digest in live and digest not in keep:
+                    keep.add(digest, store.packs.read(digest) or b"")
+            doomed.append(folder / f"{pack_id}.pack")
+        store.commit_pack(keep)  # durable before the old packs' indexes go
+    except BaseException:
+        keep.abort()
+        raise
+    for path in doomed:
+        if path.suffix == ".pack":
+            (folder / f"{path.stem}.idx").unlink(missing_ok=True)
+    store.packs.invalidate()
+    return doomed, dead
 
 
 def write_requirements(workspace: str | os.PathLike[str], ref: str, path: str) -> str:

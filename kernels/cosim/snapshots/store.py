@@ -2,7 +2,8 @@
 
 Layout::
 
-    blobs/ab/abcdef...      zstd-compressed file contents, named by the sha256 of the raw bytes
+    blobs/ab/abcdef...      zstd-compressed contents of large files, named by the raw bytes' sha256
+    packs/<id>.pack, .idx   small files' compressed contents, many per pack (see packs.py)
     manifests/<id>.json     one per snapshot, written last (a snapshot exists iff its manifest does)
     index.json              path -> (size, mtime_ns, inode, sha256): only changed files are hashed
     lock                    flock: one writer at a time, others wait their turn
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -26,12 +28,14 @@ from typing import IO, Any
 
 import zstandard
 
+from .packs import PackReader, PackWriter, fsync_dir
+
 STORE_DIR = Path(".cosim") / "snapshots"
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 # UTC time to the microsecond, then a random part: ids sort in the order they were taken.
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}$")
 CHUNK = 1 << 20
-SMALL_FILE = 4 << 20  # compressed in one call; larger files are streamed
+SMALL_FILE = 4 << 20  # compressed in one call into a pack; larger files are streamed to a blob
 
 
 class SnapshotError(Exception):
@@ -44,14 +48,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -71,7 +67,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
             os.unlink(tmp)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def disk_error(err: OSError) -> SnapshotError:
@@ -93,6 +89,9 @@ class SnapshotStore:
         self.root = self.workspace / STORE_DIR
         self.blobs = self.root / "blobs"
         self.manifests = self.root / "manifests"
+        self.packs = PackReader(self.root / "packs")
+        self._dirty_dirs: set[Path] = set()
+        self._loose: set[str] | None = None
 
     # -- locking ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -112,61 +111,69 @@ class SnapshotStore:
         return self.blobs / digest[:2] / digest
 
     def has_blob(self, digest: str) -> bool:
-        return self.blob_path(digest).exists()
+        return digest in self.packs or digest in self._loose_blobs()
+
+    def _loose_blobs(self) -> set[str]:
+        """Digests stored as files of their own, listed once (few: large files, imports)."""
+        if self._loose is None:
+            found: set[str] = set()
+            if self.blobs.is_dir():
+                for sub in self.blobs.iterdir():
+                    if sub.is_dir():
+                        found.update(n for n in os.listdir(sub) if not n.startswith(".tmp-"))
+            self._loose = found
+        return self._loose
+
+    def new_pack(self) -> PackWriter:
+        return PackWriter(self.packs.folder)
+
+    def commit_pack(self, pack: PackWriter) -> None:
+        pack_id = pack.commit()
+        if pack_id is not None:
+            self.packs.add(pack_id, pack.entries)
 
     def put_file(self, source: Path, digest: str, level: int = 1) -> int:
-        """Store ``source`` under ``digest`` unless present; returns compressed bytes written.
-
-        No fsync here: the caller syncs once after all blobs (``sync()``) and before it writes
-        the manifest, which keeps the crash guarantee at a fraction of the cost.
-        """
-        target = self.blob_path(digest)
-        if target.exists():
+        """Store ``source`` as a blob file under ``digest`` unless present; returns compressed
+        bytes written. The file is fsynced; its folder is synced by ``sync()`` (once for all)
+        before the manifest that refers to it is written."""
+        if self.has_blob(digest):
             return 0
+        target = self.blob_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                if os.fstat(src.fileno()).st_size <= SMALL_FILE:
-                    out.write(zstandard.ZstdCompressor(level=level).compress(src.read()))
-                else:
-                    zstandard.ZstdCompressor(level=level).copy_stream(src, out)
+                zstandard.ZstdCompressor(level=level).copy_stream(src, out)
+                out.flush()
+                os.fsync(out.fileno())
             written = os.path.getsize(tmp)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        self._dirty_dirs.add(target.parent)
+        self._loose_blobs().add(digest)
         return written
 
-    def put_bytes(self, data: bytes, digest: str, level: int = 1) -> int:
-        """Like put_file, for content already in memory."""
-        target = self.blob_path(digest)
-        if target.exists():
-            return 0
-        target.parent.mkdir(parents=True, exist_ok=True)
-        compressed = zstandard.ZstdCompressor(level=level).compress(data)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(compressed)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return len(compressed)
+    def sync(self) -> None:
+        """Make the blob files written so far durable (their folders' entries)."""
+        for folder in sorted(self._dirty_dirs):
+            fsync_dir(folder)
+        if self._dirty_dirs:
+            fsync_dir(self.blobs)
+        self._dirty_dirs.clear()
 
-    @staticmethod
-    def sync() -> None:
-        """Make every blob written so far durable before a manifest refers to it."""
-        os.sync()
+    def read_compressed(self, digest: str) -> bytes:
+        """A blob's stored (compressed) bytes, from its pack or its file."""
+        packed = self.packs.read(digest)
+        return packed if packed is not None else self.blob_path(digest).read_bytes()
 
     def put_blob_stream(self, digest: str, compressed: IO[bytes]) -> None:
         """Store an already-compressed blob (from an archive) after the caller verified it."""
-        target = self.blob_path(digest)
-        if target.exists():
+        if self.has_blob(digest):
             return
+        target = self.blob_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -180,11 +187,15 @@ class SnapshotStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        self._dirty_dirs.add(target.parent)
+        self._loose_blobs().add(digest)
 
     def extract_blob(self, digest: str, size: int, out: IO[bytes]) -> None:
         """Decompress a blob into ``out``, refusing more than ``size`` bytes (no bombs) and any
         content whose hash is not ``digest``."""
-        extract_verified(self.blob_path(digest).open("rb"), digest, size, out)
+        packed = self.packs.read(digest)
+        source = io.BytesIO(packed) if packed is not None else self.blob_path(digest).open("rb")
+        extract_verified(source, digest, size, out)
 
     # -- manifests ----------------------------------------------------------------------------
     def manifest_path(self, snapshot_id: str) -> Path:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,24 @@ def ignore_spec(workspace: Path) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitwildmatch", lines)
 
 
+def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:
+    """spec.match_file, as one regex when no pattern negates ("!..."): pathspec tries each
+    pattern in turn, which was half the cost of an incremental snapshot of 10k files."""
+    patterns = [p for p in spec.patterns if p.include is not None]
+    if any(not p.include for p in patterns) or not all(hasattr(p, "regex") for p in patterns):
+        return spec.match_file
+    if not patterns:
+        return lambda path: False
+    named_group = re.compile(r"\(\?P<\w+>")  # the same name in each pattern would clash
+    parts = [named_group.sub("(?:", p.regex.pattern) for p in patterns]
+    combined = re.compile("|".join(f"(?:{part})" for part in parts))
+    return lambda path: combined.match(path) is not None
+
+
 def walk(workspace: Path) -> Iterator[Entry]:
     """Files and directories of the workspace, sorted, ignored ones left out. Links, devices and
     sockets are reported as skipped: a snapshot holds only regular files and directories."""
-    spec = ignore_spec(workspace)
+    ignored = ignore_matcher(ignore_spec(workspace))
 
     def visit(rel: str) -> Iterator[Entry]:
         with os.scandir(workspace / rel if rel else workspace) as it:
@@ -62,11 +77,11 @@ def walk(workspace: Path) -> Iterator[Entry]:
             path = f"{rel}/{entry.name}" if rel else entry.name
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                if spec.match_file(path + "/"):
+                if ignored(path + "/"):
                     continue
                 yield Entry(path, "dir", stat.S_IMODE(st.st_mode))
                 yield from visit(path)
-            elif spec.match_file(path):
+            elif ignored(path):
                 continue
             elif stat.S_ISREG(st.st_mode):
                 yield Entry(path, "file", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,

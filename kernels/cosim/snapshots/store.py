@@ -21,8 +21,9 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,16 +135,27 @@ class SnapshotStore:
 
     def put_file(self, source: Path, digest: str, level: int = 1) -> int:
         """Store ``source`` as a blob file under ``digest`` unless present; returns compressed
-        bytes written. The file is fsynced; its folder is synced by ``sync()`` (once for all)
-        before the manifest that refers to it is written."""
+        bytes written."""
+        with open(source, "rb") as src:
+            return self._write_blob(
+                digest, lambda out: zstandard.ZstdCompressor(level=level).copy_stream(src, out)
+            )
+
+    def put_blob_stream(self, digest: str, compressed: IO[bytes]) -> None:
+        """Store an already-compressed blob (from an archive) after the caller verified it."""
+        self._write_blob(digest, lambda out: shutil.copyfileobj(compressed, out, CHUNK))
+
+    def _write_blob(self, digest: str, write: Callable[[IO[bytes]], object]) -> int:
+        """A blob file: temp file, fsync, rename; its folder is synced by ``sync()`` (once for
+        all) before a manifest refers to it. Returns the bytes written (0: already stored)."""
         if self.has_blob(digest):
             return 0
         target = self.blob_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                zstandard.ZstdCompressor(level=level).copy_stream(src, out)
+            with os.fdopen(fd, "wb") as out:
+                write(out)
                 out.flush()
                 os.fsync(out.fileno())
             written = os.path.getsize(tmp)
@@ -168,27 +180,6 @@ class SnapshotStore:
         """A blob's stored (compressed) bytes, from its pack or its file."""
         packed = self.packs.read(digest)
         return packed if packed is not None else self.blob_path(digest).read_bytes()
-
-    def put_blob_stream(self, digest: str, compressed: IO[bytes]) -> None:
-        """Store an already-compressed blob (from an archive) after the caller verified it."""
-        if self.has_blob(digest):
-            return
-        target = self.blob_path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := compressed.read(CHUNK):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        self._dirty_dirs.add(target.parent)
-        self._loose_blobs().add(digest)
 
     def extract_blob(self, digest: str, size: int, out: IO[bytes]) -> None:
         """Decompress a blob into ``out``, refusing more than ``size`` bytes (no bombs) and any

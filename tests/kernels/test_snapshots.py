@@ -154,6 +154,24 @@ def test_corrupt_blob_is_detected_and_never_restored(ws: Path, tmp_path: Path) -
     assert not list(tmp_path.glob(".cosim-restore-*"))
 
 
+def test_packed_blob_that_decompresses_past_its_size_is_refused(ws: Path, tmp_path: Path) -> None:
+    import zstandard
+
+    manifest = create(ws)
+    entry = next(f for f in manifest["files"] if f["path"] == "src/main.py")
+    folder = SnapshotStore(ws).packs.folder
+    (pack,) = folder.glob("*.pack")
+    index = json.loads(pack.with_suffix(".idx").read_text())
+    bomb = zstandard.ZstdCompressor().compress(bytes(50 * 2**20))  # 50 MB of zeros, ~2 kB
+    index[entry["sha256"]] = [pack.stat().st_size, len(bomb)]
+    with open(pack, "ab") as f:
+        f.write(bomb)
+    pack.with_suffix(".idx").write_text(json.dumps(index))
+    with pytest.raises(SnapshotError, match="past its size"):
+        restore(ws, manifest["id"], target=tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
+
+
 def test_concurrent_creates_both_succeed(ws: Path) -> None:
     errors: list[BaseException] = []
 

@@ -40,7 +40,7 @@ from .sandbox import CoSimCppSandbox, RunResult, Sandbox
 from .toolchain import COMPILERS, ToolMissing, find_tool
 
 CELL_NAME = "cell"
-_WORD = re.compile(r"[A-Za-z_%][A-Za-z0-9_]*$")
+_WORD = re.compile(r"(?:%{1,2}[A-Za-z_]*|[A-Za-z_][A-Za-z0-9_:]*)$")
 _IDENT = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 _KEYWORDS = """auto bool break case catch char class const constexpr continue default delete do
 double else enum explicit extern false float for if inline int long namespace new nullptr operator
@@ -52,9 +52,13 @@ KEYWORDS = [*_KEYWORDS.split(), "std::cout", "std::vector", "std::string"]
 class CellFailed(Exception):
     """Ends a cell with an error reply: ``ename`` and the lines users see."""
 
-    def __init__(self, ename: str, evalue: str, lines: list[str] | None = None) -> None:
+    def __init__(
+        self, ename: str, evalue: str, lines: list[str] | None = None,
+        diagnostics: list[dict[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(evalue)
         self.ename, self.evalue, self.lines = ename, evalue, lines or [evalue]
+        self.diagnostics = diagnostics or []
 
 
 class CppKernel(Kernel):
@@ -120,16 +124,14 @@ class CppKernel(Kernel):
     async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         m = _WORD.search(code[:cursor_pos])
         prefix = m.group(0) if m else ""
+        start = cursor_pos - len(prefix)
         if prefix.startswith("%"):
             names = [f"%{n}" for n in LINE_MAGICS] + [f"%%{n}" for n in CELL_MAGICS]
-            start = code.rfind("%", 0, cursor_pos - len(prefix) + 1)
-            start = cursor_pos - len(prefix) - (1 if code[start:cursor_pos].startswith("%%") else 0)
-            typed = code[start:cursor_pos]
-            matches = [n for n in names if n.startswith(typed)]
+            matches = [n for n in names if n.startswith(prefix)]
         else:
-            start = cursor_pos - len(prefix)
             words = set(KEYWORDS) | set(_IDENT.findall(code))
-            for header in (self.root / "src").glob("*.h*") if (self.root / "src").is_dir() else ():
+            src = self.root / "src"
+            for header in src.glob("*.h*") if src.is_dir() else ():
                 words |= set(_IDENT.findall(header.read_text(errors="replace")))
             matches = sorted(w for w in words if w.startswith(prefix) and w != prefix)
         return {"status": "ok", "matches": matches, "cursor_start": start,
@@ -138,8 +140,10 @@ class CppKernel(Kernel):
     # ---- cells -------------------------------------------------------------------------------
 
     async def run_cell(self, cell: Cell) -> None:
+        # Settings are confirmed only in a cell of their own, never mixed into program output.
+        quiet = cell.cell_magic is not None or cell.has_code
         for name, args in cell.line_magics:
-            self.line_magic(name, args)
+            self.line_magic(name, args, quiet)
         magic = cell.cell_magic
         if magic == "file":
             self.write_file(cell)
@@ -159,28 +163,29 @@ class CppKernel(Kernel):
             assert result.binary is not None
             await self.run_program([str(result.binary)], None)
 
-    def line_magic(self, name: str, args: list[str]) -> None:
+    def line_magic(self, name: str, args: list[str], quiet: bool) -> None:
+        say = (lambda text: None) if quiet else self.say
         if name == "compiler":
             if len(args) != 1 or args[0] not in COMPILERS:
                 raise MagicError(f"%compiler takes one of: {', '.join(COMPILERS)}")
             find_tool(args[0])
             self.compiler = args[0]
-            self.say(f"compiler: {self.compiler}\n")
+            say(f"compiler: {self.compiler}\n")
         elif name == "flags":
             if args:
                 self.flags = check_flags(args)
-            self.say(f"flags: {' '.join(self.flags)}\n")
+            say(f"flags: {' '.join(self.flags)}\n")
         elif name == "mujoco":
             if args not in ([], ["on"], ["off"]):
                 raise MagicError("%mujoco takes nothing, on or off")
             self.mujoco = args != ["off"]
-            self.say(f"MuJoCo C API: {'on' if self.mujoco else 'off'}\n")
+            say(f"MuJoCo C API: {'on' if self.mujoco else 'off'}\n")
         elif name == "timeout":
             seconds, _ = parse_run_args(["--timeout", *args[:1]])
             if len(args) != 1 or seconds is None:
                 raise MagicError("%timeout takes seconds, e.g. %timeout 5")
             self.timeout = min(seconds, self.limits.timeout_s)
-            self.say(f"programs stop after {self.timeout:g} s\n")
+            say(f"programs stop after {self.timeout:g} s\n")
 
     def write_file(self, cell: Cell) -> None:
         if len(cell.args) != 1:
@@ -214,8 +219,10 @@ class CppKernel(Kernel):
         if not result.ok:
             errors = [d for d in result.diagnostics if d.severity == "error"]
             lines = result.output.rstrip().splitlines() or ["the build failed"]
-            raise CellFailed("CompileError", f"{len(errors) or 'the'} error(s) building {name}",
-                             lines)  # fmt: skip
+            raise CellFailed(
+                "CompileError", f"{len(errors) or 'the'} error(s) building {name}", lines,
+                [d.to_json() for d in result.diagnostics],
+            )  # fmt: skip
         if result.output.strip():  # warnings
             self.say(result.output, "stderr")
         assert result.binary is not None
@@ -282,7 +289,8 @@ class CppKernel(Kernel):
         content = {"ename": err.ename, "evalue": err.evalue, "traceback": err.lines}
         if not self.silent:
             self.send_response(self.iopub_socket, "error", content)
-        return {"status": "error", "execution_count": self.execution_count, **content}
+        return {"status": "error", "execution_count": self.execution_count, **content,
+                "diagnostics": err.diagnostics}  # fmt: skip
 
 
 def _normal_exit(result: RunResult) -> bool:

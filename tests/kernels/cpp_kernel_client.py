@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -61,7 +60,3 @@ def execute(kc: BlockingKernelClient, code: str, timeout: float = 60) -> CellRun
         code, timeout=timeout, output_hook=lambda m: outputs.append((time.perf_counter(), m))
     )
     return CellRun(reply["content"]["status"], reply, outputs, time.perf_counter() - start)
-
-
-def cwd_env() -> dict[str, str]:
-    return dict(os.environ)

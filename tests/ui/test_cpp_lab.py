@@ -41,16 +41,26 @@ def test_launcher_card_and_a_cpp_cell_runs(
     page.screenshot(path=str(cosim_artifacts / "lab-cpp-cell.png"))
 
 
-def test_build_endpoint_through_the_hub(cosim_stack: CoSimStack) -> None:
-    admin = cosim_stack.admin_client()
+def put_folder(stack: CoSimStack, files: dict[str, str]) -> tuple[str, Any]:
+    """A new folder with ``files`` in the admin's running server: its name and the admin's
+    logged-in client (with the server's XSRF cookie)."""
+    admin = stack.admin_client()
     admin.spawn()
     admin.open_lab()
-    base = f"user/{cosim_stack.admin}"
-    folder = f"hub-build-{secrets.token_hex(3)}"
-    source = {"type": "file", "format": "text", "content": HELLO}
-    for path, body in [(folder, {"type": "directory"}), (f"{folder}/main.cpp", source)]:
-        resp = admin.request("PUT", f"{base}/api/contents/{path}", json=body)
+    folder = f"cpp-{secrets.token_hex(3)}"
+    bodies = [(folder, {"type": "directory"})] + [
+        (f"{folder}/{name}", {"type": "file", "format": "text", "content": text})
+        for name, text in files.items()
+    ]
+    for path, body in bodies:
+        resp = admin.request("PUT", f"user/{stack.admin}/api/contents/{path}", json=body)
         assert resp.status_code in (200, 201), resp.text
+    return folder, admin
+
+
+def test_build_endpoint_through_the_hub(cosim_stack: CoSimStack) -> None:
+    folder, admin = put_folder(cosim_stack, {"main.cpp": HELLO})
+    base = f"user/{cosim_stack.admin}"
     started = admin.request("POST", f"{base}/cosim/api/build", json={"path": folder})
     assert started.status_code == 202, started.text
     build_id = started.json()["id"]
@@ -69,3 +79,33 @@ def test_build_endpoint_through_the_hub(cosim_stack: CoSimStack) -> None:
     )
     assert anonymous.status_code in (302, 401, 403)
     assert "succeeded" not in anonymous.text
+
+
+def test_build_panel_builds_the_file_browser_folder_and_runs_it(
+    cosim_stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path
+) -> None:
+    folder, _ = put_folder(cosim_stack, {"main.cpp": HELLO})
+    page = cosim_context.new_page()
+    lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
+    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{folder}?reset")
+    card = page.locator(".jp-LauncherCard", has_text="Build C++ Folder")
+    card.first.click(timeout=LAB_TIMEOUT)
+    state = page.locator(".cosim-BuildPanel-state[data-state='succeeded']")
+    state.wait_for(timeout=LAB_TIMEOUT)
+    assert f"{folder}/.cosim/build/bin/app" in state.inner_text()
+    page.locator(".cosim-BuildPanel-run").click()
+    page.locator(".cosim-BuildPanel-runOutput", has_text="tick 3").wait_for(timeout=60_000)
+    page.locator(".cosim-BuildPanel-state[data-state='finished']").wait_for(timeout=30_000)
+    page.screenshot(path=str(cosim_artifacts / "lab-cpp-build-panel.png"))
+
+
+def test_build_panel_shows_diagnostics(cosim_stack: CoSimStack, cosim_context: Any) -> None:
+    folder, _ = put_folder(cosim_stack, {"main.cpp": "int main() {\n  return nope;\n}\n"})
+    page = cosim_context.new_page()
+    lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
+    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{folder}?reset")
+    page.locator(".jp-LauncherCard", has_text="Build C++ Folder").first.click(timeout=LAB_TIMEOUT)
+    page.locator(".cosim-BuildPanel-state[data-state='failed']").wait_for(timeout=LAB_TIMEOUT)
+    diagnostic = page.locator(".cosim-BuildPanel-diagnostic.cosim-BuildPanel-error").first
+    assert "main.cpp:2:" in diagnostic.inner_text() and "nope" in diagnostic.inner_text()
+    assert page.locator(".cosim-BuildPanel-run").is_disabled()

@@ -110,10 +110,13 @@ class CppKernel(Kernel):
         self.silent = silent
         try:
             await self.run_cell(parse_cell(code))
-        except (MagicError, BuildError, ToolMissing) as err:
+        except (MagicError, BuildError, ToolMissing, RuntimeError) as err:
             return self.fail(CellFailed(type(err).__name__, str(err)))
         except CellFailed as err:
             return self.fail(err)
+        except Exception as err:  # a reply must always come, or the notebook waits forever
+            self.log.exception("cosim-cpp: internal error")
+            return self.fail(CellFailed("InternalError", f"internal error: {err!r}"))
         return {"status": "ok", "execution_count": self.execution_count,
                 "payload": [], "user_expressions": {}}  # fmt: skip
 
@@ -252,6 +255,8 @@ class CppKernel(Kernel):
     async def debug(self, tool: str, cell: Cell) -> None:
         debugger = find_tool(tool)
         binary = self.need_binary()
+        if "-g" not in self.flags and not any(f.startswith("-g") for f in self.flags):
+            self.say("note: the flags have no -g, so the debugger sees no source lines\n", "stderr")
         commands = self.build_dir / f"{tool}-commands"
         commands.write_text(cell.body)
         if tool == "gdb":
@@ -272,6 +277,9 @@ class CppKernel(Kernel):
                 lambda stream, text: self.say(text, stream),
                 timeout_s=timeout or self.timeout,
             )
+        except OSError as err:  # e.g. the sandbox account cannot enter the project folder
+            name = Path(argv[0]).name
+            raise CellFailed("ProgramError", f"could not start {name}: {err}") from None
         finally:
             self.sandbox = None
         if result.truncated:

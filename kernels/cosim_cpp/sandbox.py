@@ -173,7 +173,15 @@ class Sandbox:
     def _account(self) -> tuple[int | None, int | None]:
         if os.geteuid() != 0:
             return None, None
-        entry = pwd.getpwnam(self.limits.run_as_when_root)
+        try:
+            entry = pwd.getpwnam(self.limits.run_as_when_root)
+        except KeyError:
+            raise RuntimeError(
+                f"the server runs as root and programs never do, but the account "
+                f"{self.limits.run_as_when_root!r} (CoSimCppSandbox.run_as_when_root) is missing"
+            ) from None
+        if entry.pw_uid == 0:
+            raise RuntimeError("CoSimCppSandbox.run_as_when_root must not be a root account")
         return entry.pw_uid, entry.pw_gid
 
     async def run(

@@ -195,9 +195,13 @@ class BuildRunHandler(CoSimWebSocketHandler):
         def send(stream: str, text: str) -> None:
             self.send({"stream": stream, "text": text})
 
-        result = await self.sandbox.run(self.argv, self.cwd, send)
-        self.send({"exit": result.exit_code, "signal": result.signal, "ok": result.ok,
-                   "message": result.message, "seconds": round(result.seconds, 3)})  # fmt: skip
+        try:
+            result = await self.sandbox.run(self.argv, self.cwd, send)
+        except (OSError, RuntimeError) as err:  # e.g. the sandbox account cannot enter the folder
+            self.send({"exit": None, "ok": False, "message": f"could not start the program: {err}"})
+        else:
+            self.send({"exit": result.exit_code, "signal": result.signal, "ok": result.ok,
+                       "message": result.message, "seconds": round(result.seconds, 3)})  # fmt: skip
         self.close()
 
     def send(self, message: dict[str, Any]) -> None:

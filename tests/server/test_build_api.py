@@ -127,3 +127,35 @@ async def test_unknown_and_malformed_ids(jp_fetch: Any) -> None:
     assert (await _error(jp_fetch, "0" * 32))[0] == 404
     assert (await _error(jp_fetch, "not-an-id"))[0] == 400
     assert (await _error(jp_fetch, method="POST", body="not json"))[0] == 400
+
+
+def _running(binary: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(entry / "exe").resolve() == binary:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+async def test_closing_the_socket_kills_the_run(
+    jp_fetch: Any, jp_ws_fetch: Any, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "loop.cpp").write_text(
+        "#include <cstdio>\n#include <unistd.h>\n"
+        'int main() { for (;;) { std::printf("tick\\n"); std::fflush(stdout); sleep(1); } }\n'
+    )
+    _, started = await _json(jp_fetch, **_post({"path": ".", "name": "loop"}))
+    status = await _wait(jp_fetch, started["id"])
+    binary = (jp_root_dir / status["binary"]).resolve()
+    ws = await jp_ws_fetch("cosim", "api", "build", started["id"], "run")
+    assert json.loads(await ws.read_message())["text"] == "tick\n"
+    assert _running(binary)
+    ws.close()
+    for _ in range(100):
+        if not _running(binary):
+            break
+        await asyncio.sleep(0.05)
+    assert _running(binary) == []

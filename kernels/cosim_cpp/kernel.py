@@ -26,6 +26,7 @@ from .build import (
     check_flags,
     find_sources,
 )
+from .completion import Clangd, ClangdError
 from .magics import (
     CELL_MAGICS,
     LINE_MAGICS,
@@ -89,6 +90,8 @@ class CppKernel(Kernel):
         self.sandbox: Sandbox | None = None
         self.interrupted = False
         self.last_binary = self._load_last_binary()
+        self.cell_file = self.build_dir / "cells" / f"{CELL_NAME}.cpp"
+        self.clangd = Clangd(self.root)
 
     # ---- ipykernel hooks -------------------------------------------------------------------
 
@@ -132,6 +135,14 @@ class CppKernel(Kernel):
             names = [f"%{n}" for n in LINE_MAGICS] + [f"%%{n}" for n in CELL_MAGICS]
             matches = [n for n in names if n.startswith(prefix)]
         else:
+            try:
+                found, found_at = await self.clangd.complete(self.cell_file, code, cursor_pos)
+            except ClangdError as err:
+                self.log.info("cosim-cpp: no clangd completion (%s); completing words", err)
+            else:
+                if found:  # else (e.g. no compile command for the cell yet): words below
+                    return {"status": "ok", "matches": found, "cursor_start": found_at,
+                            "cursor_end": cursor_pos, "metadata": {}}  # fmt: skip
             words = set(KEYWORDS) | set(_IDENT.findall(code))
             src = self.root / "src"
             for header in src.glob("*.h*") if src.is_dir() else ():
@@ -139,6 +150,10 @@ class CppKernel(Kernel):
             matches = sorted(w for w in words if w.startswith(prefix) and w != prefix)
         return {"status": "ok", "matches": matches, "cursor_start": start,
                 "cursor_end": cursor_pos, "metadata": {}}  # fmt: skip
+
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:
+        await self.clangd.close()
+        return {"status": "ok", "restart": restart}
 
     # ---- cells -------------------------------------------------------------------------------
 
@@ -202,7 +217,7 @@ class CppKernel(Kernel):
         sources = find_sources(self.root / "src") if (self.root / "src").is_dir() else []
         rename: dict[str, str] = {}
         if cell.has_code:
-            cell_file = self.build_dir / "cells" / f"{CELL_NAME}.cpp"
+            cell_file = self.cell_file
             cell_file.parent.mkdir(parents=True, exist_ok=True)
             if not cell_file.is_file() or cell_file.read_text() != cell.body:
                 cell_file.write_text(cell.body)

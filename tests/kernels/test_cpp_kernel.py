@@ -217,3 +217,18 @@ def test_interrupt_kills_the_program(kernel: KernelInFolder) -> None:
     assert result.status == "error" and result.reply["content"]["ename"] == "KeyboardInterrupt"
     assert result.seconds < 10 and "tick" in result.text()
     assert run(kernel, "int main() { return 0; }").status == "ok"
+
+
+def test_completion_comes_from_clangd(kernel: KernelInFolder) -> None:
+    kc = kernel[1]
+    code = "%flags -std=c++20\n#include <vector>\nint main() { std::vector<int> v; v.pu"
+    reply = kc.complete(code, reply=True, timeout=60)["content"]
+    assert "push_back" in reply["matches"]  # member completion: only a real parser knows
+    assert code[reply["cursor_start"] : len(code)] == "pu"
+
+    assert (
+        run(kernel, f"%%file src/joint.hpp\n{ARM_HPP.replace('arm_steps', 'joint_limit')}").status
+        == "ok"
+    )
+    code = '#include "joint.hpp"\nint main() { return joint_li'
+    assert "joint_limit" in kc.complete(code, reply=True, timeout=60)["content"]["matches"]

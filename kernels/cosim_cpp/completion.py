@@ -1,4 +1,4 @@
-"""Code completion for cells from clangd (the language server), over stdio JSON-RPC.
+"""Code completion and inspection for cells from clangd (the language server), over stdio JSON-RPC.
 
 The cell is sent as an in-memory document at the path plain cells are built from, so clangd
 uses the project's ``compile_commands.json`` flags (include paths, MuJoCo) once a cell has
@@ -99,8 +99,8 @@ class Clangd:
             self.pending.pop(self.next_id, None)
             raise ClangdError(f"clangd did not answer {method} in {self.timeout:g} s") from None
 
-    async def complete(self, path: Path, code: str, cursor: int) -> tuple[list[str], int]:
-        """Completions at ``cursor`` (offset into ``code``) and where the replaced word starts."""
+    async def _sync(self, path: Path, code: str) -> str:
+        """Send the cell to clangd as the document at ``path``; returns its URI."""
         await self._start()
         text = blank_magics(code)
         uri = path.as_uri()
@@ -122,9 +122,13 @@ class Clangd:
             self._notify(
                 "textDocument/didChange", {"textDocument": document, "contentChanges": changes}
             )
-        line = code.count("\n", 0, cursor)
-        column = cursor - (code.rfind("\n", 0, cursor) + 1)
-        position = {"line": line, "character": column}
+        return uri
+
+    async def complete(self, path: Path, code: str, cursor: int) -> tuple[list[str], int]:
+        """Completions at ``cursor`` (offset into ``code``) and where the replaced word starts."""
+        uri = await self._sync(path, code)
+        position = _position(code, cursor)
+        column = position["character"]
         result = await self._request(
             "textDocument/completion", {"textDocument": {"uri": uri}, "position": position}
         )
@@ -142,6 +146,18 @@ class Clangd:
                 matches.append(word)
         return matches, start
 
+    async def hover(self, path: Path, code: str, cursor: int) -> str | None:
+        """What clangd says about the symbol at ``cursor`` (declaration, type, comment)."""
+        uri = await self._sync(path, code)
+        position = _position(code, cursor)
+        result = await self._request(
+            "textDocument/hover", {"textDocument": {"uri": uri}, "position": position}
+        )
+        contents = (result or {}).get("contents")
+        if isinstance(contents, dict):
+            return str(contents.get("value", "")) or None
+        return None
+
     async def close(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -149,6 +165,11 @@ class Clangd:
             await self.proc.wait()
         if self.reader is not None:
             self.reader.cancel()
+
+
+def _position(code: str, cursor: int) -> dict[str, int]:
+    line = code.count("\n", 0, cursor)
+    return {"line": line, "character": cursor - (code.rfind("\n", 0, cursor) + 1)}
 
 
 def blank_magics(code: str) -> str:

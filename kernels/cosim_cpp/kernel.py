@@ -151,6 +151,20 @@ class CppKernel(Kernel):
         return {"status": "ok", "matches": matches, "cursor_start": start,
                 "cursor_end": cursor_pos, "metadata": {}}  # fmt: skip
 
+    async def do_inspect(
+        self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()
+    ) -> dict[str, Any]:
+        # Lab sends the cursor just past the name (Shift+Tab): look at its last character.
+        past_name = cursor_pos == len(code) or not code[cursor_pos : cursor_pos + 1].isalnum()
+        at = cursor_pos - 1 if cursor_pos and past_name else cursor_pos
+        try:
+            text = await self.clangd.hover(self.cell_file, code, max(0, at))
+        except ClangdError as err:
+            self.log.info("cosim-cpp: no clangd hover (%s)", err)
+            text = None
+        data = {"text/plain": text, "text/markdown": text} if text else {}
+        return {"status": "ok", "found": bool(text), "data": data, "metadata": {}}
+
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         await self.clangd.close()
         return {"status": "ok", "restart": restart}

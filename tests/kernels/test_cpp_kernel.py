@@ -32,6 +32,7 @@ class TestCppKernelProtocol(jupyter_kernel_test.KernelTests):
     complete_code_samples = ["int main() { return 0; }", "%%run --timeout 2", "// {"]
     incomplete_code_samples = ["int main() {", "struct Arm {\n  int joints;"]
     invalid_code_samples = ["int main() { } }"]
+    code_inspect_sample = "#include <cstdio>\nint main() { std::printf"
 
     @classmethod
     def setUpClass(cls) -> None:

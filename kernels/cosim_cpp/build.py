@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .cache import FileHashes, ObjectCache, parse_depfile, stable_hash
 from .diagnostics import Diagnostic, parse_diagnostics
 from .toolchain import COMPILERS, find_tool, gold_linker, mujoco_flags, tool_identity
 
+PCH_KEEP = 3  # flag sets whose precompiled header a project keeps
 SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++")
 BUILD_DIR = Path(".cosim") / "build"
 # Standard headers most cells use; parsing them dominates a small program's compile time.
@@ -130,6 +132,13 @@ def find_sources(folder: Path) -> list[Path]:
     return found
 
 
+def _prune_pch(folder: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently used precompiled headers (each is tens of MB)."""
+    entries = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 async def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
     """Run a compiler; on cancellation (interrupt, closed request) the process is killed."""
     proc = await asyncio.create_subprocess_exec(
@@ -195,6 +204,9 @@ class _Driver:
                 tmp.unlink(missing_ok=True)
                 return []
             os.replace(tmp, compiled)
+            _prune_pch(folder.parent, keep=PCH_KEEP)
+        else:
+            os.utime(folder)  # recently used: pruning keeps it
         return ["-include", str(header)]
 
     async def compile_one(

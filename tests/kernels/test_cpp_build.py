@@ -141,6 +141,14 @@ def test_bad_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         run_build(tmp_path, compiler="clang++")
 
 
+def test_precompiled_headers_are_pruned(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    for level in ("-O0", "-O1", "-O2", "-O3"):
+        assert run_build(tmp_path, flags=["-std=c++17", level], precompiled_header=True).ok
+    pch = list((tmp_path / ".cosim" / "build" / "pch").iterdir())
+    assert len(pch) == 3 and all(list(p.glob("*.gch")) for p in pch)
+
+
 def test_parse_depfile() -> None:
     text = "obj.o: src/a.cpp src/a\\ b.hpp \\\n  /usr/x.h\n"
     assert parse_depfile(text) == ["src/a.cpp", "src/a b.hpp", "/usr/x.h"]

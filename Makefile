@@ -13,6 +13,8 @@ UP_ARGS ?=
 PYTEST_ARGS ?=
 
 APT_RUN := redis-server libegl1 libegl-mesa0 libgl1
+# The C++ kernel: both compilers, gold (fast links), both debuggers, clangd (completion).
+APT_RUN += g++ clang binutils gdb lldb clangd
 APT_TEST := chromium
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
 	labextension/package.json labextension/package-lock.json labextension/tsconfig.json

@@ -59,6 +59,7 @@ Redis names (one Redis serves a whole cluster, so everything is namespaced by us
     cosim:<user>:sim:<id>:frames      CHANNEL frame bytes, and END_MESSAGE when the sim ends
     cosim:<user>:sim:<id>:control     CHANNEL JSON {"cmd": "stop"}
     cosim:<user>:scene:<hash>         STRING scene bytes
+    cosim:<user>:build:<id>           STRING JSON status of a C++ build (cosim_server.build)
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ class Keys:
 
     def scene(self, scene_hash: str) -> str:
         return f"cosim:{self.user}:scene:{scene_hash}"
+
+    def build(self, build_id: str) -> str:
+        return f"cosim:{self.user}:build:{build_id}"
 
 
 def new_sim_id() -> str:

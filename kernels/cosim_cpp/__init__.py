@@ -1,4 +1,5 @@
-"""C++ build core and the ``cosim-cpp`` kernel (arrives with its issue)."""
+"""C++ build core (compiler driver, object cache, compile DB, sandbox) and the ``cosim-cpp``
+kernel. ``cosim_cpp.build.build`` is shared by the kernel and the server's build endpoint."""
 
 from cosim_server._version import __version__
 

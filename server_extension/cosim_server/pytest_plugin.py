@@ -121,8 +121,14 @@ def lab_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
 VISIBLE_NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
-def put_notebook(stack: CoSimStack, source: str = "", prefix: str = "nb") -> str:
-    """Create a one-cell Python notebook in the admin's (running) server; returns its name."""
+def put_notebook(
+    stack: CoSimStack,
+    source: str = "",
+    prefix: str = "nb",
+    kernelspec: dict[str, str] | None = None,
+) -> str:
+    """Create a one-cell notebook (Python unless ``kernelspec`` says otherwise) in the admin's
+    (running) server; returns its name."""
 
     admin = stack.admin_client()
     admin.spawn()
@@ -130,7 +136,7 @@ def put_notebook(stack: CoSimStack, source: str = "", prefix: str = "nb") -> str
     name = f"{prefix}-{secrets.token_hex(3)}.ipynb"
     cell: dict[str, Any] = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
             "execution_count": None}  # fmt: skip
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    kernelspec = kernelspec or {"name": "python3", "display_name": "Python 3", "language": "python"}
     content = {"cells": [cell], "metadata": {"kernelspec": kernelspec}, "nbformat": 4,
                "nbformat_minor": 5}  # fmt: skip
     resp = admin.request(

@@ -1,0 +1,3 @@
+from cosim_cpp.kernel import main
+
+main()

@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short round (under 60 s)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    rounds, steps = (1, 3072) if args.quick else (3, 16384)
+    rounds, steps = (1, 3072) if args.quick else (3, 8192)
     params = {"env": "InvertedPendulum-v5", "n_envs": 2, "n_steps": 256, "batch_size": 64,
               "learning_rate": 3e-4, "seed": 0, "total_timesteps": steps,
               "checkpoint_every": steps // 4}  # fmt: skip

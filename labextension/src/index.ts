@@ -1,5 +1,6 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -12,7 +13,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   statusPlugin,
   launcherPlugin,
   viewerPanelPlugin,
-  snapshotsPanelPlugin
+  snapshotsPanelPlugin,
+  jobsPlugin
 ];
 
 export default plugins;

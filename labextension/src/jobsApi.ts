@@ -110,6 +110,11 @@ export async function openTensorBoard(id: string): Promise<string> {
   return URLExt.join(ServerConnection.makeSettings().baseUrl, reply.url);
 }
 
+/** Roll out the latest checkpoint in the live sim viewer; resolves to the viewer's sim id. */
+export function watchPolicy(id: string): Promise<{ sim_id: string; checkpoint: string }> {
+  return requestAPI<{ sim_id: string; checkpoint: string }>(jobPath(id, 'watch'), post({}));
+}
+
 export function eventsUrl(id: string): string {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.wsUrl, 'cosim/api', jobPath(id, 'events'));

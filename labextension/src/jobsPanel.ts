@@ -74,6 +74,8 @@ function rewardCurve(metrics: IJobMetric[]): SVGSVGElement {
 
 export interface IJobsPanelOptions {
   openTensorBoard: (jobId: string) => void;
+  /** Run the latest checkpoint in the live viewer and show it. */
+  watchPolicy: (jobId: string) => Promise<void>;
 }
 
 /** One job's card; while the job runs it follows the job's events socket. */
@@ -114,6 +116,9 @@ class JobCard {
     this._button('tensorboard', 'TensorBoard', 'Open TensorBoard in a tab', async () =>
       this._options.openTensorBoard(this._job.id)
     );
+    this._button('watch', 'Watch', 'Watch the latest checkpoint in the live viewer', () =>
+      this._options.watchPolicy(this._job.id)
+    );
     this._button('delete', 'Delete', 'Delete the job and its checkpoints', () =>
       deleteJob(this._job.id)
     );
@@ -136,13 +141,15 @@ class JobCard {
     this._state.dataset.state = j.state;
     this._message.textContent = j.state === 'failed' || j.state === 'lost' ? (j.message ?? '') : '';
     this._showProgress();
-    if (j.log_tail && this._lines.length === 0) {
+    // An ended job's state carries its final log lines: newer than what the socket last sent.
+    if (j.log_tail && (this._lines.length === 0 || !ACTIVE_STATES.has(j.state))) {
       this._lines = j.log_tail.slice(-LOG_LINES);
       this._log.textContent = this._lines.join('\n');
     }
     const active = ACTIVE_STATES.has(j.state);
     this._setEnabled('stop', active && j.state !== 'stopping');
     this._setEnabled('resume', !active && j.checkpoint !== null && j.state !== 'finished');
+    this._setEnabled('watch', j.checkpoint !== null);
     this._setEnabled('delete', !active);
     if (active && !wasActive) {
       this._connect();

@@ -11,7 +11,7 @@ import {
 import { ILauncher } from '@jupyterlab/launcher';
 
 import { cosimIcon } from './icons';
-import { ITemplate, listTemplates, openTensorBoard, startJob } from './jobsApi';
+import { ITemplate, listTemplates, openTensorBoard, startJob, watchPolicy } from './jobsApi';
 import { JOBS_PANEL_ID, JobsPanel } from './jobsPanel';
 import { TemplateForm } from './templateDialog';
 
@@ -69,7 +69,14 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       openTensorBoard: id =>
         void commands
           .execute(JobCommandIDs.tensorBoard, { id })
-          .catch(error => Notification.error(`TensorBoard: ${errorText(error)}`))
+          .catch(error => Notification.error(`TensorBoard: ${errorText(error)}`)),
+      watchPolicy: async id => {
+        const reply = await watchPolicy(id);
+        await commands.execute('cosim:open-viewer', {
+          simId: reply.sim_id,
+          title: `policy ${reply.checkpoint}`
+        });
+      }
     });
     shell.add(panel, 'left', { rank: 620 }); // after the Snapshots panel (610)
     restorer?.add(panel, JOBS_PANEL_ID);

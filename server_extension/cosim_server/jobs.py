@@ -173,6 +173,7 @@ class JobHandler(_JobsHandler):
     async def delete(self, job_id: str) -> None:
         await _call(self, self.manager.delete, job_id)
         _service(self).tensorboards.stop(job_id)
+        _service(self).end_rollout(job_id)
         self.set_status(204)
         self.finish()
 
@@ -211,6 +212,16 @@ class JobTensorBoardHandler(_JobsHandler):
         except JobError as err:
             raise CoSimError(err.status, str(err)) from None
         self.finish({"id": job_id, "url": f"cosim/tensorboard/{job_id}/"})
+
+
+class JobWatchHandler(_JobsHandler):
+    async def post(self, job_id: str) -> None:
+        """Roll out the latest checkpoint in the live viewer; the reply has its sim id."""
+        try:
+            reply = await _service(self).watch_policy(job_id)
+        except JobError as err:
+            raise CoSimError(err.status, str(err)) from None
+        self.finish({"id": job_id, **reply})
 
 
 class JobEventsHandler(CoSimWebSocketHandler):
@@ -335,6 +346,7 @@ def routes() -> list[tuple[str, type]]:
         (job + r"/stop", JobStopHandler),
         (job + r"/resume", JobResumeHandler),
         (job + r"/tensorboard", JobTensorBoardHandler),
+        (job + r"/watch", JobWatchHandler),
         (job + r"/events", JobEventsHandler),
         (r"/cosim/tensorboard/(?P<job_id>[^/]+)(?P<path>/.*)?", TensorBoardProxyHandler),
     ]

@@ -10,7 +10,9 @@ reports to the hub, so the idle culler leaves a training server alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -64,6 +66,10 @@ class CoSimJobs(LoggingConfigurable):
         templates shipped with CoSim; $COSIM_TEMPLATES adds more.""",
     ).tag(config=True)
 
+    watch_seconds = Float(
+        300.0, help="Seconds a 'watch the policy' rollout runs in the live viewer before it ends."
+    ).tag(config=True)
+
     tensorboard_start_timeout = Float(
         60.0, help="Seconds to wait for a job's TensorBoard to answer before giving up (504)."
     ).tag(config=True)
@@ -91,6 +97,7 @@ class JobsService:
         self._watcher = PeriodicCallback(self._watch, config.poll_interval * 1000)
         self._watching = False
         self.tensorboards = TensorBoards(config.tensorboard_start_timeout)
+        self._rollouts: dict[str, subprocess.Popen[bytes]] = {}
 
     async def call(self, fn: Any, *args: Any) -> Any:
         """Run a manager call on the jobs thread; job and template errors pass through."""
@@ -118,10 +125,67 @@ class JobsService:
         if running:
             self.settings[ACTIVITY_SETTING] = datetime.now(UTC)
 
+    async def watch_policy(self, job_id: str) -> dict[str, Any]:
+        """Run the job's latest checkpoint in the live viewer (``cosim.jobs.watch``); returns
+        the sim id once the viewer is up. One rollout process per job: a new one replaces it."""
+        from cosim.jobs.watch import WATCH_FILE
+
+        job = await self.call(self.manager.job, job_id)
+        if job.latest_checkpoint() is None:
+            raise JobError(f"job {job_id} has no checkpoint yet to watch", 409)
+        self._end(self._rollouts.pop(job_id, None))
+        out = job.path / WATCH_FILE
+        out.unlink(missing_ok=True)
+        env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+        if self.manager.redis_url:
+            env["REDIS_URL"] = self.manager.redis_url
+        cmd = [
+            sys.executable,
+            "-m",
+            "cosim.jobs.watch",
+            str(job.path),
+            str(self.config.watch_seconds),
+        ]
+        with open(job.path / "watch.log", "wb") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        self._rollouts[job_id] = proc
+        deadline = asyncio.get_running_loop().time() + 60
+        while not out.exists():
+            if proc.poll() is not None:
+                tail = (job.path / "watch.log").read_text(errors="replace").splitlines()[-3:]
+                raise JobError("the policy rollout ended at start: " + " / ".join(tail), 500)
+            if asyncio.get_running_loop().time() > deadline:
+                raise JobError("the policy rollout did not start in time", 504)
+            await asyncio.sleep(0.1)
+        return dict(json.loads(out.read_text()))
+
+    def end_rollout(self, job_id: str) -> None:
+        self._end(self._rollouts.pop(job_id, None))
+
+    @staticmethod
+    def _end(proc: subprocess.Popen[bytes] | None) -> None:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
     def stop(self) -> None:
-        """Server shutdown: jobs keep running (they are their own sessions); TensorBoards end."""
+        """Server shutdown: jobs keep running (they are their own sessions); TensorBoards and
+        policy rollouts end."""
         self._watcher.stop()
         self.tensorboards.stop_all()
+        for proc in self._rollouts.values():
+            self._end(proc)
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.redis.close()
 

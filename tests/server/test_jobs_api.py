@@ -222,3 +222,10 @@ async def test_pybullet_job_events_tensorboard_and_activity(
     assert page.code == 200 and b"tb-relative-root" in page.body
     runs = await client.fetch(tb + "data/runs", headers=jp_auth_header)
     assert json.loads(runs.body) == ["run_1"]
+
+    # Watch the policy: the latest checkpoint runs in the live viewer, listed as a sim.
+    watch = await api(jp_fetch, "jobs", job_id, "watch", **post({}))
+    assert watch["checkpoint"] == "step_3072.zip"  # the newest: 3000 rounded up to a rollout
+    sims = await api(jp_fetch, "sims")
+    assert watch["sim_id"] in json.dumps(sims)
+    await jp_fetch("cosim", "api", "jobs", job_id, method="DELETE")

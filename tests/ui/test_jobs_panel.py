@@ -76,6 +76,12 @@ def test_launcher_card_dialog_job_in_panel(
     job.locator(".cosim-Jobs-stop").click()
     expect(job).to_have_attribute("data-state", "stopped", timeout=60_000)
     expect(job.locator(".cosim-Jobs-resume")).to_be_visible()
-    page.screenshot(path=str(cosim_artifacts / "lab-jobs-stopped.png"))
+
+    # Watch the policy: the latest checkpoint plays in a live viewer tab.
+    job.locator(".cosim-Jobs-watch").click()
+    viewer = page.locator(".jp-MainAreaWidget .cosim-Viewer").first
+    viewer.wait_for(timeout=60_000)
+    assert viewer.get_attribute("data-sim-id")
+    page.screenshot(path=str(cosim_artifacts / "lab-jobs-watch.png"))
     job.locator(".cosim-Jobs-delete").click()
     expect(panel.locator(f"[data-job-id='{job_id}']")).to_have_count(0, timeout=30_000)

@@ -92,6 +92,8 @@ async def test_templates_are_listed_with_params(jp_fetch: Any) -> None:
         (("jobs",), {"template": "mujoco-ppo", "params": {"gamma": 0.9}}, 400,
          ["unknown parameter 'gamma'"]),
         (("jobs",), {"template": "mujoco-ppo", "folder": "../outside"}, 400, ["leaves"]),
+        (("jobs",), {"template": "mujoco-ppo", "params": {"n_envs": 8}}, 409,
+         ["needs 8 CPU(s)", "of 4 are free"]),
         (("jobs",), {"project": "not-a-project"}, 400, ["not a CoSim project"]),
         (("jobs",), ["x"], 400, ["body must be"]),
         (("jobs",), {}, 400, ["template"]),
@@ -110,6 +112,7 @@ async def test_bad_input_is_a_clear_4xx(
     for word in words:
         assert word in message
     assert not (jp_root_dir / ".cosim" / "jobs").exists() or code == 404
+    assert not (jp_root_dir / "mujoco-ppo-1").exists(), "a refused job leaves no project folder"
 
 
 async def test_crashing_job_fails_with_its_last_log_lines(jp_fetch: Any) -> None:

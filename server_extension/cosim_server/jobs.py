@@ -158,9 +158,8 @@ class JobsHandler(_JobsHandler):
         raise CoSimError(409, f"no free folder name for {name}")
 
     def _new_and_start(self, name: str, folder: Path, params: Any) -> JobDir:
-        self.manager._check_limits(
-            self.manager.template(name).cpus(self.manager.template(name).validate(params))
-        )
+        template = self.manager.template(name)
+        self.manager.check_limits(template.cpus(template.validate(params)))  # before the folder
         self.manager.new_project(name, folder, params)
         return self.manager.start(folder)
 

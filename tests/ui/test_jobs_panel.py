@@ -85,3 +85,11 @@ def test_launcher_card_dialog_job_in_panel(
     page.screenshot(path=str(cosim_artifacts / "lab-jobs-watch.png"))
     job.locator(".cosim-Jobs-delete").click()
     expect(panel.locator(f"[data-job-id='{job_id}']")).to_have_count(0, timeout=30_000)
+
+    # Leave the launcher-only workspace later tests expect (Lab restores open tabs).
+    for title in ("TensorBoard", "policy"):
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title)
+        tab.locator(".lm-TabBar-tabCloseIcon").click()
+        expect(tab).to_have_count(0)
+    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")
+    page.locator(".jp-LauncherCard[data-category='CoSim']").first.wait_for(timeout=LAB_TIMEOUT)

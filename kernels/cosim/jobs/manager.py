@@ -102,7 +102,7 @@ class JobManager:
         given = {k: v for k, v in info.get("params", {}).items() if k in template.params}
         params = template.validate({**given, **(overrides or {})})
         cpus = template.cpus(params)
-        self._check_limits(cpus)
+        self.check_limits(cpus)
         job_id = new_job_id(template.name)
         job = JobDir(jobs_root(self.workspace) / job_id)
         job.path.mkdir(parents=True)
@@ -121,7 +121,7 @@ class JobManager:
         self._spawn(job, spec)
         return job
 
-    def _check_limits(self, cpus: int, exclude: str | None = None) -> None:
+    def check_limits(self, cpus: int, exclude: str | None = None) -> None:
         active = [j for j in self.active() if j["id"] != exclude]
         if len(active) >= self.limits.max_jobs:
             raise JobError(
@@ -204,7 +204,7 @@ class JobManager:
         if job.latest_checkpoint() is None:
             raise JobError(f"job {job_id} has no checkpoint to resume from", 409)
         spec = job.spec()
-        self._check_limits(int(spec.get("cpus", 1)), exclude=job_id)
+        self.check_limits(int(spec.get("cpus", 1)), exclude=job_id)
         job.update(
             self.redis,
             state=QUEUED,

@@ -32,7 +32,7 @@ from typing import Any
 from cosim.snapshots.store import atomic_write
 
 JOBS_DIR = Path(".cosim") / "jobs"
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,80}$")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,100}$")
 
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, FINISHED, FAILED, LOST = "stopped", "finished", "failed", "lost"

@@ -1,6 +1,7 @@
 """The CoSim Jobs UI in headless Chromium against a real user server: click a template's
 launcher card, fill its parameter dialog, watch the job's step count rise in the Jobs panel,
-stop it from the panel, and open its TensorBoard in a Lab tab."""
+close the browser and find it still running from a new one, open its TensorBoard in a Lab tab,
+stop it, and watch its policy in the live viewer."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _steps(card: Any) -> int:
 
 
 def test_launcher_card_dialog_job_in_panel(
-    cosim_stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path
+    cosim_stack: CoSimStack, cosim_context: Any, cosim_browser: Any, cosim_artifacts: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -63,6 +64,24 @@ def test_launcher_card_dialog_job_in_panel(
     expect(job.locator(".cosim-Jobs-log")).to_contain_text("steps")
     page.screenshot(path=str(cosim_artifacts / "lab-jobs.png"))
 
+    # Close the browser; a new one (new login) finds the job still running, further along.
+    seen = _steps(job)
+    cosim_context.close()
+    context = cosim_browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    lab_login(page, cosim_stack, user, cosim_stack.admin_password)
+    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")  # panels closed, then open Jobs
+    page.locator(".jp-LauncherCard[data-category='CoSim']").first.wait_for(timeout=LAB_TIMEOUT)
+    page.locator(".jp-SideBar [data-id='cosim-jobs-panel']").click()
+    panel = page.locator(PANEL)
+    job = panel.locator(f".cosim-Jobs-item[data-job-id='{job_id}']")
+    expect(job).to_have_attribute("data-state", "running", timeout=60_000)
+    page.wait_for_function(
+        "([sel, n]) => Number(document.querySelector(sel)?.dataset.timesteps) > n",
+        arg=[f"{PANEL} [data-job-id='{job_id}']", seen],
+        timeout=60_000,
+    )
+
     # TensorBoard opens in a Lab tab, served through the authenticated proxy.
     job.locator(".cosim-Jobs-tensorboard").click()
     frame = page.locator(".cosim-TensorBoard iframe")
@@ -93,3 +112,4 @@ def test_launcher_card_dialog_job_in_panel(
         expect(tab).to_have_count(0)
     page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")
     page.locator(".jp-LauncherCard[data-category='CoSim']").first.wait_for(timeout=LAB_TIMEOUT)
+    context.close()

@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     from cosim.snapshots.cli import add_parser as add_snapshot
 
     add_snapshot(sub)
+    from cosim.jobs.cli import add_parsers as add_jobs
+
+    add_jobs(sub)
     args = parser.parse_args(argv)
     if args.command == "up":
         from .launcher import UpOptions, up
@@ -86,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         from cosim.snapshots.cli import run as run_snapshot
 
         return run_snapshot(args)
+    if args.command in ("template", "jobs"):
+        from cosim.jobs import cli as jobs_cli
+
+        return (
+            jobs_cli.run_template(args) if args.command == "template" else jobs_cli.run_jobs(args)
+        )
     parser.print_help()
     return 2
 

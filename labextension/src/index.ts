@@ -1,6 +1,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { buildPlugin } from './buildPlugin';
+import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -14,7 +15,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   launcherPlugin,
   viewerPanelPlugin,
   snapshotsPanelPlugin,
-  buildPlugin
+  buildPlugin,
+  jobsPlugin
 ];
 
 export default plugins;

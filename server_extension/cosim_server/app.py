@@ -9,13 +9,15 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from . import build, snapshots, status, viewer
+from . import build, jobs, snapshots, status, viewer
+from .jobs_service import CoSimJobs, JobsService
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
 
 # Each feature module exposes routes(); adding a feature is one line here.
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
 FEATURE_MODULES["build"] = build
+FEATURE_MODULES["jobs"] = jobs
 
 
 @dataclass
@@ -32,6 +34,7 @@ class CoSimContext:
 class CoSimServer(ExtensionApp):
     name = "cosim_server"
     load_other_extensions = True
+    classes = [CoSimJobs]
 
     redis_url = Unicode(
         help="""Redis URL for CoSim's bus and state (frames, jobs, build status).
@@ -65,13 +68,21 @@ class CoSimServer(ExtensionApp):
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
+        root = self.settings["server_root_dir"]
+        self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
 
     def initialize_handlers(self) -> None:
         for module in FEATURE_MODULES.values():
             self.handlers.extend(module.routes())
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # The jobs watcher needs the running loop, and writes activity into the live settings.
+        self.settings["cosim_jobs"].start(serverapp.web_app.settings)
+
     async def stop_extension(self) -> None:
+        if "cosim_jobs" in self.settings:
+            self.settings["cosim_jobs"].stop()
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
             cosim.relays.stop()

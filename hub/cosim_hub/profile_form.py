@@ -13,8 +13,6 @@ import resource
 from collections.abc import Callable
 from typing import Any
 
-from traitlets import default
-
 from .config import CoSimHub
 from .guard_settings import CoSimCostGuard
 from .profiles import Profile, find_profile, load_profiles, local_limits, profiles_for
@@ -35,7 +33,11 @@ def _groups(spawner: Any) -> list[str]:
 
 
 class ProfileFormMixin:
-    """Profiles for a spawner that runs local processes (``user_options["profile"]``)."""
+    """Profiles for a spawner that runs local processes (``user_options["profile"]``).
+
+    The spawner sets ``options_form`` to :meth:`render_profile_form` (a traitlets default has
+    to live on the HasTraits class itself).
+    """
 
     # Provided by the Spawner this is mixed into.
     config: Any
@@ -64,10 +66,6 @@ class ProfileFormMixin:
         from .spawn_guard import SpawnGuard
 
         return SpawnGuard.for_spawner(self)
-
-    @default("options_form")
-    def _default_options_form(self) -> Callable[[Any], Any]:
-        return lambda spawner: spawner.render_profile_form()
 
     async def render_profile_form(self) -> str:
         groups = _groups(self)

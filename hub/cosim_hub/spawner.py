@@ -71,6 +71,10 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
         "(default: $COSIM_LAUNCH_ID).",
     ).tag(config=True)
 
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return lambda spawner: spawner.render_profile_form()
+
     @default("launch_id")
     def _default_launch_id(self) -> str:
         return os.environ.get(LAUNCH_ENV, "")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -78,7 +80,10 @@ async def serve() -> None:
 
 
 def main() -> None:
-    asyncio.run(serve())
+    # The hub stops its services with SIGTERM (or SIGINT at Ctrl-C): exit quietly either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
 
 
 if __name__ == "__main__":

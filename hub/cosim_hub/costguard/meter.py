@@ -117,12 +117,13 @@ class Meter:
                     await self._stop(res, f"spend cap: {over}")
                     return
                 message = (
-                    f"{over}. This GPU server stops in {max(0, stop_at - now):.0f} s; "
+                    f"{over[:1].upper()}{over[1:]}. This GPU server stops in {max(0, stop_at - now):.0f} s; "
                     "your files are kept."
                 )
                 await self.ledger.set_notice(res.key, "spend-over", message, stop_at)
                 return
             if near:
+                near = f"{near[:1].upper()}{near[1:]}."
                 await self.ledger.set_notice(res.key, "spend-warning", near, None)
                 return
         if profile is not None and await self._cull(res, server, profile, current, now):

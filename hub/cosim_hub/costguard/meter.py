@@ -116,8 +116,9 @@ class Meter:
                 if now >= stop_at:
                     await self._stop(res, f"spend cap: {over}")
                     return
+                left = max(0.0, stop_at - now)
                 message = (
-                    f"{over[:1].upper()}{over[1:]}. This GPU server stops in {max(0, stop_at - now):.0f} s; "
+                    f"{over[:1].upper()}{over[1:]}. This GPU server stops in {left:.0f} s; "
                     "your files are kept."
                 )
                 await self.ledger.set_notice(res.key, "spend-over", message, stop_at)

@@ -109,8 +109,10 @@ c.CoSimCostGuard.grace_period = 4.0
 c.CoSimCostGuard.cull_warning = 8.0
 c.CoSimCostGuard.cluster_gpu_limit = 1
 c.CoSimCostGuard.default_user_spend_cap = 1000.0
-# Only the servers' own activity counts (not requests through the proxy), so culls are exact.
+# Only the servers' own activity counts (not requests through the proxy), so culls are exact;
+# servers report it every 2 s instead of 5 min.
 c.JupyterHub.last_activity_interval = 3600
+c.Spawner.environment = {{"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}}
 """
 
 

@@ -197,9 +197,16 @@ def test_spend_cap_warns_then_stops_after_grace(cosim_guard_stack: CoSimStack) -
 def test_idle_server_is_warned_then_culled(cosim_guard_stack: CoSimStack) -> None:
     ivy, _ = cosim_guard_stack.new_user("ivy")
     started(ivy, "cpu-idle")
+    # A kernel that sits idle is no activity: the server is culled with it running.
+    resp = ivy.request("POST", "user/ivy/api/kernels", json={"name": "python3"})
+    assert resp.status_code == 201, resp.text
+    kernel_started = time.monotonic()
     notice = wait_until(lambda: banner(ivy).get("notice"), 30, "an idle warning")
     assert notice["kind"] == "cull-idle" and "idle" in notice["message"]
+    assert "your files are kept" in notice["message"]
     wait_until(lambda: not running(ivy), 40, "the idle cull")
+    # Not before the idle timeout (10 s) counted from the kernel's start, which was activity.
+    assert time.monotonic() - kernel_started >= 8
 
 
 # ---- the admin page, API and metrics -----------------------------------------------------------

@@ -121,7 +121,9 @@ class SpawnGuard:
         return f" You may start instead: {names}." if names and profile.is_gpu else ""
 
     # ---- the decision ----------------------------------------------------------------------
-    async def reserve(self, user: str, server: str, options: dict[str, Any], groups: list[str]):
+    async def reserve(
+        self, user: str, server: str, options: dict[str, Any], groups: list[str]
+    ) -> Profile:
         """Reserve for one spawn; returns the profile or raises SpawnRefused."""
         started = time.perf_counter()
         try:
@@ -136,7 +138,9 @@ class SpawnGuard:
                 started=time.time(),
             )
             try:
-                await asyncio.wait_for(self._reserve(res, profile), self.settings.redis_timeout)
+                await asyncio.wait_for(
+                    self._reserve(res, profile, groups), self.settings.redis_timeout
+                )
                 return profile
             except (RedisError, OSError, TimeoutError) as err:
                 if profile.is_gpu:
@@ -150,11 +154,10 @@ class SpawnGuard:
         finally:
             DECISION_SECONDS.observe(time.perf_counter() - started)
 
-    async def _reserve(self, res: Reservation, profile: Profile) -> None:
+    async def _reserve(self, res: Reservation, profile: Profile, groups: list[str]) -> None:
         await self._seed_defaults()
         decision: Decision = await self.ledger.reserve(res, enforce=profile.is_gpu, now=time.time())
         if not decision.ok:
-            groups = [res.group]
             raise SpawnRefused(
                 403,
                 decision.reason,

@@ -44,7 +44,10 @@ class SpawnRefused(web.HTTPError):
     """A refusal the hub shows to the user as is (spawn page and API)."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(status, log_message=message)
+        # The hub formats log_message % args: passing the text as an arg keeps a user-given
+        # name with "%" in it intact; jupyterhub_message is what the spawn page shows.
+        super().__init__(status, "%s", message)
+        self.jupyterhub_message = message
         self.refusal = reason
         self.message = message
 
@@ -101,10 +104,13 @@ class SpawnGuard:
         """The profile ``name`` if this user may use it; else a refusal naming the choices."""
         allowed = profiles_for(self.profiles, groups)
         choices = ", ".join(p.name for p in allowed) or "none"
+        if name is not None and not isinstance(name, str):
+            raise SpawnRefused(400, "profile_unknown", f"profile must be a name; one of: {choices}")
         profile = find_profile(self.profiles, name)
         if profile is None:
+            shown = repr((name or "")[:40])
             raise SpawnRefused(
-                400, "profile_unknown", f"unknown profile {name!r}; choose one of: {choices}"
+                400, "profile_unknown", f"unknown profile {shown}; choose one of: {choices}"
             )
         if not profile.allows(groups):
             raise SpawnRefused(

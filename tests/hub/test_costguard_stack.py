@@ -124,7 +124,11 @@ def test_unknown_and_forbidden_profiles(cosim_guard_stack: CoSimStack) -> None:
     bob, _ = cosim_guard_stack.new_user("bob")
     resp = start(bob, "quantum")
     assert resp.status_code == 400
-    assert "unknown profile 'quantum'; choose one of: cpu, gpu-small, cpu-idle" in resp.text
+    assert resp.json()["message"] == (
+        "unknown profile 'quantum'; choose one of: cpu, gpu-small, cpu-idle"
+    )
+    resp = start(bob, "50%s off")
+    assert resp.status_code == 400 and "unknown profile '50%s off'" in resp.json()["message"]
     resp = start(bob, "gpu-large")
     assert resp.status_code == 403
     assert "is for the group(s) research" in resp.text
@@ -237,7 +241,10 @@ def test_usage_page_and_api_for_admins_only(cosim_guard_stack: CoSimStack) -> No
     assert resp.json() == {"scope": "group:research", "gpu_limit": 2, "spend_cap": None}
     assert admin_guard(stack, "GET", "api/quotas/group/research").json()["gpu_limit"] == 2
     assert admin_guard(stack, "DELETE", "api/quotas/group/research").status_code == 204
-    assert admin_guard(stack, "DELETE", "api/quotas/group/research").status_code == 404
+    resp = admin_guard(stack, "DELETE", "api/quotas/group/research")
+    assert resp.status_code == 404 and resp.json()["message"] == "no quota set for group:research"
+    resp = admin_guard(stack, "GET", "api/quotas/user/%25s%25d")
+    assert resp.status_code == 404 and resp.json()["message"] == "no quota set for user:%s%d"
 
     # A normal user: refused on the page, the API (with their own token) and metrics.
     hal, _ = stack.new_user("hal")

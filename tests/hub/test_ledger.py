@@ -155,7 +155,7 @@ def _guard(url: str) -> SpawnGuard:
     return SpawnGuard(settings, load_profiles(), url)
 
 
-def decide(url: str, user: str, profile: str, groups: list[str] | None = None) -> str:
+def decide(url: str, user: str, profile: Any, groups: list[str] | None = None) -> str:
     async def main() -> str:
         guard = _guard(url)
         try:
@@ -180,6 +180,19 @@ def test_profile_choice_refusals(cosim_redis_url: str) -> None:
     refused = decide(cosim_redis_url, "d", "gpu-small")
     assert refused.startswith("403:gpu_cluster:cannot start GPU small")
     assert "You may start instead: CPU (2 cores, 4 GB) ($0.05/h)" in refused
+
+
+def test_odd_profile_names_get_a_message(cosim_redis_url: str) -> None:
+    assert decide(cosim_redis_url, "a", "%s%d" * 30).startswith(
+        "400:profile_unknown:unknown profile '%s%d%s%d"
+    )
+    assert decide(cosim_redis_url, "a", 5).startswith(
+        "400:profile_unknown:profile must be a name; one of: cpu, gpu-small"
+    )
+    # The hub formats the message with %: that must not raise.
+    refusal = SpawnRefused(400, "profile_unknown", "unknown profile '%s%d'")
+    assert str(refusal) == "HTTP 400: Bad Request (unknown profile '%s%d')"
+    assert refusal.log_message % refusal.args == "unknown profile '%s%d'"
 
 
 def test_redis_down_fails_closed_for_gpu_and_recovers(tmp_path: Path) -> None:

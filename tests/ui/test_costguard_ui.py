@@ -92,3 +92,36 @@ def test_spawn_page_refusal_and_spend_banner(
     while _running(uma) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _running(uma), "the cost guard did not stop uma's server after the grace period"
+
+
+def test_admin_sets_a_quota_on_the_usage_page(
+    cosim_guard_stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path
+) -> None:
+    stack = cosim_guard_stack
+    page = cosim_context.new_page()
+    page.goto(f"{stack.url}/hub/login")
+    page.fill("input[name=username]", stack.admin)
+    page.fill("input[name=password]", stack.admin_password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{stack.url}/{SERVICE}/")
+    page.locator("h1", has_text="CoSim usage").wait_for(timeout=60_000)
+    assert page.locator("#quotas").is_visible() and page.locator("#spend-users").is_visible()
+    form = page.locator("#quota-form")
+    form.locator("select[name=kind]").select_option("group")
+    form.locator("input[name=name]").fill("research")
+    form.locator("input[name=gpu_limit]").fill("3")
+    form.locator("input[name=spend_cap]").fill("250")
+    form.locator("button[type=submit]").click()
+    page.locator("#quota-result", has_text="saved group:research").wait_for(timeout=30_000)
+    page.wait_for_load_state()
+    row = page.locator("#quotas tr", has_text="group:research")
+    row.wait_for(timeout=30_000)
+    assert "3" in row.inner_text() and "$250.00" in row.inner_text()
+    form = page.locator("#quota-form")
+    form.locator("select[name=kind]").select_option("user")
+    form.locator("input[name=name]").fill("zed")
+    form.locator("input[name=gpu_limit]").fill("-1")
+    form.locator("button[type=submit]").click()
+    page.locator("#quota-result", has_text="error: gpu_limit must be").wait_for(timeout=30_000)
+    page.screenshot(path=str(cosim_artifacts / "costguard-usage-page.png"))

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from http import HTTPStatus
 from typing import Any
@@ -49,11 +48,9 @@ class GuardHandler(HubOAuthenticated, web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
-        message = (
-            exc.log_message
-            if isinstance(exc, web.HTTPError) and exc.log_message
-            else HTTPStatus(status_code).phrase
-        )
+        message = HTTPStatus(status_code).phrase
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
         if isinstance(exc, RedisError | OSError):
             self.set_status(503)
             message = "the cost guard's ledger (Redis) is unreachable; try again shortly"
@@ -91,7 +88,7 @@ def _scope(kind: str, name: str | None) -> str:
             raise web.HTTPError(400, "the cluster quota has no name: use api/quotas/cluster")
         return "cluster"
     if not name:
-        raise web.HTTPError(400, f"name the {kind}: api/quotas/{kind}/<name>")
+        raise web.HTTPError(400, "name the %s: api/quotas/%s/<name>", kind, kind)
     if kind == "default" and name not in ("user", "group"):
         raise web.HTTPError(400, "default quotas are api/quotas/default/user or .../group")
     if len(name) > 255:
@@ -107,7 +104,7 @@ class QuotasHandler(GuardHandler):
         if kind:
             scope = _scope(kind, name)
             if scope not in body:
-                raise web.HTTPError(404, f"no quota set for {scope}")
+                raise web.HTTPError(404, "no quota set for %s", scope)
             self.finish(body[scope])
             return
         self.finish(body)
@@ -124,7 +121,7 @@ class QuotasHandler(GuardHandler):
         try:
             quota = Quota.parse(data)
         except ValueError as err:
-            raise web.HTTPError(400, html.escape(str(err))) from None
+            raise web.HTTPError(400, "%s", str(err)) from None
         await self.guard.ledger.set_quota(scope, quota)
         self.finish({"scope": scope, "gpu_limit": quota.gpu_limit, "spend_cap": quota.spend_cap})
 
@@ -134,7 +131,7 @@ class QuotasHandler(GuardHandler):
             raise web.HTTPError(405, "DELETE a single quota: api/quotas/<kind>/<name>")
         scope = _scope(kind, name)
         if not await self.guard.ledger.delete_quota(scope):
-            raise web.HTTPError(404, f"no quota set for {scope}")
+            raise web.HTTPError(404, "no quota set for %s", scope)
         self.set_status(204)
         self.finish()
 

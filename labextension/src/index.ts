@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { buildPlugin } from './buildPlugin';
 import { jobsPlugin } from './jobsPlugin';
+import { costBannerPlugin } from './costBanner';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -16,7 +17,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   viewerPanelPlugin,
   snapshotsPanelPlugin,
   buildPlugin,
-  jobsPlugin
+  jobsPlugin,
+  costBannerPlugin
 ];
 
 export default plugins;

@@ -91,13 +91,14 @@ def start_cosim_up(
     account_prefix: str | None = None,
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
+    extra_config: str = "",
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails."""
     port = port or free_port()
     account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
     state_dir.parent.mkdir(parents=True, exist_ok=True)
     config = state_dir.parent / "test_config.py"
-    config.write_text(f"c.CoSimLocalSpawner.account_prefix = {account_prefix!r}\n")
+    config.write_text(f"c.CoSimLocalSpawner.account_prefix = {account_prefix!r}\n{extra_config}")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["COSIM_ADMIN_PASSWORD"] = admin_password
     proc = subprocess.Popen(

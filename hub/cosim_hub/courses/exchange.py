@@ -40,7 +40,14 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.log import app_log, enable_pretty_logging
 
-from .model import LEARN_SCOPE, TEACH_SCOPE, Course, courses_in_scopes
+from .model import (
+    LEARN_SCOPE,
+    TEACH_SCOPE,
+    USE_SCOPE,
+    Course,
+    courses_in_scopes,
+    holds_for_user,
+)
 from .store import CourseStore
 
 ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -172,11 +179,14 @@ class ExchangeHandler(web.RequestHandler):
             raise ExchangeError(403, "a user's hub token is required")
         self.caller: str = model["name"]
         scopes = list(model.get("scopes") or [])
+        # The roster says who is staff or student; the token must also be one meant for courses:
+        # the user's own kind (USE_SCOPE, which servers' tokens carry) or one scoped to a course.
+        self.any_course = holds_for_user(scopes, USE_SCOPE, self.caller)
         self.teaches = courses_in_scopes(scopes, TEACH_SCOPE)
         self.learns = courses_in_scopes(scopes, LEARN_SCOPE)
 
     def _may(self, granted: set[str] | None, course_id: str) -> bool:
-        return granted is None or course_id in granted
+        return self.any_course or granted is None or course_id in granted
 
     def staff_course(self, course_id: str) -> Course:
         course = self.exchange.course(course_id)

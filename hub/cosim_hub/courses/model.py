@@ -19,7 +19,12 @@ COURSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
 TEACH_SCOPE = "custom:cosim-courses:teach"
 LEARN_SCOPE = "custom:cosim-courses:learn"
+USE_SCOPE = "custom:cosim-courses:use"
 CUSTOM_SCOPES = {
+    USE_SCOPE: {
+        "description": "Act in the courses the owner is on the roster of (held by every user "
+        "for themselves, and by their servers' tokens)."
+    },
     TEACH_SCOPE: {
         "description": "Release assignments to, collect from and return feedback to a course's "
         "students (filtered by the course's student group)."
@@ -146,6 +151,11 @@ class Course:
 
     def roles(self) -> list[dict[str, Any]]:
         return [self.staff_role(), self.student_role()]
+
+
+def holds_for_user(scopes: list[str], scope: str, name: str) -> bool:
+    """Whether ``scopes`` hold ``scope`` unfiltered or filtered to user ``name``."""
+    return any(s == scope or s == f"{scope}!user={name}" for s in scopes)
 
 
 def courses_in_scopes(scopes: list[str], scope: str) -> set[str] | None:

@@ -12,7 +12,7 @@ from traitlets.config import Config, Configurable
 
 from ..handlers_mixin import COURSES_SETTING
 from ..procs import LAUNCH_ENV, free_port
-from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE
+from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE, USE_SCOPE
 from .store import CourseStore, read_course_file
 
 SERVICE_NAME = "cosim-courses"
@@ -92,6 +92,7 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
 
     # Roles not in load_roles are deleted at hub start: reload every course's roles from the store.
     _merge_list(c.JupyterHub, "load_roles", [r for co in loaded.values() for r in co.roles()])
+    _extend_user_role(c, [f"{USE_SCOPE}!user"])
     if not manage_groups:
         groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
         for co in loaded.values():
@@ -124,7 +125,20 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
     spawner_env = dict(c.Spawner.environment) if "environment" in c.Spawner else {}
     spawner_env.setdefault(COURSES_URL_ENV, courses.user_url or f"{url}/services/{SERVICE_NAME}/")
     c.Spawner.environment = spawner_env
-    add_server_token_scopes(c, [TEACH_SCOPE, LEARN_SCOPE])
+    add_server_token_scopes(c, [f"{USE_SCOPE}!user", TEACH_SCOPE, LEARN_SCOPE])
+
+
+def _extend_user_role(c: Config, scopes: list[str]) -> None:
+    """Add scopes to the default 'user' role (every user holds it), keeping its 'self'."""
+    roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    for i, role in enumerate(roles):
+        if role.get("name") == "user":
+            merged = list(role.get("scopes", ["self"]))
+            roles[i] = {**role, "scopes": merged + [s for s in scopes if s not in merged]}
+            break
+    else:
+        roles.append({"name": "user", "scopes": ["self", *scopes]})
+    c.JupyterHub.load_roles = roles
 
 
 DEFAULT_SERVER_SCOPES = ["users:activity!user", "access:servers!server"]

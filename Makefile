@@ -17,7 +17,7 @@ APT_TEST := chromium
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
 	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
 PY_SOURCES := $(shell find hub server_extension/cosim_server kernels jupyter-config \
-	-name '*.py' -o -name '*.json' 2>/dev/null | grep -v /labextension/)
+	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
 
 .PHONY: up test install install-test lint typecheck pytest clean
 

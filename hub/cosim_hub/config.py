@@ -79,6 +79,13 @@ class CoSimHub(Configurable):
         "/lab", help="Where a user lands in their server (JupyterLab by default)."
     ).tag(config=True)
 
+    profiles_file = Unicode(
+        "",
+        help="""TOML file of server profiles ([[profile]] tables: CPU/memory requests and limits,
+        GPUs, node pool, price per hour, groups, idle timeout, max runtime). Empty: CoSim's
+        packaged profiles.toml (CPU, GPU small, GPU large; GPUs simulated locally).""",
+    ).tag(config=True)
+
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return default_state_dir()
@@ -141,6 +148,9 @@ def configure(c: Config) -> CoSimHub:
 
     _configure_authenticator(c, settings)
     _configure_spawner(c, settings)
+    from .guard_config import configure_cost_guard
+
+    configure_cost_guard(c, settings)
     _configure_courses(c, settings)
     return settings
 

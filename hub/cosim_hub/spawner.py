@@ -16,6 +16,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Enum, Unicode, default
 
 from .procs import LAUNCH_ENV
+from .profile_form import ProfileFormMixin
 
 _ACCOUNT_LOCK = asyncio.Lock()
 _UNIX_NAME_MAX = 32
@@ -38,7 +39,7 @@ class AccountError(RuntimeError):
     pass
 
 
-class CoSimLocalSpawner(LocalProcessSpawner):
+class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
     """Local user servers with per-user isolation.
 
     As root (isolation 'auto' or 'system-users') each hub user gets an unprivileged Unix account,
@@ -69,6 +70,10 @@ class CoSimLocalSpawner(LocalProcessSpawner):
         help="Tag passed to user servers so `cosim up` can find them at shutdown "
         "(default: $COSIM_LAUNCH_ID).",
     ).tag(config=True)
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return lambda spawner: spawner.render_profile_form()
 
     @default("launch_id")
     def _default_launch_id(self) -> str:
@@ -135,9 +140,20 @@ class CoSimLocalSpawner(LocalProcessSpawner):
 
     def make_preexec_fn(self, name: str) -> Any:
         if self.system_users:
-            return set_user_setuid(self.account)
-        home = str(self.home)
-        return lambda: os.chdir(home)
+            become_user = set_user_setuid(self.account)
+        else:
+            home = str(self.home)
+
+            def become_user() -> None:
+                os.chdir(home)
+
+        apply_limits = self.profile_limits_fn()
+
+        def preexec() -> None:
+            apply_limits()  # before dropping root: lowering limits needs no privilege anyway
+            become_user()
+
+        return preexec
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env["USER"] = self.account
@@ -152,4 +168,5 @@ class CoSimLocalSpawner(LocalProcessSpawner):
         # Terminals and kernels find CoSim's environment first.
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
+        env.update(self.profile_environment())
         return env

@@ -93,7 +93,10 @@ def start_cosim_up(
     timeout: float = 120.0,
     extra_config: str = "",
 ) -> CoSimStack:
-    """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails."""
+    """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
+
+    ``extra_config`` is appended to the test's config file (e.g. fast cost-guard intervals).
+    """
     port = port or free_port()
     account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
     state_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { costBannerPlugin } from './costBanner';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -12,7 +13,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   statusPlugin,
   launcherPlugin,
   viewerPanelPlugin,
-  snapshotsPanelPlugin
+  snapshotsPanelPlugin,
+  costBannerPlugin
 ];
 
 export default plugins;

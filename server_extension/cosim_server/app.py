@@ -9,12 +9,13 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from . import courses, snapshots, status, viewer
+from . import costguard, courses, snapshots, status, viewer
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
 
 # Each feature module exposes routes(); adding a feature is one line here.
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
+FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
 
 

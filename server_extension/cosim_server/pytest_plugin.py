@@ -6,6 +6,7 @@ Loaded with ``-p cosim_server.pytest_plugin`` (CoSim's pytest config does this).
   flushed database per test.
 - ``cosim_stack`` (session): the whole ``cosim up`` stack (redis, hub, proxy; user servers on
   demand) in a temp state dir, torn down with a check that no process survives.
+- ``cosim_guard_stack`` (session): another ``cosim up`` with the cost guard on a fast clock.
 - ``cosim_browser`` (session) + ``cosim_context``: headless Debian Chromium through Playwright.
 - ``cosim_artifacts``: a folder for screenshots and other files a test leaves for people.
 """
@@ -67,6 +68,68 @@ def cosim_stack() -> Iterator[CoSimStack]:
     assert survivors == [], f"processes outlived cosim up: {survivors}"
 
 
+# ---- cost guard --------------------------------------------------------------------------
+
+# Prices and intervals that make caps, grace periods and culls happen within seconds.
+GUARD_TEST_PROFILES = """
+[[profile]]
+name = "cpu"
+display_name = "CPU (1 core, 4 GB)"
+cpu_request = 0.5
+cpu_limit = 1
+mem_limit = "4G"
+price_per_hour = 0.36
+default = true
+
+[[profile]]
+name = "gpu-small"
+display_name = "GPU small (1 GPU)"
+mem_limit = "8G"
+gpus = 1
+price_per_hour = 360.0
+
+[[profile]]
+name = "gpu-large"
+display_name = "GPU large (2 GPUs)"
+gpus = 2
+price_per_hour = 720.0
+groups = ["research"]
+
+[[profile]]
+name = "cpu-idle"
+display_name = "CPU, culled when idle"
+price_per_hour = 0.36
+idle_timeout = 10
+"""
+
+GUARD_TEST_CONFIG = """
+c.CoSimHub.profiles_file = {profiles!r}
+c.CoSimCostGuard.meter_interval = 1.0
+c.CoSimCostGuard.grace_period = 4.0
+c.CoSimCostGuard.cull_warning = 8.0
+c.CoSimCostGuard.cluster_gpu_limit = 1
+c.CoSimCostGuard.default_user_spend_cap = 1000.0
+# Only the servers' own activity counts (not requests through the proxy), so culls are exact.
+c.JupyterHub.last_activity_interval = 3600
+"""
+
+
+@pytest.fixture(scope="session")
+def cosim_guard_stack() -> Iterator[CoSimStack]:
+    """A second ``cosim up`` whose cost guard runs on a fast clock: 1 s meter intervals, a 4 s
+    grace period, one GPU in the cluster, and profiles priced at $0.10 per GPU-second."""
+    state_dir = make_state_dir("cosim-guard-test-")
+    profiles = state_dir.parent / "profiles.toml"
+    profiles.write_text(GUARD_TEST_PROFILES)
+    os.chmod(profiles, 0o644)
+    stack = start_cosim_up(state_dir, extra_config=GUARD_TEST_CONFIG.format(profiles=str(profiles)))
+    yield stack
+    survivors = stop_cosim_up(stack)
+    shutil.rmtree(state_dir.parent, ignore_errors=True)
+    assert stack.proc.returncode == 0, "".join(stack.output)
+    assert survivors == [], f"processes outlived cosim up: {survivors}"
+
+
 # ---- browser -----------------------------------------------------------------------------
 
 CHROMIUM_ARGS = [
@@ -113,6 +176,10 @@ def lab_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", password)
     page.click("input[type=submit], button[type=submit]")
+    # A user without a running server picks a profile first; the default is preselected.
+    page.wait_for_selector("#spawn_form, #jp-main-dock-panel", timeout=120_000)
+    if page.locator("#spawn_form").count():
+        page.click("#spawn_form button[type=submit]")
     page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
 

@@ -1,0 +1,90 @@
+"""Entry point of the managed service (the hub sets JUPYTERHUB_* and our settings in env)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from tornado import web
+from tornado.httpclient import HTTPClientError
+
+from ..guard_settings import CoSimCostGuard
+from ..ledger import Ledger
+from ..profiles import load_profiles
+from .handlers import routes
+from .hub_api import HubAPI
+from .meter import Meter
+from .metrics import ReportCollector
+
+log = logging.getLogger("cosim.costguard")
+
+
+class CostGuardService:
+    """What the handlers share (tornado settings["cosim_guard"]) and the meter loop."""
+
+    def __init__(self, settings: CoSimCostGuard, redis_url: str, journal: Path | None) -> None:
+        self.settings = settings
+        self.redis = aioredis.Redis.from_url(
+            redis_url, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
+        self.ledger = Ledger(self.redis)
+        profiles = load_profiles(os.environ.get("COSIM_PROFILES_FILE") or None)
+        self.meter = Meter(self.ledger, HubAPI(), settings, profiles, journal)
+        self.collector = ReportCollector()
+        self.meter_lag = 0.0
+
+    async def meter_loop(self) -> None:
+        # Passes run more often than charges so warnings, grace and culls are timely; charges
+        # are per interval and idempotent, so extra passes never charge more.
+        tick = min(self.settings.meter_interval, 10.0)
+        while True:
+            scheduled = (time.time() // tick + 1) * tick
+            await asyncio.sleep(max(0.0, scheduled - time.time()))
+            self.meter_lag = max(0.0, time.time() - scheduled)
+            try:
+                await self.meter.run_once()
+            except (RedisError, OSError, HTTPClientError) as err:
+                # Redis or the hub away: try again next tick; running servers are untouched.
+                log.warning("meter pass failed: %s", err)
+
+
+async def serve() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)s %(asctime)s costguard] %(message)s"
+    )
+    settings = CoSimCostGuard.from_env()
+    state = os.environ.get("COSIM_STATE_DIR")
+    journal = None
+    if state:
+        folder = Path(state) / "costguard"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        journal = folder / "ledger.jsonl"
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    service = CostGuardService(settings, redis_url, journal)
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cosim-costguard/")
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    app = web.Application(
+        routes(prefix), cosim_guard=service, cookie_secret=os.urandom(32), xsrf_cookies=False
+    )
+    app.listen(url.port or 80, url.hostname or "127.0.0.1")
+    log.info("listening on %s (meter every %.0f s)", url.geturl(), settings.meter_interval)
+    await service.meter_loop()
+
+
+def main() -> None:
+    # The hub stops its services with SIGTERM (or SIGINT at Ctrl-C): exit quietly either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

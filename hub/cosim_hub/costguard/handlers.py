@@ -1,0 +1,160 @@
+"""The service's routes, all under its hub prefix and all behind hub OAuth with custom scopes.
+
+- ``GET  /``                      the "CoSim usage" page (read scope)
+- ``GET  api/usage``              the same figures as JSON (read scope)
+- ``GET  api/quotas``             every quota; ``PUT/DELETE api/quotas/<kind>[/<name>]`` set or
+                                  drop one (write scope); kind: user, group, default, cluster
+- ``GET  metrics``                Prometheus text (read scope; use an API token)
+- ``GET  oauth_callback``         the hub's OAuth redirect
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from http import HTTPStatus
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from redis.exceptions import RedisError
+from tornado import web
+
+from ..guard_settings import READ_SCOPE, WRITE_SCOPE
+from ..ledger import Quota
+from .metrics import render
+from .page import render_page
+from .usage import usage_report
+
+
+class GuardHandler(HubOAuthenticated, web.RequestHandler):
+    hub_scopes = {READ_SCOPE}
+    write_methods = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+
+    @property
+    def guard(self) -> Any:
+        return self.settings["cosim_guard"]
+
+    # API routes answer 403 to an anonymous request; only the page redirects to the hub login.
+    is_api = True
+
+    def prepare(self) -> None:
+        if self.current_user is None:
+            if self.is_api:
+                raise web.HTTPError(403, "authentication required (hub token or login)")
+            return
+        if self.request.method in self.write_methods and not self.hub_auth.check_scopes(
+            {WRITE_SCOPE}, self.current_user
+        ):
+            raise web.HTTPError(403, f"needs scope {WRITE_SCOPE}")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = (
+            exc.log_message
+            if isinstance(exc, web.HTTPError) and exc.log_message
+            else HTTPStatus(status_code).phrase
+        )
+        if isinstance(exc, RedisError | OSError):
+            self.set_status(503)
+            message = "the cost guard's ledger (Redis) is unreachable; try again shortly"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "status": self.get_status()}))
+
+    async def report(self) -> dict[str, Any]:
+        try:
+            return await usage_report(self.guard.ledger, self.guard.settings)
+        except (RedisError, OSError) as err:
+            raise web.HTTPError(503, "the cost guard's ledger (Redis) is unreachable") from err
+
+
+class PageHandler(GuardHandler):
+    is_api = False
+
+    @web.authenticated
+    async def get(self) -> None:
+        report = await self.report()
+        can_write = bool(self.hub_auth.check_scopes({WRITE_SCOPE}, self.current_user))
+        token = self.xsrf_token
+        xsrf = token.decode() if isinstance(token, bytes) else str(token)
+        self.finish(render_page(report, xsrf, self.request.path, can_write))
+
+
+class UsageHandler(GuardHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.finish(await self.report())
+
+
+def _scope(kind: str, name: str | None) -> str:
+    if kind == "cluster":
+        if name:
+            raise web.HTTPError(400, "the cluster quota has no name: use api/quotas/cluster")
+        return "cluster"
+    if not name:
+        raise web.HTTPError(400, f"name the {kind}: api/quotas/{kind}/<name>")
+    if kind == "default" and name not in ("user", "group"):
+        raise web.HTTPError(400, "default quotas are api/quotas/default/user or .../group")
+    if len(name) > 255:
+        raise web.HTTPError(400, "name too long")
+    return f"{kind}:{name}"
+
+
+class QuotasHandler(GuardHandler):
+    @web.authenticated
+    async def get(self, kind: str | None = None, name: str | None = None) -> None:
+        quotas = await self.guard.ledger.quotas()
+        body = {s: {"gpu_limit": q.gpu_limit, "spend_cap": q.spend_cap} for s, q in quotas.items()}
+        if kind:
+            scope = _scope(kind, name)
+            if scope not in body:
+                raise web.HTTPError(404, f"no quota set for {scope}")
+            self.finish(body[scope])
+            return
+        self.finish(body)
+
+    @web.authenticated
+    async def put(self, kind: str | None = None, name: str | None = None) -> None:
+        if not kind:
+            raise web.HTTPError(405, "PUT a single quota: api/quotas/<kind>/<name>")
+        scope = _scope(kind, name)
+        try:
+            data = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPError(400, "body must be JSON: {gpu_limit, spend_cap}") from None
+        try:
+            quota = Quota.parse(data)
+        except ValueError as err:
+            raise web.HTTPError(400, html.escape(str(err))) from None
+        await self.guard.ledger.set_quota(scope, quota)
+        self.finish({"scope": scope, "gpu_limit": quota.gpu_limit, "spend_cap": quota.spend_cap})
+
+    @web.authenticated
+    async def delete(self, kind: str | None = None, name: str | None = None) -> None:
+        if not kind:
+            raise web.HTTPError(405, "DELETE a single quota: api/quotas/<kind>/<name>")
+        scope = _scope(kind, name)
+        if not await self.guard.ledger.delete_quota(scope):
+            raise web.HTTPError(404, f"no quota set for {scope}")
+        self.set_status(204)
+        self.finish()
+
+
+class MetricsHandler(GuardHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        collector = self.guard.collector
+        collector.report = await self.report()
+        collector.meter_lag = self.guard.meter_lag
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(render(collector))
+
+
+def routes(prefix: str) -> list[tuple[str, type]]:
+    return [
+        (prefix, PageHandler),
+        (prefix + "api/usage", UsageHandler),
+        (prefix + "api/quotas", QuotasHandler),
+        (prefix + r"api/quotas/(user|group|default|cluster)(?:/([^/]+))?", QuotasHandler),
+        (prefix + "metrics", MetricsHandler),
+        (prefix + "oauth_callback", HubOAuthCallbackHandler),
+    ]

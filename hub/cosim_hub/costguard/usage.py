@@ -1,0 +1,58 @@
+"""One usage report from the ledger: what the admin page, the API and /metrics all show."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from ..guard_settings import CoSimCostGuard
+from ..ledger import Ledger, month_of
+
+
+async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | None = None) -> dict:
+    now = time.time() if now is None else now
+    month = month_of(now)
+    reservations = await ledger.reservations()
+    notices = await ledger.notices()
+    spend = await ledger.spend(month)
+    quotas = await ledger.quotas()
+    servers: list[dict[str, Any]] = []
+    for key, res in sorted(reservations.items()):
+        entry: dict[str, Any] = asdict(res)
+        entry["key"] = key
+        entry["notice"] = notices.get(key)
+        servers.append(entry)
+    users = {k[5:]: v for k, v in spend.items() if k.startswith("user:")}
+    groups = {k[6:]: v for k, v in spend.items() if k.startswith("group:")}
+    last_run = await ledger.meter_last_run()
+    return {
+        "month": month,
+        "currency": settings.currency,
+        "servers": servers,
+        "spend": {"users": users, "groups": groups, "total": spend.get("total", 0.0)},
+        "gpus": await ledger.gpus_in_use(),
+        "quotas": {scope: asdict(q) for scope, q in sorted(quotas.items())},
+        "refused": await ledger.refused(),
+        "meter": {
+            "interval": settings.meter_interval,
+            "last_run": last_run,
+            "age": None if last_run is None else max(0.0, now - last_run),
+        },
+    }
+
+
+def user_status(report: dict[str, Any], user: str, server: str = "") -> dict[str, Any]:
+    """What one user's Lab banner needs, cut from a report."""
+    key = f"{user}/{server}"
+    mine = next((s for s in report["servers"] if s["key"] == key), None)
+    quotas = report["quotas"]
+    own = quotas.get(f"user:{user}") or quotas.get("default:user") or {}
+    return {
+        "month": report["month"],
+        "currency": report["currency"],
+        "server": mine,
+        "spend": report["spend"]["users"].get(user, 0.0),
+        "cap": own.get("spend_cap"),
+        "notice": mine["notice"] if mine else None,
+    }

@@ -1,6 +1,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { costBannerPlugin } from './costBanner';
+import { coursesPanelPlugin } from './coursesPanel';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -14,7 +15,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   launcherPlugin,
   viewerPanelPlugin,
   snapshotsPanelPlugin,
-  costBannerPlugin
+  costBannerPlugin,
+  coursesPanelPlugin
 ];
 
 export default plugins;

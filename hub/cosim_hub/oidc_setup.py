@@ -35,7 +35,7 @@ def crypt_keys(hub_dir: Path) -> list[str]:
 
 
 def configure_oidc(c: Config, hub_dir: Path, redis_url: str) -> None:
-    from .courses.setup import add_server_token_scopes
+    from .courses.setup import add_server_token_scopes, extend_user_role
 
     _set_default(c.JupyterHub, "authenticator_class", "cosim_hub.oidc.CoSimOIDCAuthenticator")
     auth = c.CoSimOIDCAuthenticator
@@ -57,4 +57,6 @@ def configure_oidc(c: Config, hub_dir: Path, redis_url: str) -> None:
     custom = dict(c.JupyterHub.custom_scopes) if "custom_scopes" in c.JupyterHub else {}
     custom.update(CUSTOM_SCOPES)
     c.JupyterHub.custom_scopes = custom
+    # Every user holds the exchange for themselves, so their servers' tokens can carry it.
+    extend_user_role(c, [f"{PROVIDER_TOKEN_SCOPE}!user"])
     add_server_token_scopes(c, [f"{PROVIDER_TOKEN_SCOPE}!user"])

@@ -79,6 +79,9 @@ class RedisRevocationList:
         await self._redis.hset(REVOKED_KEY, name, repr(stamp))
         return stamp
 
+    async def close(self) -> None:
+        await self._redis.aclose()
+
     async def revoked_at(self, name: str) -> float:
         value = await self._redis.hget(REVOKED_KEY, name)
         try:

@@ -29,6 +29,5 @@ def oidc_stack(oidc_provider: OIDCProvider) -> Iterator[CoSimStack]:
     stack = start_oidc_stack(oidc_provider, refresh_interval=1, refresh_margin=REFRESH_MARGIN)
     yield stack
     survivors = stop_cosim_up(stack)
-    shutil.copy(stack.state_dir / "logs" / "hub.log", "/tmp/w10-oidc-hub.log")
     shutil.rmtree(stack.state_dir.parent, ignore_errors=True)
     assert survivors == [], f"processes outlived cosim up: {survivors}"

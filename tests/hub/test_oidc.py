@@ -135,3 +135,68 @@ def test_blocked_user_is_logged_out_and_refused(oidc_stack: CoSimStack) -> None:
 
     assert admin.api("DELETE", "cosim/oidc/users/rita/block").status_code == 200
     assert _login(oidc_stack, "rita").api("GET", "user").status_code == 200
+
+
+def _stack_redis_url(stack: CoSimStack) -> str:
+    config = (stack.state_dir / "hub" / "jupyterhub_config.py").read_text()
+    return config.split("c.CoSimHub.redis_url = ")[1].splitlines()[0].strip("'\"")
+
+
+def test_a_scoped_token_exchanges_for_the_provider_token(
+    oidc_stack: CoSimStack, oidc_provider: OIDCProvider
+) -> None:
+    """What a user server (or a service given the scope) does to call provider APIs."""
+    olivia = _login(oidc_stack, "olivia")
+    scope = "custom:cosim-oidc:provider-token!user"
+    reply = olivia.api("POST", "users/olivia/tokens", json={"scopes": [scope], "note": "svc"})
+    assert reply.status_code == 201, reply.text
+    headers = {"Authorization": f"token {reply.json()['token']}"}
+    base = f"{oidc_stack.url}/hub/api/cosim/oidc/users"
+    got = requests.get(f"{base}/olivia/token", headers=headers, timeout=10)
+    assert got.status_code == 200 and got.headers["Cache-Control"] == "no-store"
+    assert _userinfo(oidc_provider, got.json()["access_token"]) == 200
+    assert requests.get(f"{base}/petra/token", headers=headers, timeout=10).status_code == 403
+    # An ordinary token of the same user (without the scope) gets nothing.
+    plain = olivia.api("POST", "users/olivia/tokens", json={"scopes": ["read:users:name!user"]})
+    other = {"Authorization": f"token {plain.json()['token']}"}
+    assert requests.get(f"{base}/olivia/token", headers=other, timeout=10).status_code == 403
+
+
+def _on_other_replica(stack: CoSimStack, action: str, name: str) -> None:
+    """What another hub replica does: write to the shared list in Redis."""
+    import asyncio
+
+    from cosim_hub.revocation import RedisRevocationList
+
+    async def run() -> None:
+        replica = RedisRevocationList(_stack_redis_url(stack))
+        try:
+            await getattr(replica, action)(name)
+        finally:
+            await replica.close()
+
+    asyncio.run(run())
+
+
+def test_revocations_in_redis_reach_this_hub(oidc_stack: CoSimStack) -> None:
+    """Another hub replica revokes or blocks through Redis; this hub follows within a sweep."""
+    sam = _login(oidc_stack, "sam")
+    token = sam.api("POST", "users/sam/tokens", json={"note": "script"}).json()["token"]
+    headers = {"Authorization": f"token {token}"}
+    url = f"{oidc_stack.url}/hub/api/user"
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200
+
+    _on_other_replica(oidc_stack, "mark_revoked", "sam")
+    _wait(
+        lambda: requests.get(url, headers=headers, timeout=10).status_code == 403,
+        timeout=10,
+        what="sam's token to be refused after a revocation on another replica",
+    )
+    assert _login(oidc_stack, "sam").api("GET", "user").status_code == 200  # may log in again
+
+    _on_other_replica(oidc_stack, "block", "sam")
+    try:
+        with pytest.raises(HubError):
+            _login(oidc_stack, "sam")
+    finally:
+        _on_other_replica(oidc_stack, "unblock", "sam")

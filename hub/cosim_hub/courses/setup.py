@@ -92,7 +92,7 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
 
     # Roles not in load_roles are deleted at hub start: reload every course's roles from the store.
     _merge_list(c.JupyterHub, "load_roles", [r for co in loaded.values() for r in co.roles()])
-    _extend_user_role(c, [f"{USE_SCOPE}!user"])
+    extend_user_role(c, [f"{USE_SCOPE}!user"])
     if not manage_groups:
         groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
         for co in loaded.values():
@@ -128,7 +128,7 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
     add_server_token_scopes(c, [f"{USE_SCOPE}!user", TEACH_SCOPE, LEARN_SCOPE])
 
 
-def _extend_user_role(c: Config, scopes: list[str]) -> None:
+def extend_user_role(c: Config, scopes: list[str]) -> None:
     """Add scopes to the default 'user' role (every user holds it), keeping its 'self'."""
     roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
     for i, role in enumerate(roles):

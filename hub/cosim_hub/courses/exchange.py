@@ -26,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
@@ -369,7 +371,10 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    asyncio.run(_serve())
+    # The hub stops its services with SIGTERM (or SIGINT at Ctrl-C): exit quietly either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
 
 
 if __name__ == "__main__":

@@ -169,6 +169,10 @@ def test_course_roles_release_collect_return(
     assert ivy.open_lab(sue.user).status_code == 200
     assert tom.open_lab(stu.user).status_code == 200
 
+    # Staff manage their students' servers (here: stop one), not only open them.
+    ivy.stop(sue.user)
+    assert not cosim_stack.server_pids(sue.user)
+
     # Dropping the course takes the staff's access away at once.
     assert admin.api("DELETE", f"cosim/courses/{cid}").status_code == 204
     assert tom.open_lab(stu.user).status_code == 403

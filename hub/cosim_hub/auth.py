@@ -7,10 +7,12 @@ import os
 from nativeauthenticator import NativeAuthenticator
 from traitlets import Unicode, default
 
+from .handlers_mixin import CoSimHandlersMixin
+
 ADMIN_PASSWORD_ENV = "COSIM_ADMIN_PASSWORD"
 
 
-class CoSimNativeAuthenticator(NativeAuthenticator):
+class CoSimNativeAuthenticator(CoSimHandlersMixin, NativeAuthenticator):
     """Sign-up with admin approval; the first admin exists from the start.
 
     When ``initial_admin_password`` is set, the first admin user is created (pre-approved) with

@@ -151,6 +151,7 @@ def configure(c: Config) -> CoSimHub:
     from .guard_config import configure_cost_guard
 
     configure_cost_guard(c, settings)
+    _configure_courses(c, settings)
     return settings
 
 
@@ -166,7 +167,9 @@ def _configure_authenticator(c: Config, settings: CoSimHub) -> None:
         # Approved accounts are the allow list; hub >= 5 lets nobody in without one.
         _set_default(c.Authenticator, "allow_all", True)
     else:
-        _set_default(c.JupyterHub, "authenticator_class", "generic-oauth")
+        from .oidc_setup import configure_oidc
+
+        configure_oidc(c, settings.hub_dir, settings.redis_url)
 
 
 def _configure_spawner(c: Config, settings: CoSimHub) -> None:
@@ -185,3 +188,13 @@ def _configure_spawner(c: Config, settings: CoSimHub) -> None:
         _set_default(c.CoSimLocalSpawner, "homes_dir", str(settings.users_dir))
     else:
         _set_default(c.JupyterHub, "spawner_class", "kubespawner.KubeSpawner")
+
+
+def _configure_courses(c: Config, settings: CoSimHub) -> None:
+    from .courses.setup import configure_courses
+
+    # With OIDC groups claims the authenticator owns group membership (and adds course groups).
+    manage_groups = settings.authenticator == "oidc" and bool(
+        c.CoSimOIDCAuthenticator.get("groups_claim") or c.Authenticator.get("manage_groups")
+    )
+    configure_courses(c, settings.state_dir, manage_groups)

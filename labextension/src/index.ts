@@ -3,6 +3,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { buildPlugin } from './buildPlugin';
 import { jobsPlugin } from './jobsPlugin';
 import { costBannerPlugin } from './costBanner';
+import { coursesPanelPlugin } from './coursesPanel';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
@@ -18,7 +19,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   snapshotsPanelPlugin,
   buildPlugin,
   jobsPlugin,
-  costBannerPlugin
+  costBannerPlugin,
+  coursesPanelPlugin
 ];
 
 export default plugins;

@@ -26,7 +26,8 @@ def test_local_defaults(tmp_path: Path) -> None:
     assert c.JupyterHub.spawner_class == "cosim_hub.spawner.CoSimLocalSpawner"
     assert c.JupyterHub.authenticator_class == "cosim_hub.auth.CoSimNativeAuthenticator"
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path}/hub/jupyterhub.sqlite"
-    assert c.Spawner.environment == {"REDIS_URL": "redis://127.0.0.1:1/0"}
+    assert c.Spawner.environment["REDIS_URL"] == "redis://127.0.0.1:1/0"
+    assert c.Spawner.environment["COSIM_COURSES_URL"].endswith("/services/cosim-courses/")
     assert c.Spawner.default_url == "/lab"
     assert c.CoSimLocalSpawner.homes_dir == str(tmp_path / "users")
     assert c.Authenticator.admin_users == {"admin"}
@@ -37,7 +38,10 @@ def test_local_defaults(tmp_path: Path) -> None:
     "cosim, expected",
     [
         ({"spawner": "kubernetes"}, {"spawner_class": "kubespawner.KubeSpawner"}),
-        ({"authenticator": "oidc"}, {"authenticator_class": "generic-oauth"}),
+        (
+            {"authenticator": "oidc"},
+            {"authenticator_class": "cosim_hub.oidc.CoSimOIDCAuthenticator"},
+        ),
         ({"bind_url": "http://0.0.0.0:9000/"}, {"bind_url": "http://0.0.0.0:9000/"}),
         ({"hub_port": 9081}, {"hub_port": 9081, "hub_ip": "127.0.0.1"}),
     ],
@@ -59,7 +63,8 @@ def test_existing_settings_win(tmp_path: Path) -> None:
     c.Spawner.default_url = "/tree"
     configure(c)
     assert c.JupyterHub.db_url == "sqlite:///srv/jupyterhub/jupyterhub.sqlite"
-    assert c.Spawner.environment == {"REDIS_URL": "redis://managed:6379/1", "OTHER": "1"}
+    assert c.Spawner.environment["REDIS_URL"] == "redis://managed:6379/1"
+    assert c.Spawner.environment["OTHER"] == "1"
     assert c.Spawner.default_url == "/tree"
 
 

@@ -1,0 +1,1 @@
+"""Courses in the nbgrader style: rosters -> hub groups and roles, and an exchange service."""

@@ -1,0 +1,381 @@
+"""The course exchange: a hub-managed service that holds released, submitted and returned files.
+
+It replaces nbgrader's shared exchange directory, so user servers (pods on Kubernetes) share no
+filesystem: each server talks to this service over HTTP with its own hub token. What a caller
+may do follows from the token's scopes: ``custom:cosim-courses:teach!group=course-<id>-students``
+(staff of course <id>) or ``...:learn!group=...`` (student). A student only ever reads and writes
+under their own name; nothing takes another student's name from a student.
+
+Layout under the exchange dir: ``<course>/released/<assignment>/files...`` (+ ``.json`` meta),
+``<course>/submitted/<assignment>/<student>/<stamp>/files...``,
+``<course>/feedback/<assignment>/<student>/files...``.
+
+API (under ``$JUPYTERHUB_SERVICE_PREFIX/api``), files travel as ``{"files": {path: base64}}``:
+  GET  courses                                    courses of the caller and their role
+  GET  courses/<c>/assignments                    released assignments (+ submissions for staff)
+  PUT  courses/<c>/assignments/<a>                release (staff)
+  GET  courses/<c>/assignments/<a>                released files
+  POST courses/<c>/assignments/<a>/submission     submit (student)
+  GET  courses/<c>/assignments/<a>/submissions    latest submission of every student (staff)
+  PUT  courses/<c>/assignments/<a>/feedback/<s>   return feedback to student s (staff)
+  GET  courses/<c>/assignments/<a>/feedback       the caller's own feedback (student)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jupyterhub.services.auth import HubAuth
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.log import app_log, enable_pretty_logging
+
+from .model import (
+    LEARN_SCOPE,
+    TEACH_SCOPE,
+    USE_SCOPE,
+    Course,
+    courses_in_scopes,
+    holds_for_user,
+)
+from .store import CourseStore
+
+ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+MAX_FILES = 500
+
+
+class ExchangeError(web.HTTPError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, log_message=message)
+
+
+def _checked_rel(path: Any) -> PurePosixPath:
+    """A relative path with no '..', no absolute part, no hidden control characters."""
+    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
+        raise ExchangeError(400, f"bad file path: {path!r}")
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or any(part in ("", ".", "..") for part in rel.parts):
+        raise ExchangeError(400, f"file path must stay inside the assignment: {path!r}")
+    return rel
+
+
+def decode_files(body: Any, max_bytes: int) -> dict[PurePosixPath, bytes]:
+    if not isinstance(body, dict) or not isinstance(body.get("files"), dict):
+        raise ExchangeError(400, 'body must be {"files": {"path": "<base64>", ...}}')
+    files = body["files"]
+    if not files:
+        raise ExchangeError(400, "no files given")
+    if len(files) > MAX_FILES:
+        raise ExchangeError(413, f"at most {MAX_FILES} files per transfer")
+    out: dict[PurePosixPath, bytes] = {}
+    total = 0
+    for path, data in files.items():
+        rel = _checked_rel(path)
+        if not isinstance(data, str):
+            raise ExchangeError(400, f"content of {path!r} must be base64 text")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ExchangeError(400, f"content of {path!r} is not valid base64") from None
+        total += len(raw)
+        if total > max_bytes:
+            raise ExchangeError(413, f"transfer larger than {max_bytes // 2**20} MiB")
+        out[rel] = raw
+    return out
+
+
+def write_tree(target: Path, files: dict[PurePosixPath, bytes]) -> None:
+    """Write ``files`` as a new directory ``target``, replacing an old one only when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".incoming-"))
+    try:
+        for rel, data in files.items():
+            dest = staging.joinpath(*rel.parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        old = target.with_name(f".old-{target.name}-{time.time_ns()}")
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def read_tree(root: Path) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            rel = path.relative_to(root).as_posix()
+            files[rel] = base64.b64encode(path.read_bytes()).decode()
+    return files
+
+
+class Exchange:
+    """Files of every course on disk; all paths are built from checked ids."""
+
+    def __init__(self, root: Path, store: CourseStore, max_bytes: int) -> None:
+        self.root = root
+        self.store = store
+        self.max_bytes = max_bytes
+
+    def course(self, course_id: str) -> Course:
+        course = self.store.load().get(course_id)
+        if course is None:
+            raise ExchangeError(404, f"no course {course_id}")
+        return course
+
+    def released(self, course_id: str, assignment: str) -> Path:
+        return self.root / course_id / "released" / assignment
+
+    def submissions(self, course_id: str, assignment: str) -> Path:
+        return self.root / course_id / "submitted" / assignment
+
+    def feedback(self, course_id: str, assignment: str, student: str) -> Path:
+        return self.root / course_id / "feedback" / assignment / student
+
+    def assignments(self, course_id: str) -> list[dict[str, Any]]:
+        base = self.root / course_id / "released"
+        found = []
+        for meta in sorted(base.glob("*.json")) if base.is_dir() else []:
+            try:
+                found.append(json.loads(meta.read_text()))
+            except ValueError:
+                continue
+        return found
+
+    def latest_submission(self, course_id: str, assignment: str, student: str) -> Path | None:
+        folder = self.submissions(course_id, assignment) / student
+        stamps = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return stamps[-1] if stamps else None
+
+
+class ExchangeHandler(web.RequestHandler):
+    """Every request: who is calling (hub token), and which courses they teach or learn."""
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.settings["exchange"]
+
+    @property
+    def hub_auth(self) -> HubAuth:
+        return self.settings["hub_auth"]
+
+    async def prepare(self) -> None:
+        token = self.hub_auth.get_token(self, in_cookie=False)
+        model = await self.hub_auth.user_for_token(token, sync=False) if token else None
+        if not model or model.get("kind", "user") != "user":
+            raise ExchangeError(403, "a user's hub token is required")
+        self.caller: str = model["name"]
+        scopes = list(model.get("scopes") or [])
+        # The roster says who is staff or student; the token must also be one meant for courses:
+        # the user's own kind (USE_SCOPE, which servers' tokens carry) or one scoped to a course.
+        self.any_course = holds_for_user(scopes, USE_SCOPE, self.caller)
+        self.teaches = courses_in_scopes(scopes, TEACH_SCOPE)
+        self.learns = courses_in_scopes(scopes, LEARN_SCOPE)
+
+    def _may(self, granted: set[str] | None, course_id: str) -> bool:
+        return self.any_course or granted is None or course_id in granted
+
+    def staff_course(self, course_id: str) -> Course:
+        course = self.exchange.course(course_id)
+        if not self._may(self.teaches, course_id) or self.caller not in course.staff:
+            raise ExchangeError(403, f"{self.caller} does not teach {course_id}")
+        return course
+
+    def student_course(self, course_id: str) -> Course:
+        course = self.exchange.course(course_id)
+        if not self._may(self.learns, course_id) or self.caller not in course.students:
+            raise ExchangeError(403, f"{self.caller} is not a student of {course_id}")
+        return course
+
+    def member_course(self, course_id: str) -> Course:
+        course = self.exchange.course(course_id)
+        if self.caller in course.staff and self._may(self.teaches, course_id):
+            return course
+        return self.student_course(course_id)
+
+    def json_body(self) -> Any:
+        if len(self.request.body) > self.exchange.max_bytes * 2:
+            raise ExchangeError(413, "request too large")
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError:
+            raise ExchangeError(400, "request body must be JSON") from None
+
+    def check_assignment(self, assignment: str) -> str:
+        if not ASSIGNMENT_ID.match(assignment):
+            raise ExchangeError(400, f"bad assignment name: {assignment!r}")
+        return assignment
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        if not isinstance(exc, web.HTTPError):
+            message = "internal error in the course exchange; see the hub log"
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+
+class CoursesHandler(ExchangeHandler):
+    def get(self) -> None:
+        out = []
+        for course in self.exchange.store.load().values():
+            role = course.role_of(self.caller)
+            teaching = role in ("instructor", "ta") and self._may(self.teaches, course.id)
+            learning = role == "student" and self._may(self.learns, course.id)
+            if teaching or learning:
+                out.append({"id": course.id, "title": course.title, "role": role})
+        self.write({"courses": out})
+
+
+class AssignmentListHandler(ExchangeHandler):
+    def get(self, course_id: str) -> None:
+        course = self.member_course(course_id)
+        items = self.exchange.assignments(course_id)
+        staff = self.caller in course.staff
+        for item in items:
+            names = course.students if staff else [self.caller]
+            item["submitted"] = sorted(
+                s for s in names if self.exchange.latest_submission(course_id, item["name"], s)
+            )
+            item["returned"] = sorted(
+                s for s in names if self.exchange.feedback(course_id, item["name"], s).is_dir()
+            )
+        self.write({"assignments": items, "role": course.role_of(self.caller)})
+
+
+class AssignmentHandler(ExchangeHandler):
+    def put(self, course_id: str, assignment: str) -> None:
+        self.staff_course(course_id)
+        self.check_assignment(assignment)
+        files = decode_files(self.json_body(), self.exchange.max_bytes)
+        target = self.exchange.released(course_id, assignment)
+        write_tree(target, files)
+        meta = {
+            "name": assignment,
+            "released_at": time.time(),
+            "released_by": self.caller,
+            "files": sorted(str(p) for p in files),
+        }
+        target.with_name(f"{assignment}.json").write_text(json.dumps(meta))
+        app_log.info("%s released %s/%s (%d files)", self.caller, course_id, assignment, len(files))
+        self.write(meta)
+
+    def get(self, course_id: str, assignment: str) -> None:
+        self.member_course(course_id)
+        folder = self.exchange.released(course_id, self.check_assignment(assignment))
+        if not folder.is_dir():
+            raise ExchangeError(404, f"assignment {assignment} is not released")
+        self.write({"name": assignment, "files": read_tree(folder)})
+
+
+class SubmissionHandler(ExchangeHandler):
+    def post(self, course_id: str, assignment: str) -> None:
+        self.student_course(course_id)
+        self.check_assignment(assignment)
+        if not self.exchange.released(course_id, assignment).is_dir():
+            raise ExchangeError(404, f"assignment {assignment} is not released")
+        files = decode_files(self.json_body(), self.exchange.max_bytes)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+        folder = self.exchange.submissions(course_id, assignment) / self.caller / stamp
+        write_tree(folder, files)
+        app_log.info("%s submitted %s/%s", self.caller, course_id, assignment)
+        self.write({"name": assignment, "student": self.caller, "submitted_at": stamp})
+
+
+class SubmissionsHandler(ExchangeHandler):
+    def get(self, course_id: str, assignment: str) -> None:
+        course = self.staff_course(course_id)
+        self.check_assignment(assignment)
+        out = {}
+        for student in course.students:
+            latest = self.exchange.latest_submission(course_id, assignment, student)
+            if latest is not None:
+                out[student] = {"submitted_at": latest.name, "files": read_tree(latest)}
+        self.write({"name": assignment, "submissions": out})
+
+
+class FeedbackReturnHandler(ExchangeHandler):
+    def put(self, course_id: str, assignment: str, student: str) -> None:
+        course = self.staff_course(course_id)
+        self.check_assignment(assignment)
+        if student not in course.students:
+            raise ExchangeError(404, f"{student} is not a student of {course_id}")
+        files = decode_files(self.json_body(), self.exchange.max_bytes)
+        write_tree(self.exchange.feedback(course_id, assignment, student), files)
+        app_log.info("%s returned %s/%s to %s", self.caller, course_id, assignment, student)
+        self.write({"name": assignment, "student": student, "files": sorted(map(str, files))})
+
+
+class FeedbackFetchHandler(ExchangeHandler):
+    def get(self, course_id: str, assignment: str) -> None:
+        self.student_course(course_id)
+        folder = self.exchange.feedback(course_id, self.check_assignment(assignment), self.caller)
+        if not folder.is_dir():
+            raise ExchangeError(404, f"no feedback on {assignment} yet")
+        self.write({"name": assignment, "files": read_tree(folder)})
+
+
+def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Application:
+    api = prefix.rstrip("/") + "/api"
+    course = r"/courses/([a-z0-9][a-z0-9-]*)"
+    part = r"([^/]+)"
+    return web.Application(
+        [
+            (api + r"/courses/?", CoursesHandler),
+            (api + course + r"/assignments/?", AssignmentListHandler),
+            (api + course + rf"/assignments/{part}/?", AssignmentHandler),
+            (api + course + rf"/assignments/{part}/submission", SubmissionHandler),
+            (api + course + rf"/assignments/{part}/submissions", SubmissionsHandler),
+            (api + course + rf"/assignments/{part}/feedback/{part}", FeedbackReturnHandler),
+            (api + course + rf"/assignments/{part}/feedback", FeedbackFetchHandler),
+        ],
+        exchange=exchange,
+        hub_auth=hub_auth,
+    )
+
+
+async def _serve() -> None:
+    enable_pretty_logging()
+    url = os.environ["JUPYTERHUB_SERVICE_URL"]
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cosim-courses/")
+    root = Path(os.environ["COSIM_EXCHANGE_DIR"])
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    max_bytes = int(float(os.environ.get("COSIM_EXCHANGE_MAX_MB", "50")) * 2**20)
+    exchange = Exchange(root, CourseStore(os.environ["COSIM_COURSES_FILE"]), max_bytes)
+    # Short cache: a course change (or a revoked token) takes effect within seconds.
+    hub_auth = HubAuth(cache_max_age=5)
+    app = make_app(prefix, exchange, hub_auth)
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    server = HTTPServer(app, max_body_size=max_bytes * 2 + 2**20)
+    bind = os.environ.get("COSIM_EXCHANGE_BIND") or parsed.hostname or "127.0.0.1"
+    server.listen(parsed.port or 80, bind)
+    app_log.info("CoSim course exchange on %s (files in %s)", url, root)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    # The hub stops its services with SIGTERM (or SIGINT at Ctrl-C): exit quietly either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    main()

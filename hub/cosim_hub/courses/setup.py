@@ -1,0 +1,152 @@
+"""``configure_courses(c, settings)``: the course store, roles, exchange service and scopes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Float, Int, Unicode
+from traitlets.config import Config, Configurable
+
+from ..handlers_mixin import COURSES_SETTING
+from ..procs import LAUNCH_ENV, free_port
+from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE, USE_SCOPE
+from .store import CourseStore, read_course_file
+
+SERVICE_NAME = "cosim-courses"
+COURSES_URL_ENV = "COSIM_COURSES_URL"
+
+
+class CoSimCourses(Configurable):
+    """Courses (``c.CoSimCourses.<name>``)."""
+
+    enabled = Bool(
+        True, help="Serve courses: the course API, the admins' page and the exchange service."
+    ).tag(config=True)
+
+    course_file = Unicode(
+        "",
+        help="""JSON or YAML file of courses (a list of {id, title, instructors, tas, students}),
+        merged into the course store at each hub start. Courses can also be added at run time
+        through /hub/api/cosim/courses without a restart.""",
+    ).tag(config=True)
+
+    exchange_dir = Unicode(
+        "",
+        help="Where the exchange keeps released, submitted and returned files "
+        "(default: <state_dir>/courses).",
+    ).tag(config=True)
+
+    service_port = Int(
+        0, help="Port of the exchange service (0: a free port at each hub start)."
+    ).tag(config=True)
+
+    service_host = Unicode(
+        "127.0.0.1",
+        help="Host name under which the hub and proxy reach the exchange service "
+        "(on Kubernetes: the hub's service name, 'hub').",
+    ).tag(config=True)
+
+    service_bind = Unicode(
+        "", help="Address the exchange service listens on (default: service_host)."
+    ).tag(config=True)
+
+    user_url = Unicode(
+        "",
+        help="""URL user servers use to reach the exchange, ending in /services/cosim-courses/
+        (default: the service's own URL; on Kubernetes http://proxy-public/services/...).""",
+    ).tag(config=True)
+
+    max_transfer_mb = Float(50.0, help="Largest release, submission or feedback (MiB).").tag(
+        config=True
+    )
+
+
+def _merge_list(section: Any, name: str, items: list[Any]) -> None:
+    existing = list(section[name]) if name in section else []
+    section[name] = existing + [i for i in items if i not in existing]
+
+
+def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
+    courses = CoSimCourses(config=c)
+    if not courses.enabled:
+        return
+    hub_dir = Path(state_dir) / "hub"
+    store = CourseStore(hub_dir / "courses.json")
+    if courses.course_file:
+        current = store.load()
+        for course in read_course_file(courses.course_file):
+            current[course.id] = course
+        store.save(current)
+    loaded = store.load()
+
+    settings = dict(c.JupyterHub.tornado_settings) if "tornado_settings" in c.JupyterHub else {}
+    settings[COURSES_SETTING] = str(store.path)
+    c.JupyterHub.tornado_settings = settings
+
+    custom = dict(c.JupyterHub.custom_scopes) if "custom_scopes" in c.JupyterHub else {}
+    custom.update(CUSTOM_SCOPES)
+    c.JupyterHub.custom_scopes = custom
+
+    # Roles not in load_roles are deleted at hub start: reload every course's roles from the store.
+    _merge_list(c.JupyterHub, "load_roles", [r for co in loaded.values() for r in co.roles()])
+    extend_user_role(c, [f"{USE_SCOPE}!user"])
+    if not manage_groups:
+        groups = dict(c.JupyterHub.load_groups) if "load_groups" in c.JupyterHub else {}
+        for co in loaded.values():
+            groups.setdefault(co.group, {"users": co.students})
+        c.JupyterHub.load_groups = groups
+
+    port = courses.service_port or free_port()
+    url = f"http://{courses.service_host}:{port}"
+    env = {
+        "COSIM_COURSES_FILE": str(store.path),
+        "COSIM_EXCHANGE_DIR": courses.exchange_dir or str(Path(state_dir) / "courses"),
+        "COSIM_EXCHANGE_MAX_MB": str(courses.max_transfer_mb),
+        "COSIM_EXCHANGE_BIND": courses.service_bind or courses.service_host,
+    }
+    if os.environ.get(LAUNCH_ENV):
+        env[LAUNCH_ENV] = os.environ[LAUNCH_ENV]
+    _merge_list(
+        c.JupyterHub,
+        "services",
+        [
+            {
+                "name": SERVICE_NAME,
+                "url": url,
+                "command": [sys.executable, "-m", "cosim_hub.courses.exchange"],
+                "environment": env,
+                "display": False,
+            }
+        ],
+    )
+    spawner_env = dict(c.Spawner.environment) if "environment" in c.Spawner else {}
+    spawner_env.setdefault(COURSES_URL_ENV, courses.user_url or f"{url}/services/{SERVICE_NAME}/")
+    c.Spawner.environment = spawner_env
+    add_server_token_scopes(c, [f"{USE_SCOPE}!user", TEACH_SCOPE, LEARN_SCOPE])
+
+
+def extend_user_role(c: Config, scopes: list[str]) -> None:
+    """Add scopes to the default 'user' role (every user holds it), keeping its 'self'."""
+    roles = list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
+    for i, role in enumerate(roles):
+        if role.get("name") == "user":
+            merged = list(role.get("scopes", ["self"]))
+            roles[i] = {**role, "scopes": merged + [s for s in scopes if s not in merged]}
+            break
+    else:
+        roles.append({"name": "user", "scopes": ["self", *scopes]})
+    c.JupyterHub.load_roles = roles
+
+
+DEFAULT_SERVER_SCOPES = ["users:activity!user", "access:servers!server"]
+
+
+def add_server_token_scopes(c: Config, scopes: list[str]) -> None:
+    """Give user servers' own tokens these scopes (always cut down to what the owner holds)."""
+    current = c.Spawner.server_token_scopes if "server_token_scopes" in c.Spawner else None
+    if callable(current):
+        return  # the deployment decides per server
+    _merge_list(c.Spawner, "server_token_scopes", [*DEFAULT_SERVER_SCOPES, *scopes])

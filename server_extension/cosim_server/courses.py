@@ -1,0 +1,170 @@
+"""``/cosim/api/courses``: this server's side of the course exchange (nbgrader-style).
+
+The server packs and unpacks folders of its own workspace and talks to the hub's exchange
+service (``$COSIM_COURSES_URL``) with its own hub token, whose course scopes the hub cuts down
+to what its owner holds. Nothing is shared between user servers but that service.
+
+Folders in the workspace (all relative to the server's root):
+- a student fetches ``<assignment>`` into ``courses/<course>/<assignment>/``, submits from there,
+  and finds feedback in ``courses/<course>/<assignment>/feedback/``;
+- an instructor releases any folder, collects into ``courses/<course>/collected/<assignment>/
+  <student>/`` and returns ``courses/<course>/feedback/<assignment>/<student>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from .base import CoSimError, CoSimHandler
+
+COURSES_URL_ENV = "COSIM_COURSES_URL"
+COURSE = r"(?P<course>[a-z0-9][a-z0-9-]{0,39})"
+ASSIGNMENT = r"(?P<assignment>[A-Za-z0-9][A-Za-z0-9._-]{0,79})"
+ACTIONS = ("release", "fetch", "submit", "collect", "return", "feedback")
+MAX_PACK_BYTES = 50 * 2**20
+SKIP = re.compile(r"(^|/)(\.ipynb_checkpoints|__pycache__|\.git)(/|$)")
+
+
+def pack_folder(folder: Path) -> dict[str, str]:
+    """Every regular file under ``folder`` (no links, no checkpoints) as base64."""
+    if not folder.is_dir():
+        raise CoSimError(404, f"no folder {folder.name!r} in the workspace")
+    files: dict[str, str] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink() or not path.is_file() or SKIP.search(rel):
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if total > MAX_PACK_BYTES:
+            raise CoSimError(413, f"folder is larger than {MAX_PACK_BYTES // 2**20} MiB")
+        files[rel] = base64.b64encode(data).decode()
+    if not files:
+        raise CoSimError(400, f"folder {folder.name!r} has no files")
+    return files
+
+
+def unpack_files(root: Path, target: Path, files: dict[str, str], overwrite: bool) -> list[str]:
+    """Write files under ``target`` (inside ``root``); returns the paths written."""
+    written = []
+    for rel, data in files.items():
+        dest = (target / rel).resolve()
+        if root.resolve() not in dest.parents:
+            raise CoSimError(502, f"the exchange sent a path outside the workspace: {rel!r}")
+        if dest.exists() and not overwrite:
+            continue  # never clobber a student's work with a re-fetch
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(base64.b64decode(data))
+        written.append(dest.relative_to(root).as_posix())
+    return written
+
+
+class _CoursesHandler(CoSimHandler):
+    @property
+    def root(self) -> Path:
+        return Path(self.settings["server_root_dir"]).resolve()
+
+    async def exchange(self, method: str, path: str, body: Any = None) -> Any:
+        base = os.environ.get(COURSES_URL_ENV, "")
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        if not base or not token:
+            raise CoSimError(503, "courses are not available: this server has no course exchange")
+        request = HTTPRequest(
+            base.rstrip("/") + "/api/" + path,
+            method=method,
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+            body=None if body is None else json.dumps(body),
+            request_timeout=60,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+        except HTTPClientError as err:
+            message = "the course exchange refused the request"
+            if err.response is not None:
+                with contextlib.suppress(ValueError, AttributeError):
+                    message = json.loads(err.response.body).get("message", message)
+            status = err.code if err.code and 400 <= err.code < 500 else 502
+            raise CoSimError(status, message) from None
+        except OSError as err:
+            raise CoSimError(502, f"the course exchange is unreachable: {err}") from None
+        return json.loads(response.body)
+
+
+class CourseListHandler(_CoursesHandler):
+    async def get(self) -> None:
+        self.finish(await self.exchange("GET", "courses"))
+
+
+class AssignmentListHandler(_CoursesHandler):
+    async def get(self, course: str) -> None:
+        self.finish(await self.exchange("GET", f"courses/{course}/assignments"))
+
+
+class AssignmentActionHandler(_CoursesHandler):
+    async def post(self, course: str, assignment: str, action: str) -> None:
+        if action not in ACTIONS:
+            raise CoSimError(404, f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+        body = self.read_json_body() or {}
+        if not isinstance(body, dict):
+            raise CoSimError(400, 'body must be a JSON object, e.g. {"path": "hw1"}')
+        path = body.get("path")
+        if path is not None and not isinstance(path, str):
+            raise CoSimError(400, "path must be a string")
+        where = f"courses/{course}/assignments/{assignment}"
+        home = Path("courses") / course
+        if action == "release":
+            files = pack_folder(self.confine(path or assignment))
+            result = await self.exchange("PUT", where, {"files": files})
+        elif action == "fetch":
+            got = await self.exchange("GET", where)
+            target = self.confine(str(home / assignment))
+            result = {"path": str(home / assignment)}
+            result["written"] = unpack_files(self.root, target, got["files"], overwrite=False)
+        elif action == "submit":
+            files = pack_folder(self.confine(path or str(home / assignment)))
+            files = {k: v for k, v in files.items() if not k.startswith("feedback/")}
+            result = await self.exchange("POST", f"{where}/submission", {"files": files})
+        elif action == "collect":
+            got = await self.exchange("GET", f"{where}/submissions")
+            base = home / "collected" / assignment
+            result = {"path": str(base), "students": sorted(got["submissions"])}
+            for student, sub in got["submissions"].items():
+                target = self.confine(str(base / student))
+                unpack_files(self.root, target, sub["files"], overwrite=True)
+        elif action == "return":
+            folder = self.confine(path or str(home / "feedback" / assignment))
+            found = folder.iterdir() if folder.is_dir() else iter(())
+            students = sorted(p.name for p in found if p.is_dir())
+            if not students:
+                raise CoSimError(404, f"no feedback folders (one per student) in {folder.name!r}")
+            for student in students:
+                files = pack_folder(folder / student)
+                await self.exchange("PUT", f"{where}/feedback/{student}", {"files": files})
+            result = {"returned": students}
+        else:  # feedback
+            got = await self.exchange("GET", f"{where}/feedback")
+            target_rel = home / assignment / "feedback"
+            target = self.confine(str(target_rel))
+            result = {"path": str(target_rel)}
+            result["written"] = unpack_files(self.root, target, got["files"], overwrite=True)
+        self.finish({"action": action, **result})
+
+
+def routes() -> list[tuple[str, type]]:
+    return [
+        (r"/cosim/api/courses", CourseListHandler),
+        (rf"/cosim/api/courses/{COURSE}/assignments", AssignmentListHandler),
+        (
+            rf"/cosim/api/courses/{COURSE}/assignments/{ASSIGNMENT}/(?P<action>[a-z]+)",
+            AssignmentActionHandler,
+        ),
+    ]

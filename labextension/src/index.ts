@@ -1,9 +1,9 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { buildPlugin } from './buildPlugin';
-import { jobsPlugin } from './jobsPlugin';
 import { costBannerPlugin } from './costBanner';
 import { coursesPanelPlugin } from './coursesPanel';
+import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';

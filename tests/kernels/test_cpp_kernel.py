@@ -183,7 +183,7 @@ def test_bad_cells_get_clear_errors(kernel: KernelInFolder, code: str, expected:
     assert not (Path("/etc/x")).exists()
 
 
-def test_missing_compiler_names_the_package(tmp_path: Path) -> None:
+def test_missing_compiler_names_the_package() -> None:
     workspace = open_workspace()
     bin_dir = workspace / "bin"
     bin_dir.mkdir()

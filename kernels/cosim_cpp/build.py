@@ -8,9 +8,11 @@ project root for clangd and editors. Everything it keeps lives in ``<root>/.cosi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,17 +142,19 @@ def _prune_pch(folder: Path, keep: int) -> None:
 
 
 async def _run(argv: list[str], cwd: Path) -> tuple[int, str]:
-    """Run a compiler; on cancellation (interrupt, closed request) the process is killed."""
+    """Run a compiler in its own process group; on cancellation (interrupt, closed request)
+    the whole group dies: the driver and the cc1plus/as/ld it started."""
     proc = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
     )  # fmt: skip
     try:
         out, _ = await proc.communicate()
     except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
         raise
     return proc.returncode or 0, out.decode(errors="replace")
 

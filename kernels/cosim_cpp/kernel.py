@@ -7,6 +7,7 @@ compile ``src/**.cpp`` from there, and ``compile_commands.json`` lands there.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -88,6 +89,7 @@ class CppKernel(Kernel):
         self.mujoco = False
         self.timeout: float | None = None  # this session's %timeout, else the configured limit
         self.sandbox: Sandbox | None = None
+        self.build_task: asyncio.Future[BuildResult] | None = None
         self.interrupted = False
         self.last_binary = self._load_last_binary()
         self.cell_file = self.build_dir / "cells" / f"{CELL_NAME}.cpp"
@@ -104,6 +106,8 @@ class CppKernel(Kernel):
         self.interrupted = True
         if self.sandbox is not None:
             self.sandbox.interrupt()
+        if self.build_task is not None:  # cancelling kills the compilers it started
+            self.build_task.get_loop().call_soon_threadsafe(self.build_task.cancel)
 
     async def do_execute(
         self, code: str, silent: bool, store_history: bool = True,
@@ -245,8 +249,16 @@ class CppKernel(Kernel):
             rename=rename, precompiled_header=self.build_config.precompiled_header,
             jobs=self.build_config.default_jobs(),
         )  # fmt: skip
-        result = await build(request)
-        if self.interrupted:
+        self.build_task = asyncio.ensure_future(build(request))
+        try:
+            result = await self.build_task
+        except asyncio.CancelledError:
+            if not self.interrupted:
+                raise
+            result = None
+        finally:
+            self.build_task = None
+        if self.interrupted or result is None:
             raise CellFailed("KeyboardInterrupt", "interrupted while building")
         if not result.ok:
             errors = [d for d in result.diagnostics if d.severity == "error"]

@@ -183,7 +183,7 @@ def test_bad_cells_get_clear_errors(kernel: KernelInFolder, code: str, expected:
     assert not (Path("/etc/x")).exists()
 
 
-def test_missing_compiler_names_the_package(tmp_path: Path) -> None:
+def test_missing_compiler_names_the_package() -> None:
     workspace = open_workspace()
     bin_dir = workspace / "bin"
     bin_dir.mkdir()
@@ -208,13 +208,13 @@ def test_interrupt_kills_the_program(kernel: KernelInFolder) -> None:
         "#include <cstdio>\n#include <unistd.h>\n"
         'int main() { for (;;) { std::printf("tick\\n"); std::fflush(stdout); usleep(100000); } }'
     )
+    assert run(kernel, "%%build ticker\n" + code).status == "ok"
     timer = threading.Timer(1.5, km.interrupt_kernel)
     timer.start()
     try:
-        result = run(kernel, "%timeout 30\n" + code)
+        result = run(kernel, "%%run --timeout 30")
     finally:
         timer.cancel()
-        run(kernel, "%timeout 3")
     assert result.status == "error" and result.reply["content"]["ename"] == "KeyboardInterrupt"
     assert result.seconds < 10 and "tick" in result.text()
     assert run(kernel, "int main() { return 0; }").status == "ok"
@@ -233,3 +233,37 @@ def test_completion_comes_from_clangd(kernel: KernelInFolder) -> None:
     )
     code = '#include "joint.hpp"\nint main() { return joint_li'
     assert "joint_limit" in kc.complete(code, reply=True, timeout=60)["content"]["matches"]
+
+
+def test_interrupt_stops_a_build(kernel: KernelInFolder) -> None:
+    km = kernel[0]
+    # A compile that takes many seconds: the compiler evaluates a long constexpr loop.
+    slow = (
+        "%flags -std=c++20 -fconstexpr-loop-limit=2000000000 -fconstexpr-ops-limit=4000000000\n"
+        "constexpr long sum() { long s = 0; for (long i = 0; i < 1500000000; i++) s += i % 7;"
+        " return s; }\nstatic_assert(sum() > 0);\nint main() {}\n"
+    )
+    timer = threading.Timer(2.0, km.interrupt_kernel)
+    timer.start()
+    try:
+        result = run(kernel, slow)
+    finally:
+        timer.cancel()
+    assert result.status == "error" and "interrupted while building" in result.error
+    assert result.seconds < 10
+    assert not _compilers_in(kernel[2]), "the interrupted compiler is still running"
+    assert run(kernel, "%flags -std=c++20 -g -Wall").status == "ok"
+    assert run(kernel, "int main() { return 0; }").status == "ok"
+
+
+def _compilers_in(folder: Path) -> list[str]:
+    """Compiler processes working on files of ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if proc.name.isdigit() and "cc1plus" in cmdline and str(folder) in cmdline:
+            found.append(cmdline)
+    return found

@@ -75,16 +75,18 @@ async def burst(guard: SpawnGuard, round_no: int) -> tuple[float, int, int]:
     errors += len(reservations) != granted
     errors += sum(gpus["groups"].values()) != granted
 
-    # Meter every granted server twice over the same 3 intervals: each charged exactly once.
+    # Meter every granted server twice up to 150 s after its start: every interval begun by
+    # then (3 or 4, with the phase of the start) is charged exactly once.
     now = time.time()
     for res in reservations.values():
         for _ in range(2):
             await guard.ledger.meter_one(res, INTERVAL, res.started + 2.5 * INTERVAL)
     month = time.strftime("%Y-%m", time.gmtime(now))
     spend = await guard.ledger.spend(month)
-    per_server = round(1.2 * INTERVAL / 3600 * MICRO) * 3  # gpu-small: $1.20/h
+    per_interval = round(1.2 * INTERVAL / 3600 * MICRO)  # gpu-small: $1.20/h
     for res in reservations.values():
-        errors += round(spend.get(f"user:{res.user}", 0.0) * MICRO) != per_server
+        begun = int((res.started + 2.5 * INTERVAL) // INTERVAL) - int(res.started // INTERVAL) + 1
+        errors += round(spend.get(f"user:{res.user}", 0.0) * MICRO) != per_interval * begun
 
     await asyncio.gather(*(guard.release(r.user, r.server) for r in reservations.values()))
     gpus = await guard.ledger.gpus_in_use()

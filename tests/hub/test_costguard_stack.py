@@ -7,6 +7,7 @@ for the next.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -371,5 +372,9 @@ def test_meter_killed_and_restarted_never_double_charges(cosim_guard_stack: CoSi
         spent = int(ledger.hget(f"cosim:costguard:spend:{month}", "user:ned") or 0)
         assert spent == sum(int(v) for k, v in charges.items() if k.startswith(b"ned/|"))
         assert spent == len(intervals) * 100_000  # $0.10 per 1 s interval, in micro-units
+        # The meter also journals what it charged, outside Redis.
+        journal = stack.state_dir / "costguard" / "ledger.jsonl"
+        entries = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert sum(e.get("intervals_charged", 0) for e in entries if e["server"] == "ned/") >= 3
     finally:
         ledger.close()

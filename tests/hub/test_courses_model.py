@@ -22,6 +22,7 @@ from cosim_hub.courses.store import CourseStore, read_course_file
         ({"id": "ok"}, "at least one instructor"),
         ({"id": "ok", "instructors": "a"}, "list of user names"),
         ({"id": "ok", "instructors": ["a b"]}, "invalid user name"),
+        ({"id": "ok", "instructors": ["a"], "students": [".."]}, "invalid user name"),
         ({"id": "ok", "instructors": ["a"], "tas": ["b"], "students": ["b"]}, "both"),
         ({"id": "ok", "instructors": ["a"], "title": 5}, "title"),
         ({"id": "ok", "instructors": ["a"], "grader": "x"}, "unknown course field"),

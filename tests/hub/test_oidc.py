@@ -200,3 +200,13 @@ def test_revocations_in_redis_reach_this_hub(oidc_stack: CoSimStack) -> None:
             _login(oidc_stack, "sam")
     finally:
         _on_other_replica(oidc_stack, "unblock", "sam")
+
+
+def test_provider_groups_and_course_groups_live_side_by_side(oidc_stack: CoSimStack) -> None:
+    """The groups claim owns group membership, yet a login never drops a course group."""
+    admin = _login(oidc_stack, "admin")
+    roster = {"id": "oidc101", "instructors": ["petra"], "students": ["olivia"]}
+    assert admin.api("POST", "cosim/courses", json=roster).status_code == 201
+    olivia = _login(oidc_stack, "olivia")  # a fresh login re-applies the provider's groups
+    groups = set(olivia.api("GET", "user").json()["groups"])
+    assert {"robotics-101", "lab-a", "course-oidc101-students"} <= groups

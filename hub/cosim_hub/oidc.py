@@ -177,6 +177,11 @@ class CoSimOIDCAuthenticator(CoSimHandlersMixin, GenericOAuthenticator):
             return False
         return True
 
+    async def _revoked_since(self, name: str, state: dict[str, Any]) -> bool:
+        """Was the user revoked (on any replica) after these tokens were obtained?"""
+        revoked_at = await self.revocations.revoked_at(name)
+        return revoked_at > 0 and float(state.get(OBTAINED_AT) or 0) <= revoked_at
+
     def _expiring(self, state: dict[str, Any]) -> bool:
         expires_at = state.get(EXPIRES_AT)
         return bool(expires_at) and float(expires_at or 0) - time.time() <= self.refresh_margin
@@ -190,7 +195,7 @@ class CoSimOIDCAuthenticator(CoSimHandlersMixin, GenericOAuthenticator):
         state = await user.get_auth_state()
         if not state:
             return False
-        if float(state.get(OBTAINED_AT) or 0) <= await self.revocations.revoked_at(user.name):
+        if await self._revoked_since(user.name, state):
             await self.end_sessions(user)  # revoked on another replica
             return False
         if not self._expiring(state):
@@ -337,7 +342,7 @@ class CoSimOIDCAuthenticator(CoSimHandlersMixin, GenericOAuthenticator):
             if orm_user.encrypted_auth_state is None:
                 continue
             state = await user.get_auth_state() or {}
-            if float(state.get(OBTAINED_AT) or 0) <= await self.revocations.revoked_at(user.name):
+            if await self._revoked_since(user.name, state):
                 await self.end_sessions(user)
             elif self._expiring(state):
                 try:

@@ -189,16 +189,16 @@ export class CoursesPanel extends Widget {
     path?: string
   ): Promise<void> {
     this._say(`${action}: ${assignment} …`);
+    let message: string;
     try {
-      const reply = await runAction(course, assignment, action, path);
-      this._say(describeReply(assignment, reply));
+      message = describeReply(assignment, await runAction(course, assignment, action, path));
     } catch (error) {
       this._say(errorText(error), true);
       return;
     }
-    const message = this._status.textContent;
+    // Say what happened only once the list shows it, so the panel never reports ahead of itself.
     await this.refresh();
-    this._say(message ?? '');
+    this._say(message);
   }
 
   private _say(text: string, error = false): void {

@@ -39,9 +39,12 @@ def pack_folder(folder: Path) -> dict[str, str]:
         raise CoSimError(404, f"no folder {folder.name!r} in the workspace")
     files: dict[str, str] = {}
     total = 0
+    inside = folder.resolve()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_symlink() or not path.is_file() or SKIP.search(rel):
+            continue
+        if inside not in path.resolve().parents:  # under a linked folder: not the student's
             continue
         data = path.read_bytes()
         total += len(data)

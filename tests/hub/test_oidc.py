@@ -200,3 +200,34 @@ def test_revocations_in_redis_reach_this_hub(oidc_stack: CoSimStack) -> None:
             _login(oidc_stack, "sam")
     finally:
         _on_other_replica(oidc_stack, "unblock", "sam")
+
+
+def test_provider_groups_and_course_groups_live_side_by_side(oidc_stack: CoSimStack) -> None:
+    """The groups claim owns group membership, yet a login never drops a course group."""
+    admin = _login(oidc_stack, "admin")
+    roster = {"id": "oidc101", "instructors": ["petra"], "students": ["olivia"]}
+    assert admin.api("POST", "cosim/courses", json=roster).status_code == 201
+    olivia = _login(oidc_stack, "olivia")  # a fresh login re-applies the provider's groups
+    groups = set(olivia.api("GET", "user").json()["groups"])
+    assert {"robotics-101", "lab-a", "course-oidc101-students"} <= groups
+
+
+def test_an_unreachable_provider_stops_the_hub_with_a_clear_message(tmp_path: Any) -> None:
+    import shutil
+
+    from cosim_hub.procs import free_port
+    from cosim_hub.stack import make_state_dir, start_cosim_up
+
+    state = make_state_dir("cosim-oidc-bad-")
+    config = f"""
+c.CoSimHub.authenticator = "oidc"
+c.CoSimOIDCAuthenticator.discovery_url = "http://127.0.0.1:{free_port()}/.well-known/x"
+c.CoSimOIDCAuthenticator.client_id = "cosim-hub"
+"""
+    try:
+        with pytest.raises(RuntimeError) as err:
+            start_cosim_up(state, extra_config=config, timeout=60)
+        assert "OIDC discovery document" in str(err.value)
+        assert "could not be read" in str(err.value)
+    finally:
+        shutil.rmtree(state.parent, ignore_errors=True)

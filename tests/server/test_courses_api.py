@@ -63,6 +63,7 @@ def test_pack_skips_links_and_checkpoints_and_unpack_stays_inside(tmp_path: Path
     (src / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
     (src / "a.ipynb").write_text("{}")
     (src / "secret").symlink_to("/etc/passwd")
+    (src / "etc").symlink_to("/etc", target_is_directory=True)
     assert set(pack_folder(src)) == {"a.ipynb"}
 
     root = tmp_path / "home"

@@ -54,7 +54,8 @@ def _names(value: Any, what: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise CourseError(f"{what} must be a list of user names")
-    bad = [v for v in value if not USER_NAME.match(v)]
+    # Names become folder names in the exchange: no "." or ".." and no hidden names.
+    bad = [v for v in value if not USER_NAME.match(v) or v.startswith(".")]
     if bad:
         raise CourseError(f"invalid user name in {what}: {bad[0]!r}")
     return sorted(set(value))

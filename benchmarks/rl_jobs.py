@@ -31,6 +31,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _report import report
 from _server import JupyterServer
 
 from cosim.jobs import get_template
@@ -156,11 +157,7 @@ def main() -> None:
          f"ratio {ours / base:.2f} vs SB3 (>= 1.0), {ours / same:.2f} vs direct"),
         ("start -> first metric", f"{statistics.median(first):.2f} s", ""),
     ]  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>16}  {note}")
-    if args.json:
-        print(json.dumps(figures))
+    report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

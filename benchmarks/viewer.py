@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import shutil
 import socket
@@ -34,6 +33,7 @@ import mujoco
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _models import box_pile_xml
+from _report import report
 from _server import JupyterServer
 
 import cosim
@@ -245,11 +245,7 @@ def main() -> None:
         ("steps/s with 50 slow clients / none", f"{slow_ratio:.3f}", "(>= 0.95)"),
         ("frames/s in Chromium, 500 bodies", f"{big_delivery['fps']:.1f}", "(>= 30)"),
     ]
-    width = max(len(r[0]) for r in rows)
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>16}  {note}")
-    if args.json:
-        print(json.dumps(figures))
+    report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

@@ -3,25 +3,9 @@
 import { Widget } from '@lumino/widgets';
 
 import { buildStatus, IBuildStatus, IRunMessage, runSocketUrl, startBuild } from './buildApi';
+import { el, errorText } from './dom';
 
 const POLL_MS = 300;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export class BuildPanel extends Widget {
   constructor(readonly folder: string) {

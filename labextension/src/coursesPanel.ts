@@ -18,12 +18,9 @@ import {
   runAction
 } from './coursesApi';
 import { cosimIcon } from './icons';
+import { errorText } from './dom';
 
 export const COURSES_PANEL_ID = 'cosim-courses-panel';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function button(action: string, label: string, title: string): HTMLButtonElement {
   const node = document.createElement('button');

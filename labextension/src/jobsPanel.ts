@@ -15,14 +15,11 @@ import {
   resumeJob,
   stopJob
 } from './jobsApi';
+import { errorText } from './dom';
 
 export const JOBS_PANEL_ID = 'cosim-jobs-panel';
 const LIST_INTERVAL_MS = 3000;
 const LOG_LINES = 8;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) {

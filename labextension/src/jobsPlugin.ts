@@ -14,16 +14,13 @@ import { cosimIcon } from './icons';
 import { ITemplate, listTemplates, openTensorBoard, startJob, watchPolicy } from './jobsApi';
 import { JOBS_PANEL_ID, JobsPanel } from './jobsPanel';
 import { TemplateForm } from './templateDialog';
+import { errorText } from './dom';
 
 export const JobCommandIDs = {
   newJob: 'cosim:new-job',
   showPanel: 'cosim:show-jobs-panel',
   tensorBoard: 'cosim:open-tensorboard'
 } as const;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:jobs',

@@ -2,23 +2,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { diffSnapshot, IPackageChanges, ISnapshotDiff } from './snapshotsApi';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+import { el, errorText } from './dom';
 
 function section(title: string, count: number): HTMLElement {
   const node = el('section', 'cosim-SnapshotDiff-section');

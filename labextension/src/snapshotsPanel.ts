@@ -12,12 +12,9 @@ import {
   listSnapshots,
   restoreSnapshot
 } from './snapshotsApi';
+import { errorText } from './dom';
 
 export const SNAPSHOTS_PANEL_ID = 'cosim-snapshots-panel';
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];

@@ -70,7 +70,7 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
             {
                 "name": SERVICE_NAME,
                 "display": True,
-                "url": f"http://127.0.0.1:{guard.port or free_port()}",
+                "url": f"http://{guard.service_host}:{guard.port or free_port()}",
                 "command": [sys.executable, "-m", "cosim_hub.costguard"],
                 "environment": env,
                 "oauth_no_confirm": True,

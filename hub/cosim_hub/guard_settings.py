@@ -30,7 +30,17 @@ class CoSimCostGuard(Configurable):
 
     port = Int(
         0,
-        help="Loopback port of the cost-guard service (0: a free port chosen at hub start).",
+        help="Port of the cost-guard service (0: a free port chosen at hub start).",
+    ).tag(config=True)
+
+    service_host = Unicode(
+        "127.0.0.1",
+        help="""Host name under which the hub and proxy reach the service (on Kubernetes the
+        proxy runs in its own pod: the hub's service name, 'hub', with a fixed port).""",
+    ).tag(config=True)
+
+    service_bind = Unicode(
+        "", help="Address the service listens on (default: service_host; '0.0.0.0' in a pod)."
     ).tag(config=True)
 
     meter_interval = Float(

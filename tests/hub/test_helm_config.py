@@ -4,6 +4,7 @@ validated against the Kubernetes schema. No cluster: KubeSpawner renders pods lo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,11 @@ def test_network_policies_keep_user_servers_apart() -> None:
     hub = values["hub"]["networkPolicy"]
     _validate(_policy("hub", {"component": "hub"}, hub["ingress"], hub["egress"]))
     ports = [p["port"] for rule in hub["ingress"] for p in rule["ports"]]
-    assert ports == [values["hub"]["config"]["CoSimCourses"]["service_port"]]
+    config = values["hub"]["config"]
+    assert ports == [config["CoSimCourses"]["service_port"], config["CoSimCostGuard"]["port"]]
+    # Only the proxy reaches the cost guard; user servers only the course exchange.
+    guard_rule = next(r for r in hub["ingress"] if r["ports"][0]["port"] == ports[1])
+    assert guard_rule["from"] == [{"podSelector": {"matchLabels": {"component": "proxy"}}}]
 
 
 def _hub_config(values: dict[str, Any]) -> Config:
@@ -144,8 +149,12 @@ def test_hub_extra_config_runs_configure(tmp_path: Path, monkeypatch: pytest.Mon
     courses = next(s for s in c.JupyterHub.services if s["name"] == "cosim-courses")
     assert courses["url"] == "http://hub:10101"
     assert courses["environment"]["COSIM_EXCHANGE_BIND"] == "0.0.0.0"
+    # The proxy runs in its own pod: it reaches the cost guard through the hub's Service.
+    guard = next(s for s in c.JupyterHub.services if s["name"] == "cosim-costguard")
+    assert guard["url"] == "http://hub:10102"
+    assert json.loads(guard["environment"]["COSIM_COSTGUARD_SETTINGS"])["service_bind"] == "0.0.0.0"
     ports = [p["port"] for p in values["hub"]["service"]["extraPorts"]]
-    assert 10101 in ports
+    assert {10101, 10102} <= set(ports)
 
     # Every profile of profiles.toml reaches KubeSpawner (for a user in every group).
     from kubespawner import KubeSpawner

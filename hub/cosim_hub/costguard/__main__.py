@@ -74,7 +74,7 @@ async def serve() -> None:
     app = web.Application(
         routes(prefix), cosim_guard=service, cookie_secret=os.urandom(32), xsrf_cookies=False
     )
-    app.listen(url.port or 80, url.hostname or "127.0.0.1")
+    app.listen(url.port or 80, settings.service_bind or url.hostname or "127.0.0.1")
     log.info("listening on %s (meter every %.0f s)", url.geturl(), settings.meter_interval)
     await service.meter_loop()
 

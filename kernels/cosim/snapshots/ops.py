@@ -235,14 +235,18 @@ def _stage(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     for parent in {(stage / f["path"]).parent for f in entries}:
         parent.mkdir(parents=True, exist_ok=True)
 
-    def write(f: dict[str, Any]) -> None:
-        target = stage / f["path"]
-        with open(target, "wb") as out:
-            store.extract_blob(f["sha256"], f["size"], out)
-        os.chmod(target, f["mode"])
+    root = str(stage)
 
+    def write(batch: list[dict[str, Any]]) -> None:
+        for f in batch:
+            fd = os.open(f"{root}/{f['path']}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "wb") as out:
+                os.fchmod(fd, f["mode"])
+                store.extract_blob(f["sha256"], f["size"], out)
+
+    batches = [entries[i : i + BATCH] for i in range(0, len(entries), BATCH)]
     with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(write, entries))  # list(): re-raises the first error
+        list(pool.map(write, batches))  # list(): re-raises the first error
     for d in reversed(manifest["dirs"]):  # after the files, so read-only dirs stay writable above
         os.chmod(stage / d["path"], d["mode"])
 

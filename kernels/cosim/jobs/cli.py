@@ -26,6 +26,13 @@ def _param(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def _param_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--param", "-p", type=_param, action="append", default=[], metavar="NAME=VALUE",
+        help=help_text,
+    )  # fmt: skip
+
+
 def _default_workspace() -> str:
     """The nearest folder up from here that holds .cosim/jobs, else the home folder (the
     workspace of a CoSim user server)."""
@@ -48,15 +55,7 @@ def add_parsers(sub: Any) -> None:
     n = tc.add_parser("new", help="make a project folder from a template")
     n.add_argument("name", help="template name (see `cosim template list`)")
     n.add_argument("folder", help="new folder for the project")
-    n.add_argument(
-        "--param",
-        "-p",
-        type=_param,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a parameter (repeatable)",
-    )
+    _param_option(n, "set a parameter (repeatable)")
 
     j = sub.add_parser(
         "jobs",
@@ -74,15 +73,7 @@ def add_parsers(sub: Any) -> None:
     jc = j.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     s = jc.add_parser("start", help="start a job in a project folder")
     s.add_argument("project", help="project folder (made by `cosim template new`)")
-    s.add_argument(
-        "--param",
-        "-p",
-        type=_param,
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a parameter (repeatable)",
-    )
+    _param_option(s, "override a parameter (repeatable)")
     jc.add_parser("list", help="all jobs, oldest first")
     for name, text in [
         ("show", "one job's state"),

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from traitlets import Enum, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 DEFAULT_STATE_DIR = "~/.local/share/cosim"
@@ -77,6 +77,17 @@ class CoSimHub(Configurable):
 
     default_url = Unicode(
         "/lab", help="Where a user lands in their server (JupyterLab by default)."
+    ).tag(config=True)
+
+    redis_user_acls = Bool(
+        True,
+        help="""Give each user server Redis credentials of its own: before a spawn the hub runs
+        ACL SETUSER for a Redis user cosim-u-<name> (fresh password, only the keys and channels
+        cosim:<name>:*, read-only access to the cost guard ledger hashes the Lab banner shows, no
+        dangerous commands) and passes the server that user's REDIS_URL. Needs Redis >= 6 and
+        hub credentials allowed to run ACL SETUSER; where Redis refuses, servers get the shared
+        URL and the hub log warns. False: every user server gets the hub's own REDIS_URL, which
+        lets any user read and write every user's keys and the cost guard's ledger.""",
     ).tag(config=True)
 
     profiles_file = Unicode(
@@ -151,6 +162,7 @@ def configure(c: Config) -> CoSimHub:
     from .guard_config import configure_cost_guard
 
     configure_cost_guard(c, settings)
+    _configure_redis_acls(c, settings)
     _configure_courses(c, settings)
     return settings
 
@@ -188,6 +200,18 @@ def _configure_spawner(c: Config, settings: CoSimHub) -> None:
         _set_default(c.CoSimLocalSpawner, "homes_dir", str(settings.users_dir))
     else:
         _set_default(c.JupyterHub, "spawner_class", "kubespawner.KubeSpawner")
+
+
+def _configure_redis_acls(c: Config, settings: CoSimHub) -> None:
+    """Wrap the pre-spawn hook (after the cost guard's, which reserves first) so that each user
+    server gets its own Redis user. Hub-side services keep the admin URL."""
+    if not settings.redis_user_acls or not settings.redis_url:
+        return
+    from .redis_acl import make_pre_spawn_hook
+
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(
+        settings.redis_url, c.Spawner.get("pre_spawn_hook")
+    )
 
 
 def _configure_courses(c: Config, settings: CoSimHub) -> None:

@@ -96,9 +96,16 @@ class ProtocolError(ValueError):
     """Bytes that are not a valid frame or scene."""
 
 
+def namespace_name(user: str) -> str:
+    """``user`` as the user part of Redis names: ``%`` and ``:`` (the separator) percent-encoded,
+    so one user's names never start with another's (per-user Redis ACLs grant ``cosim:<user>:*``,
+    which must not reach user ``<user>:x``)."""
+    return user.replace("%", "%25").replace(":", "%3A")
+
+
 def namespace_user() -> str:
     """The user part of Redis names: the hub user where there is one, else the Unix user."""
-    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    return namespace_name(os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
 
 
 @dataclass(frozen=True)

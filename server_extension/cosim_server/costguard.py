@@ -2,7 +2,9 @@
 from the cost guard (spend warning, stop after grace, idle or runtime cull) for Lab's banner.
 
 It reads the cost guard's ledger in Redis for this server's own user only; quotas and other
-users' figures stay behind the admin-only service.
+users' figures stay behind the admin-only service. The server's own Redis user may read only the
+ledger hashes read here, never write them (``cosim_hub.redis_acl.LEDGER_READ_KEYS``): Redis ACLs
+work per key, not per hash field, so keep that list in step with what this module reads.
 """
 
 from __future__ import annotations

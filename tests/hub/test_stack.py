@@ -5,14 +5,19 @@ from __future__ import annotations
 import http.client
 import os
 import pwd
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import requests
+from redis.exceptions import NoPermissionError
 
 from cosim_hub.hub_client import HubError
+from cosim_hub.redis_acl import acl_username
 from cosim_hub.spawner import unix_account_name
 from cosim_hub.stack import CoSimStack
 
@@ -154,3 +159,39 @@ def test_websocket_origin_is_checked(cosim_stack: CoSimStack) -> None:
     assert _upgrade_status(cosim_stack, admin, path, cosim_stack.url) == 404
     anonymous = cosim_stack.client()
     assert _upgrade_status(cosim_stack, anonymous, path, cosim_stack.url) in (302, 403)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_user_servers_get_their_own_redis_user(cosim_stack: CoSimStack) -> None:
+    config = (cosim_stack.state_dir / "hub" / "jupyterhub_config.py").read_text()
+    match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)
+    assert match, "cosim up wrote no c.CoSimHub.redis_url"
+    admin_url = match.group(1)
+    dana, _ = cosim_stack.new_user("dana")
+    dana.spawn()
+    pids = cosim_stack.server_pids("dana")
+    assert pids, "no server process found for dana"
+    url = _environ(pids[0])["REDIS_URL"]
+    assert url != admin_url
+    assert urlsplit(url).username == acl_username("dana")
+    assert urlsplit(url).password not in (None, urlsplit(admin_url).password)
+
+    # The server reaches Redis with those credentials, only under its own names.
+    assert dana.open_lab().status_code == 200
+    resp = dana.request("GET", "user/dana/cosim/api/status")
+    assert resp.status_code == 200, resp.text
+    status = resp.json()
+    assert status["redis"]["reachable"] is True
+    client = redis.Redis.from_url(url)
+    assert client.set("cosim:dana:build:x", "{}", ex=10)
+    for key in ("cosim:admin:sims", "cosim:costguard:quotas:x"):
+        with pytest.raises(NoPermissionError):
+            client.set(key, "x")
+    with pytest.raises(NoPermissionError):
+        client.publish("cosim:admin:sim:x:control", "{}")
+    client.close()
+    dana.stop()

@@ -55,7 +55,9 @@ def user_name() -> str:
 
 
 def redis_key(job_id: str, user: str | None = None) -> str:
-    return f"cosim:{user or user_name()}:job:{job_id}"
+    from ..protocol import namespace_name  # lazily: protocol imports numpy
+
+    return f"cosim:{namespace_name(user or user_name())}:job:{job_id}"
 
 
 def metrics_stream(job_id: str, user: str | None = None) -> str:

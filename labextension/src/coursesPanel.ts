@@ -19,6 +19,7 @@ import {
 } from './coursesApi';
 import { cosimIcon } from './icons';
 import { errorText } from './dom';
+import { addSidePanel, PanelRank } from './sidePanel';
 
 export const COURSES_PANEL_ID = 'cosim-courses-panel';
 
@@ -220,15 +221,14 @@ export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ): void => {
-    const panel = new CoursesPanel();
-    app.shell.add(panel, 'left', { rank: 620 }); // after the Snapshots panel (610)
-    app.commands.addCommand(CoursesCommandIDs.showPanel, {
+    addSidePanel(app, new CoursesPanel(), {
+      rank: PanelRank.courses,
+      command: CoursesCommandIDs.showPanel,
       label: 'Show CoSim Courses Panel',
       caption: 'Assignments of your courses: release, collect, return; fetch, submit',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
-      execute: () => app.shell.activateById(panel.id)
+      restoreName: COURSES_PANEL_ID,
+      palette,
+      restorer
     });
-    palette?.addItem({ command: CoursesCommandIDs.showPanel, category: 'CoSim' });
-    restorer?.add(panel, COURSES_PANEL_ID);
   }
 };

@@ -15,6 +15,7 @@ import { ITemplate, listTemplates, openTensorBoard, startJob, watchPolicy } from
 import { JOBS_PANEL_ID, JobsPanel } from './jobsPanel';
 import { TemplateForm } from './templateDialog';
 import { errorText } from './dom';
+import { addSidePanel, PanelRank } from './sidePanel';
 
 export const JobCommandIDs = {
   newJob: 'cosim:new-job',
@@ -75,16 +76,15 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
     });
-    shell.add(panel, 'left', { rank: 620 }); // after the Snapshots panel (610)
-    restorer?.add(panel, JOBS_PANEL_ID);
-
-    commands.addCommand(JobCommandIDs.showPanel, {
+    addSidePanel(app, panel, {
+      rank: PanelRank.jobs,
+      command: JobCommandIDs.showPanel,
       label: 'Show CoSim Jobs Panel',
       caption: 'Background jobs of this server: progress, curves, logs, stop and resume',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
-      execute: () => shell.activateById(panel.id)
+      restoreName: JOBS_PANEL_ID,
+      palette,
+      restorer
     });
-    palette?.addItem({ command: JobCommandIDs.showPanel, category: 'CoSim' });
 
     commands.addCommand(JobCommandIDs.newJob, {
       label: args => templates.get(String(args.template))?.title ?? 'New CoSim Job',

@@ -7,6 +7,7 @@ import { Widget } from '@lumino/widgets';
 import { cosimIcon } from './icons';
 import { ISimMeta, listSims, SIM_ID_PATTERN } from './simApi';
 import type { SimViewerWidget } from './viewerWidget';
+import { addSidePanel, PanelRank } from './sidePanel';
 
 export const ViewerCommandIDs = {
   openViewer: 'cosim:open-viewer',
@@ -158,18 +159,16 @@ export const viewerPanelPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new SimListPanel(sim =>
       commands.execute(ViewerCommandIDs.openViewer, { simId: sim.sim_id, title: sim.title })
     );
-    shell.add(panel, 'left', { rank: 600 });
-
-    commands.addCommand(ViewerCommandIDs.showViewerPanel, {
+    addSidePanel(app, panel, {
+      rank: PanelRank.viewer,
+      command: ViewerCommandIDs.showViewerPanel,
       label: 'Show CoSim Viewer Panel',
       caption: 'The live sims of this server',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
-      execute: () => shell.activateById(panel.id)
+      restoreName: PANEL_ID,
+      palette,
+      restorer
     });
-    palette?.addItem({ command: ViewerCommandIDs.showViewerPanel, category: 'CoSim' });
-
     if (restorer) {
-      restorer.add(panel, PANEL_ID);
       void restorer.restore(tracker, {
         command: ViewerCommandIDs.openViewer,
         args: widget => ({ simId: widget.content.simId, title: widget.title.label }),

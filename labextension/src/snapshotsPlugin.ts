@@ -5,6 +5,7 @@ import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { cosimIcon } from './icons';
 import { SnapshotDiffWidget } from './snapshotDiff';
 import { SNAPSHOTS_PANEL_ID, SnapshotsPanel } from './snapshotsPanel';
+import { addSidePanel, PanelRank } from './sidePanel';
 
 export const SnapshotCommandIDs = {
   showPanel: 'cosim:show-snapshots-panel',
@@ -50,15 +51,14 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
       openDiff: id => void commands.execute(SnapshotCommandIDs.diff, { id }),
       restored: () => diffs.forEach(widget => void widget.content.load())
     });
-    shell.add(panel, 'left', { rank: 610 }); // after the CoSim Viewer panel (600)
-
-    commands.addCommand(SnapshotCommandIDs.showPanel, {
+    addSidePanel(app, panel, {
+      rank: PanelRank.snapshots,
+      command: SnapshotCommandIDs.showPanel,
       label: 'Show CoSim Snapshots Panel',
       caption: 'Snapshots of this workspace: take, diff, restore, export',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
-      execute: () => shell.activateById(panel.id)
+      restoreName: SNAPSHOTS_PANEL_ID,
+      palette,
+      restorer
     });
-    palette?.addItem({ command: SnapshotCommandIDs.showPanel, category: 'CoSim' });
-    restorer?.add(panel, SNAPSHOTS_PANEL_ID);
   }
 };

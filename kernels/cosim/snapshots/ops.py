@@ -415,7 +415,7 @@ def _collect_packs(store: SnapshotStore, live: set[str]) -> tuple[list[Path], in
             dead += len(gone)
             for digest in entries:
                 if digest in live and digest not in keep:
-                    keep.add(digest, store.packs.read(digest) or b"")
+                    keep.add(digest, store.read_compressed(digest))
             doomed.append(folder / f"{pack_id}.pack")
         store.commit_pack(keep)  # durable before the old packs' indexes go
     except BaseException:

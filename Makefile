@@ -37,7 +37,9 @@ $(STAMPS)/system:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@command -v configurable-http-proxy >/dev/null || npm install -g --silent configurable-http-proxy@5
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -U pip hatchling hatch-jupyter-builder jupyter-builder
+	# Debian's venv brings setuptools 66 without bdist_wheel: sdists such as onetimepass
+	# (NativeAuthenticator) cannot build under --no-build-isolation without a newer one.
+	$(PY) -m pip install -q -U pip "setuptools>=70.1" wheel hatchling hatch-jupyter-builder jupyter-builder
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/system-test:

@@ -1,6 +1,3 @@
-from importlib.metadata import PackageNotFoundError, version
+from cosim_protocol import __version__
 
-try:
-    __version__ = version("cosim")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
+__all__ = ["__version__"]

@@ -4,18 +4,16 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { Widget } from '@lumino/widgets';
 
 import { cosimIcon } from './icons';
+import { STARTERS } from './starters';
 import { ICoSimStatus } from './tokens';
 
 const CATEGORY = 'CoSim';
 
 export const CommandIDs = {
   newSimNotebook: 'cosim:new-sim-notebook',
+  openStarter: 'cosim:open-starter',
   showStatus: 'cosim:show-status'
 } as const;
-
-const STARTER_CELL = `import cosim
-
-cosim.__version__`;
 
 function statusBody(status: ICoSimStatus): Widget {
   const pre = document.createElement('pre');
@@ -40,28 +38,50 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const { commands } = app;
 
+    const starterById = new Map(STARTERS.map(starter => [starter.id, starter]));
+
+    /** A new notebook in `cwd` holding the starter's cells, on a Python kernel. */
+    const openStarter = async (id: string, cwd: string) => {
+      const starter = starterById.get(id) ?? STARTERS[0];
+      const model = await commands.execute('docmanager:new-untitled', {
+        path: cwd,
+        type: 'notebook'
+      });
+      const panel = await commands.execute('docmanager:open', {
+        path: model.path,
+        factory: 'Notebook',
+        kernel: { name: 'python3' }
+      });
+      await panel?.context?.ready;
+      const shared = panel?.content?.model?.sharedModel;
+      if (shared) {
+        shared.transact(() => {
+          shared.deleteCellRange(0, shared.cells.length);
+          shared.insertCells(
+            0,
+            starter.cells.map(cell => ({ cell_type: cell.type, source: cell.source }))
+          );
+        });
+      }
+      return panel;
+    };
+    const cwdOf = (args: Record<string, unknown>) => (typeof args.cwd === 'string' ? args.cwd : '');
+
     commands.addCommand(CommandIDs.newSimNotebook, {
       label: 'New Sim Notebook',
-      caption: 'New Python notebook with a CoSim starter cell',
+      caption: 'New Python notebook with a MuJoCo humanoid streaming live',
       icon: args => (args.isPalette ? undefined : cosimIcon),
-      execute: async args => {
-        const cwd = typeof args.cwd === 'string' ? args.cwd : '';
-        const model = await commands.execute('docmanager:new-untitled', {
-          path: cwd,
-          type: 'notebook'
-        });
-        const panel = await commands.execute('docmanager:open', {
-          path: model.path,
-          factory: 'Notebook',
-          kernel: { name: 'python3' }
-        });
-        await panel?.context?.ready;
-        const cell = panel?.content?.model?.cells?.get(0);
-        if (cell) {
-          cell.sharedModel.setSource(STARTER_CELL);
-        }
-        return panel;
-      }
+      execute: args => openStarter(STARTERS[0].id, cwdOf(args))
+    });
+
+    commands.addCommand(CommandIDs.openStarter, {
+      label: args => {
+        const starter = starterById.get(String(args.starter));
+        return args.isPalette ? `New Starter: ${starter?.label}` : (starter?.label ?? 'Starter');
+      },
+      caption: args => starterById.get(String(args.starter))?.caption ?? '',
+      icon: args => (args.isPalette ? undefined : cosimIcon),
+      execute: args => openStarter(String(args.starter), cwdOf(args))
     });
 
     commands.addCommand(CommandIDs.showStatus, {
@@ -80,10 +100,25 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
 
     if (launcher) {
       launcher.add({ command: CommandIDs.newSimNotebook, category: CATEGORY, rank: 0 });
+      STARTERS.slice(1).forEach((starter, i) =>
+        launcher.add({
+          command: CommandIDs.openStarter,
+          args: { starter: starter.id },
+          category: CATEGORY,
+          rank: 0.1 + i / 10
+        })
+      );
       launcher.add({ command: CommandIDs.showStatus, category: CATEGORY, rank: 1 });
     }
     if (palette) {
       palette.addItem({ command: CommandIDs.newSimNotebook, category: CATEGORY });
+      for (const starter of STARTERS.slice(1)) {
+        palette.addItem({
+          command: CommandIDs.openStarter,
+          args: { starter: starter.id, isPalette: true },
+          category: CATEGORY
+        });
+      }
       palette.addItem({ command: CommandIDs.showStatus, category: CATEGORY });
     }
   }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def _asset_dirs() -> list[Path]:
-    dirs = []
+    dirs: list[Path] = []
     try:
         import gymnasium
     except ImportError:  # the user environment installs it; say what is missing below

@@ -24,6 +24,7 @@ _FORM_STYLE = """
 .cosim-profile input { margin-right: 8px; }
 .cosim-price { float: right; font-weight: bold; }
 .cosim-unavailable { color: #a94442; margin-top: 4px; }
+.cosim-near-cap { color: #8a6d3b; margin-top: 4px; }
 </style>
 """
 
@@ -73,8 +74,10 @@ class ProfileFormMixin:
         if guard is not None:
             found = await guard.availability(self.user.name, groups)
             choices = [(a.profile, a.message) for a in found]
+            warnings = {a.profile.name: a.warning for a in found}
         else:
             choices = [(p, "") for p in profiles_for(self.profiles, groups)]
+            warnings = {}
         default_name = next((p.name for p, why in choices if p.default and not why), None)
         default_name = default_name or next((p.name for p, why in choices if not why), "")
         rows = [_FORM_STYLE, '<div class="cosim-profiles">']
@@ -87,6 +90,10 @@ class ProfileFormMixin:
                 f'<span class="cosim-price">{html.escape(profile.price_label())}</span>'
                 f"<br><small>{html.escape(profile.description)}</small>"
                 + (f'<div class="cosim-unavailable">Not now: {html.escape(why)}</div>' * bool(why))
+                + (
+                    f'<div class="cosim-near-cap">Note: {html.escape(warnings[profile.name])}</div>'
+                    * bool(warnings.get(profile.name))
+                )
                 + "</label>"
             )
         rows.append("</div>")

@@ -3,7 +3,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { jobsIcon } from './icons';
 import {
   ACTIVE_STATES,
   deleteJob,
@@ -287,7 +287,7 @@ export class JobsPanel extends Widget {
     super();
     this.id = JOBS_PANEL_ID;
     this.addClass('cosim-Jobs');
-    this.title.icon = cosimIcon;
+    this.title.icon = jobsIcon;
     this.title.caption = 'CoSim Jobs';
     const header = document.createElement('div');
     header.className = 'cosim-Jobs-header';

@@ -1,9 +1,12 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, showDialog, Dialog } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, showDialog, Dialog } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { requestAPI } from './api';
+import { ICostGuardStatus } from './costBanner';
+import { createHelpWidget, HelpPage } from './help';
+import { cosimIcon, viewerIcon } from './icons';
 import { STARTERS } from './starters';
 import { ICoSimStatus } from './tokens';
 
@@ -12,16 +15,53 @@ const CATEGORY = 'CoSim';
 export const CommandIDs = {
   newSimNotebook: 'cosim:new-sim-notebook',
   openStarter: 'cosim:open-starter',
+  help: 'cosim:help',
   showStatus: 'cosim:show-status'
 } as const;
 
-function statusBody(status: ICoSimStatus): Widget {
-  const pre = document.createElement('pre');
-  pre.className = 'cosim-StatusDialog';
-  pre.textContent = status.reply
-    ? JSON.stringify(status.reply, null, 2)
-    : `The CoSim server extension is not reachable.\n${status.error ?? ''}`;
-  return new Widget({ node: pre });
+function money(value: number | null | undefined): string {
+  return value === null || value === undefined ? 'no cap' : `$${value.toFixed(2)}`;
+}
+
+/** The status page: one row per fact a user asks about (is the bus up, what do I run, spend). */
+export function statusRows(
+  status: ICoSimStatus,
+  guard: ICostGuardStatus | null
+): [string, string][] {
+  const reply = status.reply;
+  if (!reply) {
+    return [['CoSim server extension', `not reachable ${status.error ?? ''}`.trim()]];
+  }
+  const redis = reply.redis;
+  const rows: [string, string][] = [
+    ['CoSim', reply.version],
+    ['Redis (the sims\u2019 bus)', redis.reachable ? `up at ${redis.url}` : `down: ${redis.error}`],
+    ['Features', reply.features.join(', ')]
+  ];
+  if (guard?.available) {
+    const price = guard.price_per_hour ? ` at $${guard.price_per_hour.toFixed(2)}/h` : ', free';
+    rows.push(['Profile', `${guard.profile ?? 'default'}${price}`]);
+    rows.push(['Spend this month', `${money(guard.spend)} of ${money(guard.cap)}`]);
+    if (guard.notice) {
+      rows.push(['Cost guard', guard.notice.message]);
+    }
+  } else if (guard) {
+    rows.push(['Cost guard', guard.message ?? 'not running']);
+  }
+  return rows;
+}
+
+function statusBody(rows: [string, string][]): Widget {
+  const table = document.createElement('table');
+  table.className = 'cosim-StatusTable';
+  for (const [key, value] of rows) {
+    const row = table.insertRow();
+    const head = document.createElement('th');
+    head.textContent = key;
+    row.appendChild(head);
+    row.insertCell().textContent = value;
+  }
+  return new Widget({ node: table });
 }
 
 export const launcherPlugin: JupyterFrontEndPlugin<void> = {
@@ -70,7 +110,7 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CommandIDs.newSimNotebook, {
       label: 'New Sim Notebook',
       caption: 'New Python notebook with a MuJoCo humanoid streaming live',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : viewerIcon),
       execute: args => openStarter(STARTERS[0].id, cwdOf(args))
     });
 
@@ -80,7 +120,7 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
         return args.isPalette ? `New Starter: ${starter?.label}` : (starter?.label ?? 'Starter');
       },
       caption: args => starterById.get(String(args.starter))?.caption ?? '',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : viewerIcon),
       execute: args => openStarter(String(args.starter), cwdOf(args))
     });
 
@@ -90,11 +130,29 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.isPalette ? undefined : cosimIcon),
       execute: async () => {
         await status.refresh().catch(() => undefined);
+        const guard = await requestAPI<ICostGuardStatus>('costguard').catch(() => null);
         await showDialog({
           title: 'CoSim Status',
-          body: statusBody(status),
+          body: statusBody(statusRows(status, guard)),
           buttons: [Dialog.okButton()]
         });
+      }
+    });
+
+    let help: MainAreaWidget<HelpPage> | null = null;
+    commands.addCommand(CommandIDs.help, {
+      label: 'CoSim Help',
+      caption: 'What CoSim adds to Lab and how to use it',
+      icon: args => (args.isPalette ? undefined : cosimIcon),
+      execute: args => {
+        if (!help || help.isDisposed) {
+          help = createHelpWidget();
+          app.shell.add(help, 'main');
+        }
+        app.shell.activateById(help.id);
+        if (typeof args.section === 'string') {
+          help.content.showSection(args.section);
+        }
       }
     });
 
@@ -120,6 +178,7 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
       palette.addItem({ command: CommandIDs.showStatus, category: CATEGORY });
+      palette.addItem({ command: CommandIDs.help, category: CATEGORY });
     }
   }
 };

@@ -1,7 +1,7 @@
 /** A Lumino widget showing one sim live: SimView + SimConnection, with stop, pause and follow. */
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { viewerIcon } from './icons';
 import { ISimMeta, simPresence, viewerSocketUrl } from './simApi';
 import { SimConnection, SimView, Viewpoint } from './viewer';
 
@@ -36,7 +36,7 @@ export class SimViewerWidget extends Widget {
     this.simId = options.simId;
     this.addClass('cosim-ViewerWidget');
     this.title.caption = `CoSim sim ${this.simId}`;
-    this.title.icon = cosimIcon;
+    this.title.icon = viewerIcon;
     this._view = new SimView(this.simId);
     this.node.appendChild(this._view.element);
 

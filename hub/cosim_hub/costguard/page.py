@@ -13,6 +13,7 @@ table { border-collapse: collapse; margin: 8px 0 24px; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
 th { background: #f3f3f3; }
 .notice { color: #a94442; }
+nav { margin-bottom: 12px; }
 #quota-result { margin-left: 12px; }
 """
 
@@ -48,7 +49,9 @@ def _table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
     return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
 
 
-def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -> str:
+def render_page(
+    report: dict[str, Any], xsrf: str, base: str, can_write: bool, hub_home: str = "/hub/home"
+) -> str:
     now = time.time()
     servers = [
         [
@@ -94,6 +97,7 @@ def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>CoSim usage</title><style>{_STYLE}</style></head>
 <body>
+<nav><a id="hub-home" href="{escape(hub_home)}">&larr; Back to the hub</a></nav>
 <h1>CoSim usage — {escape(report["month"])}</h1>
 <p>Total spend this month: <strong id="total-spend">{_money(spend["total"])}</strong>
 ({escape(report["currency"])}). Meter: every {meter["interval"]:.0f} s, last pass {age}.</p>

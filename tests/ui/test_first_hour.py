@@ -118,7 +118,23 @@ def test_starters_run_and_the_viewer_keeps_its_input(
         assert viewer.locator(".cosim-Viewer-help").is_visible()
         page.screenshot(path=str(cosim_artifacts / "first-hour-viewer-help.png"))
 
+        # Help: the Help menu's CoSim entry, and the status item opening the status page.
+        page.locator(".lm-MenuBar-itemLabel", has_text="Help").click()
+        page.locator(".lm-Menu-itemLabel", has_text="CoSim Help").click()
+        page.locator(".cosim-Help h2", has_text="The live viewer").wait_for(timeout=30_000)
+        page.locator(".cosim-StatusItem").click()
+        dialog = page.locator(".jp-Dialog", has_text="CoSim Status")
+        dialog.locator(".cosim-StatusTable", has_text="up at").wait_for(timeout=30_000)
+        dialog.locator(".jp-Dialog-button", has_text="Ok").click()
+        # One icon per feature in the left side bar: no two CoSim panels look alike.
+        icons = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").evaluate_all(
+            "tabs => tabs.filter(t => (t.dataset.id || '').startsWith('cosim'))"
+            ".map(t => t.querySelector('svg')?.outerHTML)"
+        )
+        assert len(icons) >= 4 and len(set(icons)) == len(icons), icons
+
         # Chords still reach Lab from the view: Ctrl+Shift+L opens a launcher.
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Untitled.ipynb").click()
         canvas.click()
         # The other starters run too: PyBullet from pybullet_data, and a camera stream.
         _open_starter(page, "PyBullet Arm", shortcut=True)

@@ -84,8 +84,8 @@ class CoSimCostGuard(Configurable):
 
     cluster_gpu_limit = Int(
         4,
-        help="""GPUs all users together may hold (the size of the GPU node pool; locally the
-        number of simulated GPUs).""",
+        help="""GPUs all users together may hold: the size of the GPU node pool on Kubernetes.
+        Locally it defaults to the machine's GPUs (NVML) or the pool in c.CoSimGpus.declared.""",
     ).tag(config=True)
 
     default_user_spend_cap = Float(

@@ -75,6 +75,12 @@ def render_page(
     gpu_rows = [["cluster", str(gpus["cluster"]), str(cluster_limit)]]
     gpu_rows += [[f"group {escape(g)}", str(n), ""] for g, n in sorted(gpus["groups"].items())]
     gpu_rows += [[f"user {escape(u)}", str(n), ""] for u, n in sorted(gpus["users"].items())]
+    device_rows = [
+        [escape(d["gpu"]), escape(d["server"] or "free"),
+         "" if d["utilization"] is None else f"{d['utilization']:.0f} %",
+         "" if d["memory_used_mb"] is None else f"{d['memory_used_mb']} MB"]
+        for d in report.get("gpu_devices", [])
+    ]  # fmt: skip
     quota_rows = [
         [escape(scope), str(q["gpu_limit"]), _money(q["spend_cap"])]
         for scope, q in sorted(quotas.items())
@@ -111,6 +117,8 @@ def render_page(
     }
 <h2>GPUs in use</h2>
 {_table(["scope", "in use", "limit"], gpu_rows, "gpus")}
+<h2>GPU devices</h2>
+{_table(["GPU", "held by", "utilisation", "memory"], device_rows, "gpu-devices")}
 <h2>Spend per user</h2>
 {_table(["user", "spend"], users, "spend-users")}
 <h2>Spend per group</h2>

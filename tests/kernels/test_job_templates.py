@@ -97,3 +97,29 @@ def test_reach_rollouts_show_the_floor_and_the_target(tmp_path: Path) -> None:
             env.step(env.action_space.sample())
     finally:
         env.close()
+
+
+@pytest.mark.parametrize(
+    ("requested", "policy", "cuda", "device"),
+    [
+        ("auto", "MlpPolicy", True, "cpu"),  # small MLPs: the CPU is faster
+        ("auto", "CnnPolicy", True, "cuda"),
+        ("auto", "CnnPolicy", False, "cpu"),
+        ("cuda", "MlpPolicy", True, "cuda"),
+        ("cuda", "MlpPolicy", False, "cpu"),  # asked for, none visible: said in the log
+        ("cpu", "CnnPolicy", True, "cpu"),
+    ],
+)
+def test_device_choice(requested: str, policy: str, cuda: bool, device: str) -> None:
+    from cosim.jobs.training import choose_device
+
+    chosen, why = choose_device(requested, policy, cuda)
+    assert chosen == device and why
+
+
+def test_templates_take_a_device() -> None:
+    for name in ("mujoco-ppo", "pybullet-ppo"):
+        template = get_template(name)
+        assert template.validate({})["device"] == "auto"
+        with pytest.raises(TemplateError, match="device"):
+            template.validate({"device": "tpu"})

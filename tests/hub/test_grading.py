@@ -59,7 +59,7 @@ def _source_notebook() -> nbformat.NotebookNode:
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
     root = tmp_path_factory.mktemp("course") / "nbgrader"
     prefix = f"cg{secrets.token_hex(2)}-"
-    limits = SandboxLimits(cell_timeout=4, wall_timeout=40, memory_bytes=2 << 30, processes=48)
+    limits = SandboxLimits(cell_timeout=3, wall_timeout=20, memory_bytes=2 << 30, processes=48)
     grader = CourseGrader(root, "robotics101", limits=limits, account_prefix=prefix)
     source = root / "source" / "hw1"
     source.mkdir(parents=True)

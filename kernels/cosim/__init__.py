@@ -2,7 +2,7 @@
 
 from cosim_server._version import __version__
 
-__all__ = ["__version__", "snapshot", "viewer"]
+__all__ = ["Recording", "RecordingError", "__version__", "snapshot", "viewer"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,6 +11,10 @@ def __getattr__(name: str) -> object:
         from .live_viewer import viewer
 
         return viewer
+    if name in ("Recording", "RecordingError"):
+        from . import recording
+
+        return recording.Recording if name == "Recording" else recording.fmt.RecordingError
     if name == "snapshot":
         from .snapshots.notebook import snapshot
 

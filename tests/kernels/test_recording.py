@@ -391,3 +391,36 @@ def test_play_publishes_the_recorded_frames(
         pubsub.close()
         with pytest.raises(ValueError, match="speed"):
             rec.play(speed=100, redis_url=cosim_redis_url, display=False)
+
+
+# -- recordings are ordinary workspace files ---------------------------------------------------
+def test_snapshots_keep_small_recordings_and_reference_big_ones(
+    good_file: bytes, tmp_path: Path
+) -> None:
+    from cosim.snapshots import ops
+
+    ws = tmp_path / "ws"
+    (ws / "runs").mkdir(parents=True)
+    (ws / "runs" / "small.cosimrec").write_bytes(good_file)
+    (ws / "runs" / "big.cosimrec").write_bytes(good_file * 3)  # past the threshold below
+    manifest = ops.create(ws, "runs", data_threshold=2 * len(good_file))
+    assert [r["path"] for r in manifest["data_refs"]] == ["runs/big.cosimrec"]
+    ops.restore(ws, manifest["id"], target=tmp_path / "restored")
+    restored = tmp_path / "restored" / "runs" / "small.cosimrec"
+    assert restored.read_bytes() == good_file
+    with Recording(restored) as rec:
+        assert rec.frame_count > 0
+
+
+def test_course_exchange_packs_recordings_byte_exact(good_file: bytes, tmp_path: Path) -> None:
+    from cosim_server.courses import pack_folder, unpack_files
+
+    (tmp_path / "hw1").mkdir()
+    (tmp_path / "hw1" / "run.cosimrec").write_bytes(good_file)
+    files = pack_folder(tmp_path / "hw1")
+    assert list(files) == ["run.cosimrec"]
+    out = tmp_path / "student"
+    out.mkdir()
+    unpack_files(out, out / "hw1", files, overwrite=False)
+    with Recording(out / "hw1" / "run.cosimrec") as rec:
+        assert rec.frame_count > 0 and rec.to_numpy().poses.shape[1] == 13

@@ -204,23 +204,23 @@ def main() -> None:
             "  same run, zero controls",
             f"{passive_size:,} B",
             f"{figures['bytes_per_body_frame_passive']} B per body-frame",
-        ),  # fmt: skip
+        ),
         (
             "  meshcat Animation (umsgpack)",
             f"{meshcat:,} B",
             f"ratio {size / meshcat:.4f} (<= 0.05)",
-        ),  # fmt: skip
+        ),
         ("steps/s, viewer only", f"{plain:,.0f}", ""),
         (
             "steps/s, viewer + recording",
             f"{recorded:,.0f}",
             f"overhead {cost:.1%} (< 2%), {spread}",
-        ),  # fmt: skip
+        ),
         (
             "10-min recording: cold seek p50 / p95",
             f"{seek50:.2f} / {seek95:.2f} ms",
             f"Python reader, {long_size:,} B file; browser seek not measured",
-        ),  # fmt: skip
+        ),
     ]
     report(rows, figures, args.json)
 

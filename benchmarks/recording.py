@@ -41,7 +41,7 @@ import cosim
 from cosim.recording import Recorder, Recording
 from cosim_hub.redis_server import RedisServer
 
-HUMANOID = Path(__import__("gymnasium").__file__).parent / "envs/mujoco/assets/humanoid.xml"
+HUMANOID = Path(cosim.model_path("humanoid.xml"))
 FPS = 60
 
 

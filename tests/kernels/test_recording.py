@@ -5,10 +5,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import struct
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -30,7 +27,7 @@ from cosim.recording import Recording, interpolate
 from cosim_hub.cli import main as cosim_cli
 from cosim_protocol import recording as fmt
 
-HUMANOID = Path(__import__("gymnasium").__file__).parent / "envs/mujoco/assets/humanoid.xml"
+HUMANOID = Path(cosim.model_path("humanoid.xml"))
 F32 = dict(rtol=0, atol=2e-6)  # float32 rounding of poses within a few metres
 
 
@@ -215,47 +212,47 @@ def test_full_disk_warns_once_stops_recording_and_the_sim_runs(
     v.close()
 
 
-KILL_SCRIPT = """
-import sys, mujoco, numpy as np, cosim
-m = mujoco.MjModel.from_xml_path(sys.argv[1]); d = mujoco.MjData(m)
-v = cosim.viewer(m, d, redis_url=sys.argv[3], display=False, rate=1000, record=sys.argv[2])
+KERNEL_CELL = """
+import mujoco, numpy as np, cosim
+m = mujoco.MjModel.from_xml_path({model!r}); d = mujoco.MjData(m)
+v = cosim.viewer(m, d, redis_url={url!r}, display=False, rate=1000, record={path!r})
 rng = np.random.default_rng(0)
-last = 0
 while True:
     d.ctrl[:] = rng.uniform(-0.4, 0.4, size=m.nu)
     mujoco.mj_step(m, d)
     v.sync()
-    written = v._recorder.frames_written
-    if written != last:
-        last = written
-        print(written, flush=True)
 """
 
 
-def test_killed_kernel_leaves_every_complete_block(cosim_redis_url: str, tmp_path: Path) -> None:
-    path = tmp_path / "killed.cosimrec"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, str(HUMANOID), str(path), cosim_redis_url],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def _frames_on_disk(path: Path) -> int:
     try:
-        assert proc.stdout is not None
-        written = 0
-        while written < 300:
-            line = proc.stdout.readline()
-            assert line, "the recording process died"
-            written = int(line)
+        with Recording(path) as rec:
+            return rec.frame_count
+    except fmt.RecordingError:  # nothing complete yet
+        return 0
+
+
+def test_killed_kernel_leaves_every_complete_block(cosim_redis_url: str, tmp_path: Path) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    path = tmp_path / "killed.cosimrec"
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+    try:
+        cell = KERNEL_CELL.format(model=str(HUMANOID), url=cosim_redis_url, path=str(path))
+        kc.execute(cell)
+        assert wait_for(lambda: _frames_on_disk(path) >= 300, timeout=120), "no blocks written"
+        written = _frames_on_disk(path)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)  # SIGKILL: no finally, no finalizer, no footer
+    data = path.read_bytes()
+    assert data[-16:-12] != fmt.FOOTER_MAGIC
     with Recording(path) as rec:
         assert rec.frame_count >= written  # every block written before the kill
         track = rec.to_numpy()
         assert list(track.frame) == list(range(1, rec.frame_count + 1))
         assert rec.events[0]["kind"] == "start"
     # Cut inside the last block as well: that block is dropped, the rest still reads.
-    data = path.read_bytes()
     with Recording(path) as rec:
         last = rec._frame_blocks[-1]
         kept = rec.frame_count - last.count

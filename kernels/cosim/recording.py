@@ -53,6 +53,7 @@ class Recorder:
         self._last: tuple[int, float] = (0, 0.0)  # frame number and sim time, for events
         self._cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
         self._stop = threading.Event()
+        self._writing = threading.Lock()  # pump() from the publisher, or stop_recording()'s rescue
         self.finished = threading.Event()
         self.error: str | None = None
         self.frames_written = 0
@@ -91,9 +92,11 @@ class Recorder:
     def pump(self, final: bool = False) -> None:
         """Write what is queued; blocks go out when full or old. ``final`` (or a requested
         stop) writes the rest, the index and the footer, and closes the file."""
-        if self.finished.is_set():
-            return
-        final = final or self._stop.is_set()
+        with self._writing:
+            if not self.finished.is_set():
+                self._pump(final or self._stop.is_set())
+
+    def _pump(self, final: bool) -> None:
         try:
             if self._offset == 0:
                 self._write(fmt.encode_header(self.header))
@@ -334,7 +337,9 @@ class Recording:
 
     def pose_at(self, t: float) -> np.ndarray:
         """Every body's pose at sim time ``t``, (n, 7): positions interpolated linearly and
-        quaternions spherically between the frames around ``t`` (clamped to the ends)."""
+        quaternions spherically between the frames around ``t`` (clamped to the ends). Sim
+        time is assumed to rise through the file: after a reset inside one recording (time
+        back to 0) use ``frame(j)`` or ``to_numpy()``."""
         if self.frame_count == 0:
             raise ValueError("the recording holds no frames")
         i = max(bisect.bisect_right(self._t0s, t) - 1, 0)

@@ -14,7 +14,7 @@ Every figure is taken against a baseline in the same run:
   viewer without one (many short alternating rounds, median of the per-round ratios)
 - seek_p95_ms_python: a 10-minute recording (the 60 s run repeated), ``pose_at`` at random
   times with the block cache emptied first (one block read, decompressed, decoded). The issue's
-  ``seek_p95_ms`` is seek-to-drawn-frame in the browser: not measured here (no Lab reader yet).
+  ``seek_p95_ms`` is seek-to-drawn-frame in the browser: not measured yet.
 
     python benchmarks/recording.py [--quick] [--json]
 """
@@ -218,7 +218,7 @@ def main() -> None:
         (
             "10-min recording: cold seek p50 / p95",
             f"{seek50:.2f} / {seek95:.2f} ms",
-            f"Python reader, {long_size:,} B file; browser seek not measured",
+            f"Python reader, {long_size:,} B file; browser seek not measured yet",
         ),
     ]
     report(rows, figures, args.json)

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from . import build, costguard, courses, jobs, snapshots, status, viewer
+from . import build, control, costguard, courses, jobs, shares, snapshots, status, viewer
 from .jobs_service import CoSimJobs, JobsService
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
@@ -20,6 +20,8 @@ FEATURE_MODULES["build"] = build
 FEATURE_MODULES["jobs"] = jobs
 FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
+FEATURE_MODULES["control"] = control
+FEATURE_MODULES["shares"] = shares
 
 
 @dataclass
@@ -30,6 +32,7 @@ class CoSimContext:
     redis: aioredis.Redis
     redis_timeout: float
     relays: RelayHub
+    rooms: control.Rooms
     features: set[str] = field(default_factory=set)
 
 
@@ -67,6 +70,7 @@ class CoSimServer(ExtensionApp):
             redis=redis,
             redis_timeout=self.redis_timeout,
             relays=RelayHub(redis, self.max_frame_bytes),
+            rooms=control.Rooms(redis, self.settings["server_root_dir"]),
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
@@ -88,4 +92,5 @@ class CoSimServer(ExtensionApp):
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
             cosim.relays.stop()
+            cosim.rooms.stop()
             await cosim.redis.aclose()

@@ -8,7 +8,6 @@ import json
 import re
 import secrets
 import time
-from typing import Any
 from urllib.parse import urljoin
 
 import pytest

@@ -6,6 +6,7 @@ import { coursesPanelPlugin } from './coursesPanel';
 import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
+import { sharePlugin } from './shareDialog';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 
@@ -20,7 +21,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   buildPlugin,
   jobsPlugin,
   costBannerPlugin,
-  coursesPanelPlugin
+  coursesPanelPlugin,
+  sharePlugin
 ];
 
 export default plugins;

@@ -23,6 +23,7 @@ SHARING_SCOPES = [
     "read:groups:name",
 ]
 
+AUTHORIZER = "cosim_server.auth.CoSimHubAuthorizer"
 CUSTOM_SCOPES = {
     VIEW_SCOPE: {
         "description": "Watch a shared CoSim server read-only: no edits, execution or control.",
@@ -36,4 +37,7 @@ def configure_sharing(c: Config) -> None:
     c.JupyterHub.custom_scopes = custom
     # Every user holds the view scope on their own servers, so they may pass it on in a share.
     extend_user_role(c, [*SHARING_SCOPES, f"{VIEW_SCOPE}!user"])
-    add_server_token_scopes(c, SHARING_SCOPES)
+    add_server_token_scopes(c, [*SHARING_SCOPES, f"{VIEW_SCOPE}!user"])
+    args = list(c.Spawner.args) if "args" in c.Spawner else []
+    if not any(a.startswith("--ServerApp.authorizer_class") for a in args):
+        c.Spawner.args = [*args, f"--ServerApp.authorizer_class={AUTHORIZER}"]

@@ -62,7 +62,8 @@ class SimControl:
 
     def __init__(self, path: Path, sim_id: str) -> None:
         self.path = path
-        doc = read_document(path)
+        # Seed, speed and params carry over from the last sim; a new sim starts running.
+        doc = {**read_document(path), "state": "running"}
         if not path.exists():
             write_document(path, {**doc, "sim_id": sim_id})
         self._cond = threading.Condition()

@@ -10,6 +10,8 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
 from . import build, control, costguard, courses, jobs, shares, snapshots, status, viewer
+from .auth import SETTING as VIEW_ONLY_SETTING
+from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
@@ -75,6 +77,7 @@ class CoSimServer(ExtensionApp):
         )
         self.settings["cosim"] = self.cosim
         root = self.settings["server_root_dir"]
+        self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
 
@@ -85,10 +88,13 @@ class CoSimServer(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
+        self.settings[VIEW_ONLY_SETTING].start()
 
     async def stop_extension(self) -> None:
         if "cosim_jobs" in self.settings:
             self.settings["cosim_jobs"].stop()
+        if VIEW_ONLY_SETTING in self.settings:
+            self.settings[VIEW_ONLY_SETTING].stop()
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
             cosim.relays.stop()

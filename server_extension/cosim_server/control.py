@@ -38,6 +38,7 @@ from cosim_protocol.control import (
     check_change,
     check_document,
     declare_params,
+    default_document,
 )
 
 from .base import CoSimError, CoSimHandler
@@ -136,13 +137,16 @@ class Rooms:
             loaded = check_document(json.loads(path.read_text()))
         except (OSError, ValueError) as err:
             log.warning("CoSim control: %s unreadable or invalid (%s); starting afresh", path, err)
-            from cosim_protocol.control import default_document
-
             loaded = default_document()
         if sim_id in self.docs:  # another request loaded it meanwhile
             return self.docs[sim_id]
         params = meta[META_KEY].get("params") or {}
-        doc = ControlDoc(self, sim_id, path, {**declare_params(loaded, params), "sim_id": sim_id})
+        # Seed, speed and params carry over from the last sim; a new sim starts running (as
+        # the kernel's copy does), so a file left paused never freezes the next run.
+        state = loaded["state"] if loaded["sim_id"] == sim_id else "running"
+        doc = ControlDoc(
+            self, sim_id, path, {**declare_params(loaded, params), "sim_id": sim_id, "state": state}
+        )
         doc.save()
         self.docs[sim_id] = doc
         doc.task = asyncio.ensure_future(self._watch(doc))

@@ -19,6 +19,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED, VIEW_SCOPE
 
+from .auth import refresh_soon
 from .base import CoSimError, CoSimHandler
 
 MAX_NAME = 255
@@ -142,11 +143,11 @@ class SharesHandler(_SharesHandler):
         if not isinstance(view_only, bool):
             raise CoSimError(400, "view_only must be true or false")
         target = {"user": user} if user else {"group": group}
-        if view_only:
-            await self._drop(target)  # a share only gains scopes: start from none
+        await self._drop(target)  # a share only gains scopes: start from none
         reply = await self.hub(
             "POST", f"shares/{self.server_path}", {**target, **_scopes(view_only)}
         )
+        await refresh_soon(self.settings)
         self.finish({"shared": True, "kind": reply.get("kind"), "view_only": view_only})
 
     async def delete(self) -> None:
@@ -155,6 +156,7 @@ class SharesHandler(_SharesHandler):
         if (user is None) == (group is None):
             raise CoSimError(400, "give exactly one of ?user= or ?group=")
         await self._drop({"user": user} if user else {"group": group})
+        await refresh_soon(self.settings)
         # A group's members are not looked up: their next request is checked afresh by the hub,
         # but their open viewer sockets stay until they reconnect.
         self.forget_access(user)

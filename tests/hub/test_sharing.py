@@ -169,3 +169,37 @@ def test_share_dialog_api_validates_and_makes_expiring_links(
     assert [c["id"] for c in codes] == [link.json()["id"]]
     assert alice.request("DELETE", f"{base}/share-codes").status_code == 200
     assert alice.request("GET", f"{base}/shares").json()["codes"] == []
+
+
+def test_view_only_share_reads_but_cannot_edit_execute_or_control(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    alice, _ = pair
+    a = alice.user
+    carol, _ = cosim_stack.new_user(f"carol{secrets.token_hex(2)}")
+    c = carol.user
+    resp = alice.request(
+        "POST", f"user/{a}/cosim/api/shares", data=json.dumps({"user": c, "view_only": True})
+    )
+    assert resp.status_code == 200, resp.text
+    listed = alice.request("GET", f"user/{a}/cosim/api/shares").json()["shares"]
+    assert {"kind": "user", "name": c, "view_only": True} in [
+        {k: s[k] for k in ("kind", "name", "view_only")} for s in listed
+    ]
+    assert open_shared(carol, a).status_code == 200
+    # Reading works...
+    assert carol.request("GET", f"user/{a}/api/contents").status_code == 200
+    sim_id = fake_sim(cosim_stack, a)
+    assert carol.request("GET", f"user/{a}/cosim/api/sims/{sim_id}").status_code == 200
+    # ...acting is refused by the server, not just hidden.
+    body = json.dumps({"type": "file", "format": "text", "content": "x"})
+    assert carol.request("PUT", f"user/{a}/api/contents/carol.txt", data=body).status_code == 403
+    assert carol.request("POST", f"user/{a}/api/kernels", data="{}").status_code == 403
+    change = json.dumps({"state": "paused"})
+    resp = carol.request("POST", f"user/{a}/cosim/api/sims/{sim_id}/control", data=change)
+    assert resp.status_code == 403
+    # The owner is unaffected.
+    assert alice.request("PUT", f"user/{a}/api/contents/alice.txt", data=body).status_code in (
+        200,
+        201,
+    )

@@ -80,6 +80,8 @@ def _open_lab(page: Any, stack: CoSimStack, owner: str, notebook: str) -> None:
 
 
 def _run_first_cell(page: Any) -> None:
+    # Focus the notebook first (the Share dialog had it): the status bar then shows its kernel.
+    page.locator(f"{PANEL} .jp-Cell .cm-content").first.click()
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=LAB_TIMEOUT)
     page.locator(f"{PANEL} .jp-Cell .cm-content").first.click()
     page.keyboard.press("Shift+Enter")

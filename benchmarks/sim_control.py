@@ -106,7 +106,7 @@ async def control_latency(presses: int) -> list[float]:
     sim: SimLoop | None = None
     try:
         alice, _ = stack.new_user("alice")
-        alice.spawn()
+        alice.spawn(timeout=240)  # a loaded machine spawns slowly
         assert alice.open_lab().status_code == 200
         config = (state_dir / "hub" / "jupyterhub_config.py").read_text()
         match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)

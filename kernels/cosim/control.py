@@ -119,6 +119,8 @@ class SimControl:
 
     def take_reset(self) -> bool:
         """True once per pending reset (several presses before the next sync are one reset)."""
+        if not self._reset_due:  # the hot path: no lock when nothing is pending
+            return False
         with self._cond:
             due, self._reset_due = self._reset_due, False
             if due:
@@ -128,6 +130,13 @@ class SimControl:
     def must_publish(self) -> bool:
         """Paused: every frame that gets through (a step) is shown, whatever the frame rate."""
         return self.paused
+
+    @property
+    def idle(self) -> bool:
+        """Running free: sync() has nothing to wait for (read without the lock: a change is
+        seen at the next sync at the latest)."""
+        doc = self._doc
+        return doc["state"] == "running" and not doc["speed"]
 
     def after_publish(self, sim_time: float, alive: Callable[[], bool]) -> None:
         """Block while paused (a step credit lets one sync through), then pace to ``speed``."""

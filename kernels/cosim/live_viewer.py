@@ -91,8 +91,8 @@ class Viewer:
             self._reset()
         now = time.monotonic()
         if now < self._next and not (control is not None and control.must_publish()):
-            if control is not None:
-                control.after_publish(self._sim_time(sim_time), lambda: self.running)
+            if control is not None and not control.idle:
+                control.after_publish(self._sim_time(sim_time), self._alive)
             return
         self._next = now + self.interval  # at most `rate` frames/s, however sync() is called
         if not self._finalizer.alive:
@@ -108,8 +108,11 @@ class Viewer:
         self._publisher.submit(frame)
         if self._publisher.error is not None and not self._warned:
             self._warn_transport(stacklevel=3)
-        if control is not None:
-            control.after_publish(t, lambda: self.running)
+        if control is not None and not control.idle:
+            control.after_publish(t, self._alive)
+
+    def _alive(self) -> bool:
+        return self.running
 
     def _sim_time(self, given: float | None) -> float:
         return self._scene.sim_time(self._syncs) if given is None else float(given)

@@ -76,7 +76,10 @@ def _table(ev: Any) -> str:
         else "not aligned"
     )
     unit = "frames" if ev.delta_unit == "f" else "m"
-    lines = [f"{ev.poses} matched poses, {mode}" + (f", scale {ev.scale:.6f}" if ev.scale else "")]
+    lines = [
+        f"{ev.poses} matched poses, {mode}"
+        + (f", scale {ev.scale:.6f}" if ev.scale_corrected and ev.scale else "")
+    ]
     lines.append(f"{'':<28}{'rmse':>12}{'mean':>12}{'median':>12}{'max':>12}")
     for label, stats in (
         ("ATE (m)", ev.ate),

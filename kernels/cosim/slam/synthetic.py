@@ -27,6 +27,7 @@ TEXTURE_METRES = 4.0  # one texture image covers this many metres of wall
 class SequenceSpec:
     duration_s: float = 20.0
     fps: float = 30.0
+    path_period_s: float = 20.0  # one loop of the camera path; a shorter duration renders part
     width: int = 640
     height: int = 480
     fovy_deg: float = 60.0
@@ -188,7 +189,7 @@ def generate(
     try:
         for k in range(spec.frames):
             t = k / spec.fps
-            pose = camera_pose(t, spec.duration_s)
+            pose = camera_pose(t, spec.path_period_s)
             data.mocap_pos[0] = pose[:3, 3]
             wxyz = np.roll(Rotation.from_matrix(pose[:3, :3] @ _MJ_FROM_CV).as_quat(), 1)
             data.mocap_quat[0] = wxyz

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from . import build, costguard, courses, jobs, snapshots, status, viewer
+from . import build, costguard, courses, job_results, jobs, snapshots, status, viewer
 from .jobs_service import CoSimJobs, JobsService
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
@@ -18,6 +18,7 @@ from .relay import RelayHub
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
 FEATURE_MODULES["build"] = build
 FEATURE_MODULES["jobs"] = jobs
+FEATURE_MODULES["job_results"] = job_results
 FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
 

@@ -36,12 +36,11 @@ class JobResultHandler(_JobsHandler):
         data = await _call(self, _read, job, name)
         if data is None:
             raise CoSimError(404, f"job {job_id} has no {name} (yet)")
-        self.set_header("Content-Type", RESULT_FILES[name])
         # An SVG is a document: never let it run script in our origin.
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
-        self.finish(data)
+        self.finish(data, set_content_type=RESULT_FILES[name])
 
 
 def routes() -> list[tuple[str, type]]:

@@ -216,7 +216,7 @@ class JobCard {
     this._stats.textContent = parts.join(' · ');
     if (isSlamMetric(last)) {
       this._stats.textContent = slamStats(last);
-      this._curve.hidden = true; // no episode reward: the results below take its place
+      this._curve.style.display = 'none'; // no episode reward: the results take its place
       if (last.final && !this._results) {
         this._results = slamResults(j.id, last);
         this._curve.after(this._results);

@@ -214,7 +214,7 @@ class SlamRun:
                 "ate_max_m": ev.ate["max"],
                 "rpe_trans_rmse_m": ev.rpe_trans["rmse"],
                 "rpe_rot_rmse_deg": ev.rpe_rot_deg["rmse"],
-                "scale": ev.scale,
+                "scale": ev.scale if mono else None,  # SE(3) alignment keeps scale 1
                 "plots": ["trajectory.png", "error.png"],
             }
             self.sink.emit(final)

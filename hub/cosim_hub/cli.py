@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from cosim.snapshots.cli import run as run_snapshot
 
         return run_snapshot(args)
-    if args.command == "slam":
+    if args.command in ("slam", "datasets"):
         from cosim.slam.cli import run as run_slam
 
         return run_slam(args)

@@ -64,6 +64,16 @@ def add_parser(sub: Any) -> None:
     )
     e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
+    d = sub.add_parser(
+        "datasets",
+        help="datasets shared with this server (read-only, under ~/datasets)",
+        description="The datasets an admin shares with every user server, read-only under "
+        "~/datasets/<name> ($COSIM_DATASETS_DIR overrides the folder).",
+    )
+    d.add_argument("--json", action="store_true", help="print JSON instead of text")
+    dc = d.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    dc.add_parser("list", help="name, format, size and frame count of each dataset")
+
 
 def _table(ev: Any) -> str:
     mode = (
@@ -91,7 +101,39 @@ def _table(ev: Any) -> str:
     return "\n".join(lines)
 
 
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def run_datasets(args: argparse.Namespace) -> int:
+    from .datasets import list_datasets
+    from .run import datasets_root
+
+    root = datasets_root()
+    found = list_datasets(root)
+    if args.json:
+        print(json.dumps([d.as_json() for d in found]))
+        return 0
+    if not found:
+        print(f"no datasets in {root}")
+        return 0
+    print(f"{'name':<24}{'format':<8}{'size':>10}{'frames':>8}  access")
+    for d in found:
+        frames = "-" if d.frames is None else str(d.frames)
+        access = "read-only" if not d.writable else "writable"
+        line = f"{d.name:<24}{d.format:<8}{_size(d.size_bytes):>10}{frames:>8}  {access}"
+        print(line + (f"  ({d.problem})" if d.problem else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "datasets":
+        return run_datasets(args)
     from .metrics import evaluate_files
     from .trajfiles import TrajectoryInputError
 

@@ -206,3 +206,58 @@ def read_sequence(folder: str | Path, sensor: str = "rgbd") -> Sequence:
             raise DatasetError(f"{folder} is an EuRoC sequence (no depth): use sensor=mono")
         return read_euroc(folder)
     return read_tum_rgbd(folder, with_depth=sensor == "rgbd")
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    path: Path
+    format: str  # tum | euroc | unknown
+    size_bytes: int
+    frames: int | None
+    writable: bool
+    problem: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "frames": self.frames,
+            "read_only": not self.writable,
+            "problem": self.problem,
+        }
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def describe(name: str, folder: Path) -> DatasetInfo:
+    """Format, size and frame count of one dataset folder; a broken one says why."""
+    import os
+
+    target = folder.resolve()
+    info = DatasetInfo(name, folder, "unknown", 0, None, os.access(target, os.W_OK))
+    try:
+        info.size_bytes = _folder_size(target)
+        info.format = detect_format(target)
+        seq = read_sequence(target, "rgbd" if info.format == "tum" else "mono")
+        info.frames = len(seq.frames)
+    except TrajectoryInputError as err:
+        info.problem = str(err)
+    return info
+
+
+def list_datasets(root: Path) -> list[DatasetInfo]:
+    if not root.is_dir():
+        return []
+    return [describe(p.name, p) for p in sorted(root.iterdir()) if p.is_dir()]

@@ -9,7 +9,18 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
-from . import build, control, costguard, courses, jobs, shares, snapshots, status, viewer
+from . import (
+    build,
+    control,
+    costguard,
+    courses,
+    job_results,
+    jobs,
+    shares,
+    snapshots,
+    status,
+    viewer,
+)
 from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
@@ -20,6 +31,7 @@ from .relay import RelayHub
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
 FEATURE_MODULES["build"] = build
 FEATURE_MODULES["jobs"] = jobs
+FEATURE_MODULES["job_results"] = job_results
 FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
 FEATURE_MODULES["control"] = control

@@ -15,8 +15,10 @@ from typing import Any
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Enum, Unicode, default
 
+from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
+from .user_limits import UserLimitsMixin
 
 _ACCOUNT_LOCK = asyncio.Lock()
 _UNIX_NAME_MAX = 32
@@ -39,7 +41,9 @@ class AccountError(RuntimeError):
     pass
 
 
-class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
+class CoSimLocalSpawner(
+    UserLimitsMixin, PrivateRuntimeMixin, ProfileFormMixin, LocalProcessSpawner
+):
     """Local user servers with per-user isolation.
 
     As root (isolation 'auto' or 'system-users') each hub user gets an unprivileged Unix account,
@@ -110,7 +114,18 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
                 raise AccountError("refusing to run a user server as root (isolation 'shared')")
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.notebook_dir = str(self.home)
+        self.prepare_runtime_dir()
+        self.prepare_user_limits()
         return await super().start()
+
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now=now)
+        # The server's process group is gone; setsid escapees and leftovers are not.
+        await asyncio.to_thread(self.stop_user_processes)
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()
+        return args + self.kernel_transport_args()
 
     async def _ensure_account(self) -> None:
         name, home = self.account, self.home
@@ -148,9 +163,11 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
                 os.chdir(home)
 
         apply_limits = self.profile_limits_fn()
+        enter_user_limits = self.user_limits_fn()
 
         def preexec() -> None:
             apply_limits()  # before dropping root: lowering limits needs no privilege anyway
+            enter_user_limits()  # joining a cgroup does need root
             become_user()
 
         return preexec
@@ -169,4 +186,5 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
         env.update(self.profile_environment())
+        env.update(self.runtime_env(env))
         return env

@@ -26,7 +26,9 @@ REDIS_MAX_QUERY_BYTES = 64 * MIB
 # Per student, per course: what the exchange keeps of their submissions (all assignments).
 EXCHANGE_MAX_FILES_PER_STUDENT = 2000
 EXCHANGE_MAX_BYTES_PER_STUDENT = 200 * MIB
-# Names of assignments and files: a name of a file, not a path.
-EXCHANGE_NAME_MAX = 100
-# Suffixes the exchange keeps for its own files next to the assignments.
+# Assignment names become folder names next to the exchange's own "<name>.json" metadata.
+EXCHANGE_NAME_MAX = 80
 EXCHANGE_RESERVED_SUFFIXES = (".json", ".tmp", ".lock")
+# Paths of files inside a transfer: each part a valid file name on every filesystem we use.
+EXCHANGE_FILE_NAME_MAX = 255
+EXCHANGE_PATH_MAX = 1024

@@ -16,6 +16,7 @@ from typing import Any
 import zstandard
 
 from .envlock import environment_lock
+from .startup_files import is_startup_file
 from .store import (
     SMALL_FILE,
     SnapshotError,
@@ -24,7 +25,6 @@ from .store import (
     disk_error,
     sha256_file,
 )
-from .startup_files import is_startup_file
 from .walk import walk
 
 DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024

@@ -15,6 +15,7 @@ from typing import Any
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Enum, Unicode, default
 
+from .gpu_spawner import GpuSpawnerMixin
 from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
@@ -42,7 +43,7 @@ class AccountError(RuntimeError):
 
 
 class CoSimLocalSpawner(
-    UserLimitsMixin, PrivateRuntimeMixin, ProfileFormMixin, LocalProcessSpawner
+    UserLimitsMixin, PrivateRuntimeMixin, GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner
 ):
     """Local user servers with per-user isolation.
 
@@ -116,12 +117,20 @@ class CoSimLocalSpawner(
         self.notebook_dir = str(self.home)
         self.prepare_runtime_dir()
         self.prepare_user_limits()
-        return await super().start()
+        await self.allocate_gpus()
+        try:
+            return await super().start()
+        except BaseException:
+            await self.release_gpus()
+            raise
 
     async def stop(self, now: bool = False) -> None:
-        await super().stop(now=now)
-        # The server's process group is gone; setsid escapees and leftovers are not.
-        await asyncio.to_thread(self.stop_user_processes)
+        try:
+            await super().stop(now=now)
+            # The server's process group is gone; setsid escapees and leftovers are not.
+            await asyncio.to_thread(self.stop_user_processes)
+        finally:
+            await self.release_gpus()
 
     def get_args(self) -> list[str]:
         args: list[str] = super().get_args()
@@ -187,4 +196,5 @@ class CoSimLocalSpawner(
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
         env.update(self.profile_environment())
         env.update(self.runtime_env(env))
+        env.update(self.gpu_environment())  # its own GPUs, or none: never every GPU
         return env

@@ -157,6 +157,9 @@ def configure(c: Config) -> CoSimHub:
     if settings.proxy_api_port:
         _set_default(proxy, "api_url", f"http://127.0.0.1:{settings.proxy_api_port}")
 
+    from .origins import configure_cookies
+
+    configure_cookies(c)
     _configure_authenticator(c, settings)
     _configure_spawner(c, settings)
     from .guard_config import configure_cost_guard

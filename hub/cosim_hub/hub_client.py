@@ -78,9 +78,14 @@ class HubClient:
         self.user = name
         return self
 
-    def approve(self, name: str) -> None:
-        """Admin only: NativeAuthenticator's approval link."""
-        resp = self.request("GET", f"hub/authorize/{name}", allow_redirects=False)
+    def approve(self, name: str, approve: bool = True) -> None:
+        """Admin only: the approval button on /hub/authorize (a POST with the hub's _xsrf)."""
+        resp = self.request(
+            "POST",
+            f"hub/authorize/{name}",
+            data={"approve": "1" if approve else "0", "_xsrf": self._xsrf()},
+            allow_redirects=False,
+        )
         if resp.status_code >= 400:
             raise HubError(f"approving {name} failed: {resp.status_code}")
 

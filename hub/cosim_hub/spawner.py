@@ -17,6 +17,7 @@ from traitlets import Enum, Unicode, default
 
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
+from .server_output import make_output_redirect
 
 _ACCOUNT_LOCK = asyncio.Lock()
 _UNIX_NAME_MAX = 32
@@ -148,10 +149,12 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
                 os.chdir(home)
 
         apply_limits = self.profile_limits_fn()
+        redirect_output = make_output_redirect(self.home)
 
         def preexec() -> None:
             apply_limits()  # before dropping root: lowering limits needs no privilege anyway
             become_user()
+            redirect_output()  # as the user: never the hub's own log descriptors
 
         return preexec
 

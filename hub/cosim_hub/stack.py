@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .hub_client import HubClient
+from .origins import local_subdomain_host
 from .procs import free_port, tagged_pids, terminate
 
 
@@ -42,13 +43,18 @@ class CoSimStack:
     account_prefix: str
     proc: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    subdomains: bool = False  # each user server at http://<name>.cosim.localhost:<port>
+
+    def user_url(self, name: str) -> str:
+        """Base URL of ``name``'s server: ``<url>/user/<name>/`` on its own origin or the hub's."""
+        return self.client().url(f"user/{name}/")
 
     @property
     def launch_id(self) -> str:
         return (self.state_dir / "hub" / "launch-id").read_text().strip()
 
     def client(self) -> HubClient:
-        return HubClient(self.url)
+        return HubClient(self.url, subdomains=self.subdomains)
 
     def admin_client(self) -> HubClient:
         return self.client().login(self.admin, self.admin_password)
@@ -92,6 +98,7 @@ def start_cosim_up(
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
     extra_config: str = "",
+    subdomains: bool = True,
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
 
@@ -112,6 +119,7 @@ def start_cosim_up(
             str(state_dir),
             "--config",
             str(config),
+            "--subdomains" if subdomains else "--no-subdomains",
             *extra_args,
         ),
         stdout=subprocess.PIPE,
@@ -120,12 +128,13 @@ def start_cosim_up(
         env=env,
     )
     stack = CoSimStack(
-        url=f"http://127.0.0.1:{port}",
+        url=local_subdomain_host("127.0.0.1", port) if subdomains else f"http://127.0.0.1:{port}",
         state_dir=state_dir,
         admin="admin",
         admin_password=admin_password,
         account_prefix=account_prefix,
         proc=proc,
+        subdomains=subdomains,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines, stack.output), daemon=True).start()

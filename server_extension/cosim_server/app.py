@@ -7,9 +7,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Unicode, default
+from traitlets import Float, Int, List, Unicode, default
 
-from . import build, costguard, courses, jobs, snapshots, status, viewer
+from . import build, costguard, courses, jobs, snapshots, status, user_content, viewer
 from .jobs_service import CoSimJobs, JobsService
 from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
@@ -56,6 +56,21 @@ class CoSimServer(ExtensionApp):
         warning in the server log. Pose frames are 56 + 28 bytes per moving body.""",
     ).tag(config=True)
 
+    allowed_proxy_ports = List(
+        Int(),
+        help="""Local ports that /proxy/<port>/ (jupyter-server-proxy) may reach on this server.
+        Default: none, since a page served there runs in the browser of whoever opens it.
+        CoSim's TensorBoard has its own route and needs no entry. What allowed ports serve is
+        sandboxed by proxied_content_csp.""",
+    ).tag(config=True)
+
+    proxied_content_csp = Unicode(
+        "sandbox allow-scripts allow-forms allow-popups allow-downloads",
+        help="""Content-Security-Policy added to answers from allowed proxied ports: a sandbox
+        without allow-same-origin, so the page cannot use this server's cookies or API.
+        Empty: none (only for ports serving trusted content).""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url_from_env()
@@ -70,6 +85,8 @@ class CoSimServer(ExtensionApp):
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
+        self.settings[user_content.ALLOWED_PORTS_SETTING] = set(self.allowed_proxy_ports)
+        self.settings[user_content.PROXY_CSP_SETTING] = self.proxied_content_csp
         root = self.settings["server_root_dir"]
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
@@ -77,6 +94,7 @@ class CoSimServer(ExtensionApp):
     def initialize_handlers(self) -> None:
         for module in FEATURE_MODULES.values():
             self.handlers.extend(module.routes())
+        self.handlers.extend(user_content.routes())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.

@@ -13,9 +13,10 @@ from typing import Any
 
 import requests
 
-from .origins import user_host
+from .origins import subdomain_origin
 
-_USER_PATH = re.compile(r"/?user/([^/?#]+)")
+# Paths served on their own origin with subdomains: user servers and hub services.
+_OWN_ORIGIN_PATH = re.compile(r"/?(user|services)/([^/?#]+)")
 _real_getaddrinfo = socket.getaddrinfo
 
 
@@ -41,7 +42,8 @@ class HubClient:
 
     def __init__(self, base_url: str, timeout: float = 30.0, subdomains: bool = False) -> None:
         """``subdomains``: the hub runs with subdomain_host = ``base_url``, so each user's
-        server is at ``<name>.<host>`` (paths ``user/<name>/...`` go there)."""
+        server is at ``<name>.<host>`` (paths ``user/<name>/...`` go there, and
+        ``services/<name>/...`` to ``<name>--service.<host>``)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.subdomains = subdomains
@@ -52,9 +54,10 @@ class HubClient:
 
     def url(self, path: str) -> str:
         path = path.lstrip("/")
-        match = _USER_PATH.match(path)
+        match = _OWN_ORIGIN_PATH.match(path)
         if self.subdomains and match:
-            return f"{user_host(self.base_url, match.group(1))}/{path}"
+            kind = "user" if match.group(1) == "user" else "service"
+            return f"{subdomain_origin(self.base_url, match.group(2), kind)}/{path}"
         return f"{self.base_url}/{path}"
 
     def _xsrf_cookie(self, path: str) -> str | None:

@@ -30,10 +30,14 @@ def local_subdomain_host(ip: str, port: int) -> str:
     return f"http://{LOCAL_HUB_HOST}:{port}" if ip in LOOPBACK_HOSTS else ""
 
 
-def user_host(subdomain_host: str, name: str) -> str:
-    """``http(s)://<name>.<host>[:port]``: where ``name``'s server is served (simple names)."""
+def subdomain_origin(subdomain_host: str, name: str, kind: str = "user") -> str:
+    """The origin JupyterHub serves user ``name``'s server (or service ``name``, kind
+    'service') on: ``<name>.<host>`` / ``<name>--service.<host>``, as its idna hook names them."""
+    from jupyterhub.utils import subdomain_hook_idna
+
     parts = urlsplit(subdomain_host)
-    return f"{parts.scheme}://{name.lower()}.{parts.netloc}"
+    domain = subdomain_hook_idna(name, parts.hostname, kind)
+    return f"{parts.scheme}://{domain}" + (f":{parts.port}" if parts.port else "")
 
 
 def configure_subdomains(c: Config, subdomain_host: str) -> None:

@@ -20,6 +20,8 @@ from .hub_client import HubClient
 from .origins import local_subdomain_host
 from .procs import free_port, tagged_pids, terminate
 
+SUBDOMAINS_ENV = "COSIM_TEST_SUBDOMAINS"
+
 
 def cosim_up_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cosim_hub", "up", *args]
@@ -45,9 +47,14 @@ class CoSimStack:
     output: list[str] = field(default_factory=list)
     subdomains: bool = False  # each user server at http://<name>.cosim.localhost:<port>
 
+    def public_url(self, path: str) -> str:
+        """Full URL of ``path`` as a browser reaches it: ``user/<name>/...`` and
+        ``services/<name>/...`` on their own origins when subdomains are on, else on the hub's."""
+        return self.client().url(path)
+
     def user_url(self, name: str) -> str:
-        """Base URL of ``name``'s server: ``<url>/user/<name>/`` on its own origin or the hub's."""
-        return self.client().url(f"user/{name}/")
+        """Base URL of ``name``'s server, ending in ``/user/<name>/``."""
+        return self.public_url(f"user/{name}/")
 
     @property
     def launch_id(self) -> str:
@@ -98,12 +105,16 @@ def start_cosim_up(
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
     extra_config: str = "",
-    subdomains: bool = True,
+    subdomains: bool | None = None,
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
 
     ``extra_config`` is appended to the test's config file (e.g. fast cost-guard intervals).
+    ``subdomains``: each user server on its own origin (``cosim up``'s default); None reads
+    $COSIM_TEST_SUBDOMAINS (``0`` runs a whole test session on one shared origin).
     """
+    if subdomains is None:
+        subdomains = os.environ.get(SUBDOMAINS_ENV, "1") != "0"
     port = port or free_port()
     account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
     state_dir.parent.mkdir(parents=True, exist_ok=True)

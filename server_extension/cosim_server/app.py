@@ -96,6 +96,11 @@ class CoSimServer(ExtensionApp):
             self.handlers.extend(module.routes())
         self.handlers.extend(user_content.routes())
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        # Before the server creates its contents manager and routes.
+        user_content.sandbox_files_by_default(serverapp.config)
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)

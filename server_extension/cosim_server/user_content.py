@@ -11,7 +11,9 @@ visitor's page on this server's origin. So:
   is sandboxed too (scripts run, but in an opaque origin without this server's cookies).
   CoSim's own TensorBoard has its own route (``/cosim/tensorboard/<job>/``) and is not affected.
 
-These routes are added by the cosim_server extension, which loads before jupyter_server_proxy
+The files/ handler is set as the contents manager's default when the extension links (before
+the server builds its routes); a files_handler_class in the server's own config wins.
+The proxy routes are added by the cosim_server extension, which loads before jupyter_server_proxy
 (extensions load in name order), so they win over jupyter-server-proxy's own.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.base.handlers import AuthenticatedFileHandler
+from jupyter_server.base.handlers import AuthenticatedFileHandler, JupyterHandler
 from jupyter_server_proxy.handlers import LocalProxyHandler, RemoteProxyHandler
 from tornado import web
 
@@ -33,7 +35,18 @@ class SandboxedFileHandler(AuthenticatedFileHandler):
 
     @property
     def content_security_policy(self) -> str:
-        return f"{super().content_security_policy}; {FILES_CSP}"
+        # Not AuthenticatedFileHandler's "sandbox allow-scripts": a browser obeys the first
+        # sandbox directive it sees, so ours must replace it, not follow it.
+        base: str = JupyterHandler.content_security_policy.fget(self)  # type: ignore[attr-defined]
+        return f"{base}; {FILES_CSP}"
+
+
+def sandbox_files_by_default(config: Any) -> None:
+    """Make SandboxedFileHandler serve files/ unless the config already names a handler."""
+    for section in ("FileContentsManager", "ContentsManager"):
+        if section in config and "files_handler_class" in config[section]:
+            return
+    config.FileContentsManager.files_handler_class = SandboxedFileHandler
 
 
 class _PortGuard:

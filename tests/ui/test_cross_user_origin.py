@@ -1,8 +1,9 @@
 """A page that mallory serves, opened by another user in Chromium, cannot act as that user.
 
-The attack of issue 17: mallory serves HTML from her own server; the admin (who may open any
-server) opens it. Mallory controls everything her server runs, so she first turns off the
-server-side guards in her own ~/.jupyter config (files/ sandbox, proxied ports): what must hold
+The attack of issue 17: mallory serves HTML from her own server, through jupyter-server-proxy
+(``/user/mallory/proxy/<port>/``), and the admin (who may open any server) opens it. Mallory
+controls everything her server runs, so she first lifts CoSim's server-side guards in her own
+~/.jupyter config (the allowed proxy ports and their sandbox): what must hold
 is the browser's origin boundary, her server on ``mallory.<hub host>`` and the victim's on
 ``admin.<hub host>``. The page then tries, with the victim's cookies, to read and write the
 victim's files, start a kernel in the victim's server and mint a hub token for the victim.
@@ -20,15 +21,16 @@ import secrets
 import subprocess
 from typing import Any
 
+from cosim_hub.procs import free_port
 from cosim_hub.spawner import unix_account_name
 from cosim_hub.stack import CoSimStack
 from cosim_server.pytest_plugin import lab_login
 
-# Mallory's own server config: no files/ sandbox (she may set it, it is her server).
-MALLORY_CONFIG = (
-    "c.FileContentsManager.files_handler_class = "
-    "'jupyter_server.base.handlers.AuthenticatedFileHandler'\n"
-)
+# Mallory's own server config (she may set it, it is her server): her port, no sandbox.
+MALLORY_CONFIG = """
+c.CoSimServer.allowed_proxy_ports = [%d]
+c.CoSimServer.proxied_content_csp = ""
+"""
 
 EVIL_PAGE = """<!doctype html><html><body><script>
 const VICTIM = %(victim)s, HUB = %(hub)s, out = {};
@@ -50,7 +52,13 @@ async function attempt(name, fn) {
 }
 (async () => {
   const x = await xsrfOf(VICTIM + "api/status");
-  const hx = await xsrfOf(HUB + "hub/token");
+  let hx = "";  // the hub's pages carry their XSRF token (jhdata.xsrf_token)
+  await attempt("hubpage", async () => {
+    const m = (await (await fetch(HUB + "hub/token", {credentials: "include"})).text())
+      .match(/xsrf_token: "([^"]+)"/);
+    hx = m ? m[1] : "";
+    return hx ? "token read" : "no token";
+  });
   const json = {"Content-Type": "application/json"};
   await attempt("read", async () => {
     const r = await fetch(VICTIM + "api/contents/secret.txt", {credentials: "include"});
@@ -92,6 +100,16 @@ def _write_as(account: str, relpath: str, text: str) -> None:
     )
 
 
+def _open_as_victim(page: Any, stack: CoSimStack, path: str) -> Any:
+    """The victim opens mallory's page (the hub asks once whether to let her server in)."""
+    page.goto(stack.public_url(path))
+    if "oauth2/authorize" in page.url:
+        page.click("form [type=submit]")
+    page.wait_for_url(f"**/{path}", timeout=60_000)
+    page.wait_for_function("window.cosimResults !== undefined", timeout=60_000)
+    return page.evaluate("window.cosimResults")
+
+
 def _admin_kernels(stack: CoSimStack) -> list[Any]:
     admin = stack.admin_client()
     admin.open_lab()
@@ -123,18 +141,26 @@ def test_mallorys_page_cannot_act_as_its_visitor(
     victim_base = stack.user_url(stack.admin)
     page_html = EVIL_PAGE % {"victim": json.dumps(victim_base), "hub": json.dumps(stack.url + "/")}
     mallory.spawn()  # creates her account and home
-    _write_as(account, ".jupyter/jupyter_server_config.py", MALLORY_CONFIG)
-    _write_as(account, "evil.html", page_html)
+    port = free_port()
+    _write_as(account, ".jupyter/jupyter_server_config.py", MALLORY_CONFIG % port)
+    _write_as(account, "site/evil.html", page_html)
     mallory.stop()
     mallory.spawn()
-
-    # The victim opens mallory's page (the hub asks once whether to let mallory's server in).
-    page.goto(stack.public_url(f"user/{mallory.user}/files/evil.html"))
-    if "oauth2/authorize" in page.url:
-        page.click("form [type=submit]")
-    page.wait_for_url(f"**/user/{mallory.user}/files/evil.html", timeout=60_000)
-    page.wait_for_function("window.cosimResults !== undefined", timeout=60_000)
-    results = page.evaluate("window.cosimResults")
+    entry = pwd.getpwnam(account)
+    web = subprocess.Popen(
+        ["/usr/bin/python3", "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        user=entry.pw_uid,
+        group=entry.pw_gid,
+        extra_groups=[],
+        cwd=f"{entry.pw_dir}/site",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        results = _open_as_victim(page, stack, f"user/{mallory.user}/proxy/{port}/evil.html")
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
 
     # Nothing of the victim's reached the page, and nothing changed on the victim's side.
     assert secret not in str(results.get("read")), results
@@ -145,3 +171,24 @@ def test_mallorys_page_cannot_act_as_its_visitor(
     notes = [t.get("note") for t in tokens.get("api_tokens", [])]
     assert "pwned" not in notes, f"mallory's page minted a hub token: {results}"
     mallory.stop()
+
+
+def test_served_html_is_sandboxed_and_other_ports_closed(cosim_stack: CoSimStack) -> None:
+    """CoSim's own server-side guards (which a user may lift on their own server only)."""
+    owner, _ = cosim_stack.new_user(f"owner{secrets.token_hex(2)}")
+    owner.spawn()
+    owner.open_lab()
+    base = f"user/{owner.user}"
+    body = {"type": "file", "format": "text", "content": "<script>alert(1)</script>"}
+    assert owner.request("PUT", f"{base}/api/contents/page.html", json=body).status_code == 201
+    resp = owner.request("GET", f"{base}/files/page.html")
+    assert resp.status_code == 200
+    csp = [d.strip() for d in resp.headers["Content-Security-Policy"].split(";")]
+    sandbox = [d for d in csp if d.startswith("sandbox")]
+    assert sandbox and sandbox[0] == "sandbox", csp  # the first sandbox directive is obeyed
+    # Arbitrary proxied ports are closed by default (CoSim's TensorBoard has its own route).
+    port = free_port()
+    for path in (f"proxy/{port}/", f"proxy/absolute/{port}/", f"proxy/localhost:{port}/"):
+        resp = owner.request("GET", f"{base}/{path}", allow_redirects=False)
+        assert resp.status_code == 403, (path, resp.status_code)
+    owner.stop()

@@ -29,6 +29,10 @@ class JupyterServer:
                 sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
                 "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.root}", "--allow-root",
+                # The benchmark's own measuring page is served from files/, which CoSim
+                # sandboxes (no scripts) by default.
+                "--FileContentsManager.files_handler_class="
+                "jupyter_server.base.handlers.AuthenticatedFileHandler",
             ],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

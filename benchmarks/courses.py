@@ -59,7 +59,7 @@ def write(folder: Path, files: dict[str, bytes]) -> None:
 
 class Exchange:
     def __init__(self, stack: CoSimStack) -> None:
-        self.base = f"{stack.url}/services/cosim-courses/api/courses/{COURSE}/assignments"
+        self.base = stack.public_url(f"services/cosim-courses/api/courses/{COURSE}/assignments")
 
     def call(self, method: str, path: str, token: str, body: Any = None) -> Any:
         resp = requests.request(

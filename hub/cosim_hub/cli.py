@@ -52,6 +52,14 @@ def _add_up(sub: argparse._SubParsersAction) -> None:
         "before CoSim's defaults, so its settings win",
     )
     p.add_argument(
+        "--subdomains",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve each user server on its own origin, http://<user>.cosim.localhost:<port>, "
+        "apart from the hub's (default on a loopback --ip; elsewhere set "
+        "c.CoSimHub.subdomain_host)",
+    )
+    p.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -89,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             admin=args.admin,
             config_file=args.config_file,
             log_level=args.log_level,
+            subdomains=args.subdomains,
         )
         return up(opts)
     if args.command == "snapshot":

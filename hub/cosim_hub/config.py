@@ -100,6 +100,16 @@ class CoSimHub(Configurable):
         course staff can let others into a server.""",
     ).tag(config=True)
 
+    subdomain_host = Unicode(
+        "",
+        help="""Serve each user server on its own origin, <user>.<host>, and the hub on this
+        one (JupyterHub's subdomain_host, e.g. https://cosim.example.org): a page one user
+        serves cannot then act as another user who opens it. Needs wildcard DNS
+        (*.cosim.example.org) and, with TLS, a wildcard certificate. `cosim up` on a loopback
+        address uses http://cosim.localhost:<port> (browsers resolve *.localhost themselves).
+        Empty: every server shares the hub's origin.""",
+    ).tag(config=True)
+
     profiles_file = Unicode(
         "",
         help="""TOML file of server profiles ([[profile]] tables: CPU/memory requests and limits,
@@ -167,6 +177,10 @@ def configure(c: Config) -> CoSimHub:
     if settings.proxy_api_port:
         _set_default(proxy, "api_url", f"http://127.0.0.1:{settings.proxy_api_port}")
 
+    from .origins import configure_cookies, configure_subdomains
+
+    configure_cookies(c)
+    configure_subdomains(c, settings.subdomain_host)
     _configure_authenticator(c, settings)
     _configure_spawner(c, settings)
     from .guard_config import configure_cost_guard

@@ -6,10 +6,31 @@ Used by the test fixtures and the benchmarks, so both drive the hub the way a br
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from typing import Any
 
 import requests
+
+from .origins import subdomain_origin
+
+# Paths served on their own origin with subdomains: user servers and hub services.
+_OWN_ORIGIN_PATH = re.compile(r"/?(user|services)/([^/?#]+)")
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _getaddrinfo_localhost_subdomains(host: Any, *args: Any, **kwargs: Any) -> Any:
+    # Browsers resolve *.localhost to loopback themselves (RFC 6761); glibc here does not.
+    if isinstance(host, str) and host.endswith(".localhost"):
+        host = "127.0.0.1"
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def resolve_localhost_subdomains() -> None:
+    """Make this process resolve ``<anything>.localhost`` to 127.0.0.1, as browsers do, so
+    clients keep the real host names (Host header, cookies per origin) of per-user origins."""
+    socket.getaddrinfo = _getaddrinfo_localhost_subdomains
 
 
 class HubError(RuntimeError):
@@ -19,14 +40,25 @@ class HubError(RuntimeError):
 class HubClient:
     """One logged-in (or anonymous) browser-like session against a hub at ``base_url``."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, subdomains: bool = False) -> None:
+        """``subdomains``: the hub runs with subdomain_host = ``base_url``, so each user's
+        server is at ``<name>.<host>`` (paths ``user/<name>/...`` go there, and
+        ``services/<name>/...`` to ``<name>--service.<host>``)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.subdomains = subdomains
         self.session = requests.Session()
         self.user: str | None = None
+        if subdomains:
+            resolve_localhost_subdomains()
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
+        path = path.lstrip("/")
+        match = _OWN_ORIGIN_PATH.match(path)
+        if self.subdomains and match:
+            kind = "user" if match.group(1) == "user" else "service"
+            return f"{subdomain_origin(self.base_url, match.group(2), kind)}/{path}"
+        return f"{self.base_url}/{path}"
 
     def _xsrf_cookie(self, path: str) -> str | None:
         """The _xsrf cookie that a browser would send with ``path``: the hub sets one under
@@ -78,9 +110,14 @@ class HubClient:
         self.user = name
         return self
 
-    def approve(self, name: str) -> None:
-        """Admin only: NativeAuthenticator's approval link."""
-        resp = self.request("GET", f"hub/authorize/{name}", allow_redirects=False)
+    def approve(self, name: str, approve: bool = True) -> None:
+        """Admin only: the approval button on /hub/authorize (a POST with the hub's _xsrf)."""
+        resp = self.request(
+            "POST",
+            f"hub/authorize/{name}",
+            data={"approve": "1" if approve else "0", "_xsrf": self._xsrf()},
+            allow_redirects=False,
+        )
         if resp.status_code >= 400:
             raise HubError(f"approving {name} failed: {resp.status_code}")
 

@@ -30,6 +30,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from .auth import ADMIN_PASSWORD_ENV
 from .config import CoSimHub, default_state_dir
+from .origins import local_subdomain_host
 from .procs import LAUNCH_ENV, free_port, pid_alive, port_in_use, tagged_pids, terminate
 from .redis_server import RedisServer, RedisServerError
 
@@ -47,6 +48,8 @@ class UpOptions:
     config_file: str | None = None
     log_level: str = "INFO"
     ready_timeout: float = 120.0
+    # Each user server on its own origin (<user>.cosim.localhost) when listening on loopback.
+    subdomains: bool = True
 
 
 def _say(msg: str) -> None:
@@ -133,6 +136,9 @@ def _hub_config_text(opts: UpOptions, state: Path, redis_url: str, ports: dict[s
         "c.JupyterHub.cleanup_servers = True",
         "c.JupyterHub.cleanup_proxy = True",
     ]
+    subdomain_host = local_subdomain_host(opts.ip, opts.port) if opts.subdomains else ""
+    if subdomain_host:
+        lines.append(f"c.CoSimHub.subdomain_host = {subdomain_host!r}")
     if opts.config_file:
         lines.append(f"load_subconfig({str(Path(opts.config_file).resolve())!r})")
     lines.append("configure(c)")
@@ -167,9 +173,11 @@ class Stack:
         self.hub: subprocess.Popen[bytes] | None = None
         self._lock_file: IO[str] | None = None
         self._hub_log: IO[bytes] | None = None
-        self.url = (
+        # Where the launcher itself checks the hub (no name to resolve), and the public URL.
+        self.local_url = (
             f"http://{opts.ip if opts.ip not in ('', '0.0.0.0') else '127.0.0.1'}:{opts.port}"
         )
+        self.url = (opts.subdomains and local_subdomain_host(opts.ip, opts.port)) or self.local_url
         self.admin_password: str | None = None
         self.system_users = os.geteuid() == 0
 
@@ -268,7 +276,7 @@ class Stack:
         while time.monotonic() < deadline:
             if self.hub.poll() is not None:
                 raise UpError(f"JupyterHub exited at start: {_log_tail(log)} (log: {log})")
-            if _hub_answers(f"{self.url}/hub/api/"):
+            if _hub_answers(f"{self.local_url}/hub/api/"):
                 return
             time.sleep(0.2)
         raise UpError(f"JupyterHub did not answer on {self.url} in time (log: {log})")

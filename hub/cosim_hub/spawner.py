@@ -19,6 +19,7 @@ from .gpu_spawner import GpuSpawnerMixin
 from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
+from .server_output import make_output_redirect
 from .user_limits import UserLimitsMixin
 
 _ACCOUNT_LOCK = asyncio.Lock()
@@ -173,11 +174,13 @@ class CoSimLocalSpawner(
 
         apply_limits = self.profile_limits_fn()
         enter_user_limits = self.user_limits_fn()
+        redirect_output = make_output_redirect(self.home)
 
         def preexec() -> None:
             apply_limits()  # before dropping root: lowering limits needs no privilege anyway
             enter_user_limits()  # joining a cgroup does need root
             become_user()
+            redirect_output()  # as the user: never the hub's own log descriptors
 
         return preexec
 

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .hub_client import HubClient
+from .origins import local_subdomain_host
 from .procs import free_port, tagged_pids, terminate
+
+SUBDOMAINS_ENV = "COSIM_TEST_SUBDOMAINS"
 
 
 def cosim_up_command(*args: str) -> list[str]:
@@ -42,13 +45,23 @@ class CoSimStack:
     account_prefix: str
     proc: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    subdomains: bool = False  # each user server at http://<name>.cosim.localhost:<port>
+
+    def public_url(self, path: str) -> str:
+        """Full URL of ``path`` as a browser reaches it: ``user/<name>/...`` and
+        ``services/<name>/...`` on their own origins when subdomains are on, else on the hub's."""
+        return self.client().url(path)
+
+    def user_url(self, name: str) -> str:
+        """Base URL of ``name``'s server, ending in ``/user/<name>/``."""
+        return self.public_url(f"user/{name}/")
 
     @property
     def launch_id(self) -> str:
         return (self.state_dir / "hub" / "launch-id").read_text().strip()
 
     def client(self) -> HubClient:
-        return HubClient(self.url)
+        return HubClient(self.url, subdomains=self.subdomains)
 
     def admin_client(self) -> HubClient:
         return self.client().login(self.admin, self.admin_password)
@@ -92,11 +105,16 @@ def start_cosim_up(
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
     extra_config: str = "",
+    subdomains: bool | None = None,
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
 
     ``extra_config`` is appended to the test's config file (e.g. fast cost-guard intervals).
+    ``subdomains``: each user server on its own origin (``cosim up``'s default); None reads
+    $COSIM_TEST_SUBDOMAINS (``0`` runs a whole test session on one shared origin).
     """
+    if subdomains is None:
+        subdomains = os.environ.get(SUBDOMAINS_ENV, "1") != "0"
     port = port or free_port()
     account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
     state_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +130,7 @@ def start_cosim_up(
             str(state_dir),
             "--config",
             str(config),
+            "--subdomains" if subdomains else "--no-subdomains",
             *extra_args,
         ),
         stdout=subprocess.PIPE,
@@ -120,12 +139,13 @@ def start_cosim_up(
         env=env,
     )
     stack = CoSimStack(
-        url=f"http://127.0.0.1:{port}",
+        url=local_subdomain_host("127.0.0.1", port) if subdomains else f"http://127.0.0.1:{port}",
         state_dir=state_dir,
         admin="admin",
         admin_password=admin_password,
         account_prefix=account_prefix,
         proc=proc,
+        subdomains=subdomains,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines, stack.output), daemon=True).start()

@@ -7,7 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Unicode, default
+from traitlets import Float, Int, List, Unicode, default
 
 from . import (
     build,
@@ -19,6 +19,7 @@ from . import (
     shares,
     snapshots,
     status,
+    user_content,
     viewer,
 )
 from .auth import SETTING as VIEW_ONLY_SETTING
@@ -73,6 +74,21 @@ class CoSimServer(ExtensionApp):
         warning in the server log. Pose frames are 56 + 28 bytes per moving body.""",
     ).tag(config=True)
 
+    allowed_proxy_ports = List(
+        Int(),
+        help="""Local ports that /proxy/<port>/ (jupyter-server-proxy) may reach on this server.
+        Default: none, since a page served there runs in the browser of whoever opens it.
+        CoSim's TensorBoard has its own route and needs no entry. What allowed ports serve is
+        sandboxed by proxied_content_csp.""",
+    ).tag(config=True)
+
+    proxied_content_csp = Unicode(
+        "sandbox allow-scripts allow-forms allow-popups allow-downloads",
+        help="""Content-Security-Policy added to answers from allowed proxied ports: a sandbox
+        without allow-same-origin, so the page cannot use this server's cookies or API.
+        Empty: none (only for ports serving trusted content).""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url_from_env()
@@ -88,6 +104,8 @@ class CoSimServer(ExtensionApp):
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
+        self.settings[user_content.ALLOWED_PORTS_SETTING] = set(self.allowed_proxy_ports)
+        self.settings[user_content.PROXY_CSP_SETTING] = self.proxied_content_csp
         root = self.settings["server_root_dir"]
         self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
@@ -96,6 +114,12 @@ class CoSimServer(ExtensionApp):
     def initialize_handlers(self) -> None:
         for module in FEATURE_MODULES.values():
             self.handlers.extend(module.routes())
+        self.handlers.extend(user_content.routes())
+
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        # Before the server creates its contents manager and routes.
+        user_content.sandbox_files_by_default(serverapp.config)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.

@@ -221,7 +221,7 @@ def put_notebook(
 
 def open_notebook(page: Any, stack: CoSimStack, name: str) -> Any:
     """Open ``name`` in Lab and return the locator of its first cell's editor."""
-    page.goto(f"{stack.url}/user/{stack.admin}/lab/tree/{name}?reset")
+    page.goto(stack.public_url(f"user/{stack.admin}/lab/tree/{name}?reset"))
     editor = page.locator(f"{VISIBLE_NOTEBOOK} .jp-Cell .cm-content").first
     editor.wait_for(timeout=120_000)
     return editor

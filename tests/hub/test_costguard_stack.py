@@ -40,7 +40,7 @@ def token_for(client: HubClient) -> str:
 def guard(stack: CoSimStack, method: str, path: str, token: str | None, **kw: Any) -> Any:
     headers = {"Authorization": f"token {token}"} if token else {}
     return requests.request(
-        method, f"{stack.url}/{SERVICE}/{path}", headers=headers, timeout=30, **kw
+        method, stack.public_url(f"{SERVICE}/{path}"), headers=headers, timeout=30, **kw
     )
 
 
@@ -258,7 +258,7 @@ def test_usage_page_and_api_for_admins_only(cosim_guard_stack: CoSimStack) -> No
         assert resp.status_code == 403, (method, path, resp.status_code)
     # Anonymous: API 403, page redirected to the hub login.
     assert guard(stack, "GET", "api/usage", None).status_code == 403
-    resp = requests.get(f"{stack.url}/{SERVICE}/", allow_redirects=False, timeout=10)
+    resp = requests.get(stack.public_url(f"{SERVICE}/"), allow_redirects=False, timeout=10)
     assert resp.status_code == 302 and "/hub/api/oauth2/authorize" in resp.headers["Location"]
 
 

@@ -135,7 +135,9 @@ def test_course_roles_release_collect_return(
     assert _act(sue, cid, "hw1", "collect").status_code == 403
     sue_token = sue.api("POST", f"users/{sue.user}/tokens", json={"note": "t"}).json()["token"]
     direct = requests.get(
-        f"{cosim_stack.url}/services/cosim-courses/api/courses/{cid}/assignments/hw1/submissions",
+        cosim_stack.public_url(
+            f"services/cosim-courses/api/courses/{cid}/assignments/hw1/submissions"
+        ),
         headers={"Authorization": f"token {sue_token}"},
         timeout=10,
     )

@@ -250,7 +250,7 @@ def test_a_gpu_server_idle_on_its_gpu_is_warned_then_stopped(gpu_stack: CoSimSta
     admin = stack.admin_client()
     token = admin.api("POST", f"users/{stack.admin}/tokens", json={"note": "gpu test"})
     usage = requests.get(
-        f"{stack.url}/services/cosim-costguard/api/usage",
+        stack.public_url("services/cosim-costguard/api/usage"),
         headers={"Authorization": f"token {token.json()['token']}"},
         timeout=30,
     )

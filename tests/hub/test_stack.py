@@ -33,7 +33,7 @@ def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:
     assert "status" in body["features"]
 
     anonymous = requests.get(
-        f"{cosim_stack.url}/user/admin/cosim/api/status", allow_redirects=False, timeout=10
+        f"{cosim_stack.user_url('admin')}cosim/api/status", allow_redirects=False, timeout=10
     )
     assert anonymous.status_code in (302, 401, 403)
     if anonymous.status_code == 302:
@@ -104,14 +104,14 @@ def test_users_are_isolated(cosim_stack: CoSimStack) -> None:
     )
     token = alice.api("POST", "users/alice/tokens", json={"note": "test"}).json()["token"]
     with_token = requests.get(
-        f"{cosim_stack.url}/user/bob/cosim/api/status",
+        f"{cosim_stack.user_url('bob')}cosim/api/status",
         headers={"Authorization": f"token {token}"},
         allow_redirects=False,
         timeout=10,
     )
     assert with_token.status_code in (403, 404)
     own = requests.get(
-        f"{cosim_stack.url}/user/alice/cosim/api/status",
+        f"{cosim_stack.user_url('alice')}cosim/api/status",
         headers={"Authorization": f"token {token}"},
         timeout=10,
     )
@@ -129,13 +129,14 @@ def _ids(prefix: str, name: str) -> tuple[int, int]:
 
 def _upgrade_status(stack: CoSimStack, client: Any, path: str, origin: str) -> int:
     """Status of a cookie-authenticated WebSocket upgrade, as a browser on ``origin`` sends it."""
-    host, port = stack.url.removeprefix("http://").split(":")
+    target = urlsplit(client.url(path))  # the user server's own origin, with subdomains
     cookies = "; ".join(f"{c.name}={c.value}" for c in client.session.cookies)
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
     conn.request(
         "GET",
         path,
         headers={
+            "Host": target.netloc,
             "Upgrade": "websocket",
             "Connection": "Upgrade",
             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
@@ -156,9 +157,10 @@ def test_websocket_origin_is_checked(cosim_stack: CoSimStack) -> None:
     path = f"/user/{cosim_stack.admin}/cosim/api/sims/{'0' * 32}/ws"
     assert _upgrade_status(cosim_stack, admin, path, "http://evil.example.com") == 403
     # Same origin passes the origin check and reaches the handler: unknown sim -> 404.
-    assert _upgrade_status(cosim_stack, admin, path, cosim_stack.url) == 404
+    own = cosim_stack.user_url(cosim_stack.admin).split("/user/")[0]
+    assert _upgrade_status(cosim_stack, admin, path, own) == 404
     anonymous = cosim_stack.client()
-    assert _upgrade_status(cosim_stack, anonymous, path, cosim_stack.url) in (302, 403)
+    assert _upgrade_status(cosim_stack, anonymous, path, own) in (302, 403)
 
 
 def _environ(pid: int) -> dict[str, str]:

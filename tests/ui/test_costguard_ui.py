@@ -19,7 +19,7 @@ def _set_cap(stack: CoSimStack, user: str, cap: float) -> None:
     admin = stack.admin_client()
     token = admin.api("POST", "users/admin/tokens", json={"note": "ui test"}).json()["token"]
     resp = requests.put(
-        f"{stack.url}/{SERVICE}/api/quotas/user/{user}",
+        stack.public_url(f"{SERVICE}/api/quotas/user/{user}"),
         json={"spend_cap": cap},
         headers={"Authorization": f"token {token}"},
         timeout=30,
@@ -104,7 +104,7 @@ def test_admin_sets_a_quota_on_the_usage_page(
     page.fill("input[name=password]", stack.admin_password)
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_load_state()
-    page.goto(f"{stack.url}/{SERVICE}/")
+    page.goto(stack.public_url(f"{SERVICE}/"))
     page.locator("h1", has_text="CoSim usage").wait_for(timeout=60_000)
     assert page.locator("#quotas").is_visible() and page.locator("#spend-users").is_visible()
     form = page.locator("#quota-form")

@@ -52,7 +52,7 @@ def test_instructor_panel_release_and_collect(
 
     page = cosim_context.new_page()
     lab_login(page, cosim_stack, ivy.user, ivy_password)
-    page.goto(f"{cosim_stack.url}/user/{ivy.user}/lab?reset")
+    page.goto(cosim_stack.public_url(f"user/{ivy.user}/lab?reset"))
     page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT)
     tab = page.locator(".jp-SideBar [data-id='cosim-courses-panel']")
     tab.wait_for(timeout=LAB_TIMEOUT)

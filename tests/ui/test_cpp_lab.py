@@ -75,7 +75,9 @@ def test_build_endpoint_through_the_hub(cosim_stack: CoSimStack) -> None:
 
     # Without the hub's cookie the same URL is refused, never answered.
     anonymous = requests.get(
-        f"{cosim_stack.url}/{base}/cosim/api/build/{build_id}", allow_redirects=False, timeout=30
+        cosim_stack.public_url(f"{base}/cosim/api/build/{build_id}"),
+        allow_redirects=False,
+        timeout=30,
     )
     assert anonymous.status_code in (302, 401, 403)
     assert "succeeded" not in anonymous.text
@@ -87,7 +89,7 @@ def test_build_panel_builds_the_file_browser_folder_and_runs_it(
     folder, _ = put_folder(cosim_stack, {"main.cpp": HELLO})
     page = cosim_context.new_page()
     lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{folder}?reset")
+    page.goto(cosim_stack.public_url(f"user/{cosim_stack.admin}/lab/tree/{folder}?reset"))
     card = page.locator(".jp-LauncherCard", has_text="Build C++ Folder")
     card.first.click(timeout=LAB_TIMEOUT)
     state = page.locator(".cosim-BuildPanel-state[data-state='succeeded']")
@@ -103,7 +105,7 @@ def test_build_panel_shows_diagnostics(cosim_stack: CoSimStack, cosim_context: A
     folder, _ = put_folder(cosim_stack, {"main.cpp": "int main() {\n  return nope;\n}\n"})
     page = cosim_context.new_page()
     lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{folder}?reset")
+    page.goto(cosim_stack.public_url(f"user/{cosim_stack.admin}/lab/tree/{folder}?reset"))
     page.locator(".jp-LauncherCard", has_text="Build C++ Folder").first.click(timeout=LAB_TIMEOUT)
     page.locator(".cosim-BuildPanel-state[data-state='failed']").wait_for(timeout=LAB_TIMEOUT)
     diagnostic = page.locator(".cosim-BuildPanel-diagnostic.cosim-BuildPanel-error").first

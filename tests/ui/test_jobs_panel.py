@@ -28,7 +28,7 @@ def test_launcher_card_dialog_job_in_panel(
     user = cosim_stack.admin
     page = cosim_context.new_page()
     lab_login(page, cosim_stack, user, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")
+    page.goto(cosim_stack.public_url(f"user/{user}/lab?reset"))
     card = page.locator(".jp-LauncherCard[data-category='CoSim']", has_text="MuJoCo PPO")
     card.wait_for(timeout=LAB_TIMEOUT)
     card.click()
@@ -70,7 +70,7 @@ def test_launcher_card_dialog_job_in_panel(
     context = cosim_browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     lab_login(page, cosim_stack, user, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")  # panels closed, then open Jobs
+    page.goto(cosim_stack.public_url(f"user/{user}/lab?reset"))  # panels closed, then open Jobs
     page.locator(".jp-LauncherCard[data-category='CoSim']").first.wait_for(timeout=LAB_TIMEOUT)
     page.locator(".jp-SideBar [data-id='cosim-jobs-panel']").click()
     panel = page.locator(PANEL)
@@ -88,7 +88,7 @@ def test_launcher_card_dialog_job_in_panel(
     frame.wait_for(timeout=60_000)
     src = frame.get_attribute("src") or ""
     assert src.endswith(f"/user/{user}/cosim/tensorboard/{job_id}/"), src
-    reply = page.request.get(f"{cosim_stack.url}{src}" if src.startswith("/") else src)
+    reply = page.request.get(cosim_stack.public_url(src) if src.startswith("/") else src)
     assert reply.status == 200 and "tb-relative-root" in reply.text()
 
     # Stop from the panel: the job saves a checkpoint and ends as stopped, resumable.
@@ -110,6 +110,6 @@ def test_launcher_card_dialog_job_in_panel(
         tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title)
         tab.locator(".lm-TabBar-tabCloseIcon").click()
         expect(tab).to_have_count(0)
-    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")
+    page.goto(cosim_stack.public_url(f"user/{user}/lab?reset"))
     page.locator(".jp-LauncherCard[data-category='CoSim']").first.wait_for(timeout=LAB_TIMEOUT)
     context.close()

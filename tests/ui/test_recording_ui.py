@@ -70,7 +70,7 @@ def test_open_play_and_scrub_a_recording(
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     lab_login(page, cosim_stack, cosim_stack.admin, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{name}?reset")
+    page.goto(cosim_stack.public_url(f"user/{cosim_stack.admin}/lab/tree/{name}?reset"))
     timeline = page.locator(f"{PLAYER} .cosim-Timeline").first
     timeline.wait_for(timeout=LAB_TIMEOUT)
     canvas = page.locator(f"{PLAYER} canvas").first
@@ -104,7 +104,7 @@ def test_open_play_and_scrub_a_recording(
     docs = Path(__file__).resolve().parents[2] / "docs" / "recording-playback.png"
     shutil.copyfile(shot, docs)
 
-    page.goto(f"{cosim_stack.url}/user/{cosim_stack.admin}/lab/tree/{bad}")
+    page.goto(cosim_stack.public_url(f"user/{cosim_stack.admin}/lab/tree/{bad}"))
     error = page.locator(".cosim-RecordingPlayer-error").first
     error.wait_for(timeout=LAB_TIMEOUT)
     assert "newer than this CoSim reads" in (error.text_content() or "")

@@ -50,7 +50,7 @@ def test_snapshots_panel_snapshot_diff_restore(
 
     page = cosim_context.new_page()
     lab_login(page, cosim_stack, user, cosim_stack.admin_password)
-    page.goto(f"{cosim_stack.url}/user/{user}/lab?reset")
+    page.goto(cosim_stack.public_url(f"user/{user}/lab?reset"))
     page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT)
 
     tab = page.locator(".jp-SideBar [data-id='cosim-snapshots-panel']")

@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     from cosim.recording_cli import add_parser as add_rec
 
     add_rec(sub)
+    from cosim.slam.cli import add_parser as add_slam
+
+    add_slam(sub)
     args = parser.parse_args(argv)
     if args.command == "up":
         from .launcher import UpOptions, up
@@ -96,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from cosim.recording_cli import run as run_rec
 
         return run_rec(args)
+    if args.command in ("slam", "datasets"):
+        from cosim.slam.cli import run as run_slam
+
+        return run_slam(args)
     if args.command in ("template", "jobs"):
         from cosim.jobs import cli as jobs_cli
 

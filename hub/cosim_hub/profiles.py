@@ -23,6 +23,8 @@ EVERYONE = "*"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+# Processes and threads one user may run at once (locally: cgroup pids.max or RLIMIT_NPROC).
+DEFAULT_MAX_PROCESSES = 1024
 
 
 class ProfileError(ValueError):
@@ -56,6 +58,7 @@ class Profile:
     groups: tuple[str, ...] = (EVERYONE,)
     idle_timeout: int = 0
     max_runtime: int = 0
+    max_processes: int = DEFAULT_MAX_PROCESSES
     # GPU servers: seconds with their GPUs below c.CoSimGpus.idle_utilization and no kernel or
     # job activity before the cost guard stops them (0 = never).
     gpu_idle_timeout: int = 0
@@ -105,7 +108,7 @@ def profile_from_dict(raw: dict[str, Any]) -> Profile:
         for key in ("cpu_request", "cpu_limit", "price_per_hour"):
             if key in values:
                 values[key] = float(values[key])
-        for key in ("gpus", "idle_timeout", "max_runtime", "gpu_idle_timeout"):
+        for key in ("gpus", "idle_timeout", "max_runtime", "gpu_idle_timeout", "max_processes"):
             value = values.get(key, 0)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"'{key}' must be a whole number")
@@ -130,6 +133,7 @@ def profile_from_dict(raw: dict[str, Any]) -> Profile:
          "needs 0 < cpu_request <= cpu_limit"),
         (profile.mem_request_bytes > profile.mem_limit_bytes, "needs mem_request <= mem_limit"),
         (profile.gpus < 0, "gpus must be >= 0"),
+        (profile.max_processes < 16, "max_processes must be >= 16"),
         (profile.price_per_hour < 0, "price_per_hour must be >= 0"),
         (min(profile.idle_timeout, profile.max_runtime, profile.gpu_idle_timeout) < 0,
          "timeouts must be >= 0"),

@@ -52,6 +52,23 @@ LEDGER_READ_KEYS = (
     f"{LEDGER_PREFIX}:spend:*",
 )
 
+KEYSPACE_WIDE_COMMANDS = (
+    "scan",
+    "keys",
+    "randomkey",
+    "dbsize",
+    "select",
+    "swapdb",
+    "move",
+    "copy",
+    "flushdb",
+    "flushall",
+    "pubsub|channels",
+    "pubsub|numpat",
+    "pubsub|shardchannels",
+    "memory",
+)
+
 # Categories first, then removals: later rules win in Redis ACLs.
 COMMAND_RULES = (
     "+@read",
@@ -64,6 +81,9 @@ COMMAND_RULES = (
     "-@dangerous",
     "-@admin",
     "-@scripting",
+    # Keyspace-wide commands list or count other users' keys (their names carry user names and
+    # sim ids); SELECT/MOVE/COPY would reach other databases, outside the key patterns.
+    *(f"-{command}" for command in KEYSPACE_WIDE_COMMANDS),
 )
 
 

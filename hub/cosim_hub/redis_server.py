@@ -9,6 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from cosim_protocol.limits import (
+    REDIS_MAX_QUERY_BYTES,
+    REDIS_MAX_VALUE_BYTES,
+    REDIS_MAXMEMORY,
+    REDIS_MAXMEMORY_POLICY,
+)
+
 from .procs import free_port, terminate
 
 
@@ -43,7 +50,9 @@ class RedisServer:
     """One ``redis-server`` on loopback.
 
     ``persist=True`` keeps an append-only file under ``data_dir`` (what ``cosim up`` wants);
-    tests pass ``persist=False`` for speed.
+    tests pass ``persist=False`` for speed. Memory is capped at ``maxmemory`` bytes with the
+    ``noeviction`` policy (writes past it are refused, nothing is dropped), and one value at
+    ``REDIS_MAX_VALUE_BYTES`` (cosim_protocol.limits).
     """
 
     def __init__(
@@ -54,12 +63,14 @@ class RedisServer:
         password: str | None = None,
         persist: bool = True,
         env: dict[str, str] | None = None,
+        maxmemory: int = REDIS_MAXMEMORY,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.password = password
         self.persist = persist
         self.env = env
+        self.maxmemory = maxmemory
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,6 +98,14 @@ class RedisServer:
             "no",
             "--logfile",
             str(self.data_dir / "redis.log"),
+            "--maxmemory",
+            str(self.maxmemory),
+            "--maxmemory-policy",
+            REDIS_MAXMEMORY_POLICY,
+            "--proto-max-bulk-len",
+            str(REDIS_MAX_VALUE_BYTES),
+            "--client-query-buffer-limit",
+            str(REDIS_MAX_QUERY_BYTES),
         ]
         if self.persist:
             args += ["--appendonly", "yes", "--save", "300 1"]

@@ -16,8 +16,10 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Enum, Unicode, default
 
 from .gpu_spawner import GpuSpawnerMixin
+from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
+from .user_limits import UserLimitsMixin
 
 _ACCOUNT_LOCK = asyncio.Lock()
 _UNIX_NAME_MAX = 32
@@ -40,7 +42,9 @@ class AccountError(RuntimeError):
     pass
 
 
-class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
+class CoSimLocalSpawner(
+    UserLimitsMixin, PrivateRuntimeMixin, GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner
+):
     """Local user servers with per-user isolation.
 
     As root (isolation 'auto' or 'system-users') each hub user gets an unprivileged Unix account,
@@ -111,6 +115,8 @@ class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
                 raise AccountError("refusing to run a user server as root (isolation 'shared')")
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.notebook_dir = str(self.home)
+        self.prepare_runtime_dir()
+        self.prepare_user_limits()
         await self.allocate_gpus()
         try:
             return await super().start()
@@ -121,8 +127,14 @@ class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
     async def stop(self, now: bool = False) -> None:
         try:
             await super().stop(now=now)
+            # The server's process group is gone; setsid escapees and leftovers are not.
+            await asyncio.to_thread(self.stop_user_processes)
         finally:
             await self.release_gpus()
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()
+        return args + self.kernel_transport_args()
 
     async def _ensure_account(self) -> None:
         name, home = self.account, self.home
@@ -160,9 +172,11 @@ class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
                 os.chdir(home)
 
         apply_limits = self.profile_limits_fn()
+        enter_user_limits = self.user_limits_fn()
 
         def preexec() -> None:
             apply_limits()  # before dropping root: lowering limits needs no privilege anyway
+            enter_user_limits()  # joining a cgroup does need root
             become_user()
 
         return preexec
@@ -181,5 +195,6 @@ class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
         env.update(self.profile_environment())
+        env.update(self.runtime_env(env))
         env.update(self.gpu_environment())  # its own GPUs, or none: never every GPU
         return env

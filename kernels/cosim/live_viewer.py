@@ -11,6 +11,8 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.control import META_KEY as CONTROL_META
+
 from .protocol import MIME_TYPE, Keys, encode_pixels, encode_poses, namespace_user, new_sim_id
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -31,6 +33,8 @@ class Viewer:
         display: bool,
         pixels: Any = None,
         extra_meta: dict[str, Any] | None = None,
+        control: Any = None,
+        on_reset: Any = None,
     ) -> None:
         from .publisher import Publisher
 
@@ -58,7 +62,11 @@ class Viewer:
             **(extra_meta or {}),
         }
         self.user = namespace_user()
+        self._control = _open_control(control, self.sim_id, scene, on_reset, self.meta)
         self._publisher = Publisher(redis_url, Keys(self.user), self.sim_id, self.meta, scene_bytes)
+        if self._control is not None:
+            self._publisher.attach_control(self._control[0].update)
+            self._control[0].on_declare = self._declared
         if not self._publisher.open():
             self._warn_transport(stacklevel=4)  # -> viewer() -> the user's cell
         self._publisher.start()
@@ -81,14 +89,19 @@ class Viewer:
         ``sim_time`` overrides the frame's sim clock: MuJoCo's is ``data.time``; PyBullet has
         none, so it is the number of sync() calls times the physics time step."""
         self._syncs += 1
+        control = self._control[0] if self._control is not None else None
+        if control is not None and control.take_reset():
+            self._reset()
         now = time.monotonic()
-        if now < self._next:
+        if now < self._next and not (control is not None and control.must_publish()):
+            if control is not None and not control.idle:
+                control.after_publish(self._sim_time(sim_time), self._alive)
             return
         self._next = now + self.interval  # at most `rate` frames/s, however sync() is called
         if not self._finalizer.alive:
             return
         self.frame_number += 1
-        t = self._scene.sim_time(self._syncs) if sim_time is None else float(sim_time)
+        t = self._sim_time(sim_time)
         if self._pixels is not None:
             jpeg, size = self._pixels.render()
             frame = encode_pixels(self.sim_id, self.frame_number, t, time.time(), jpeg, size)
@@ -100,6 +113,44 @@ class Viewer:
             self._feed_recorder(frame)
         if self._publisher.error is not None and not self._warned:
             self._warn_transport(stacklevel=3)
+        if control is not None and not control.idle:
+            control.after_publish(t, self._alive)
+
+    def _alive(self) -> bool:
+        return self.running
+
+    def _sim_time(self, given: float | None) -> float:
+        return self._scene.sim_time(self._syncs) if given is None else float(given)
+
+    # -- live control (cosim.control): small hooks, the logic lives there ----------------------
+    def param(self, name: str, default: float, *, min: float, max: float) -> float:
+        """Declare a tunable number shown as a slider in every viewer; returns its current value
+        (call it each step to follow the slider). Without a control file: ``default``."""
+        if self._control is None:
+            return float(default)
+        return self._control[0].param(name, default, min, max)
+
+    @property
+    def seed(self) -> int:
+        """The seed set in the control toolbar (0 without a control file)."""
+        return self._control[0].seed if self._control is not None else 0
+
+    @property
+    def paused(self) -> bool:
+        return self._control is not None and self._control[0].paused
+
+    def _reset(self) -> None:
+        assert self._control is not None
+        control, reset, on_reset = self._control
+        reset()
+        self._syncs = 0
+        if on_reset is not None:
+            on_reset(control.seed)
+
+    def _declared(self) -> None:
+        assert self._control is not None
+        self.meta[CONTROL_META] = self._control[0].meta()
+        self._publisher.refresh_soon()
 
     def _warn_transport(self, stacklevel: int) -> None:
         self._warned = True
@@ -187,6 +238,7 @@ class Viewer:
             display=self._displayed,
             pixels=_pixels_for(self._scene, width, height, name),
             extra_meta={"parent": self.sim_id},
+            control=False,
         )
 
     def close(self) -> None:
@@ -197,6 +249,8 @@ class Viewer:
             self._recorder = None  # the publisher finishes the file as it closes
         if self._finalizer.alive:
             self._finalizer()
+            if self._control is not None:
+                self._control[0].wake()
             if self._pixels is not None:
                 self._pixels.close()
 
@@ -228,6 +282,30 @@ class Viewer:
 
     def __repr__(self) -> str:
         return f"<cosim.Viewer {self.title!r} sim={self.sim_id} frames={self.frame_number}>"
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _open_control(
+    control: Any, sim_id: str, scene: Any, on_reset: Any, meta: dict[str, Any]
+) -> tuple[Any, Any, Any] | None:
+    from .control import SceneReset, SimControl, resolve_path
+
+    path = resolve_path(control, _in_kernel())
+    if path is None:
+        return None
+    if on_reset is not None and not callable(on_reset):
+        raise TypeError(f"on_reset must be a function of the seed, not {type(on_reset).__name__}")
+    sim_control = SimControl(path, sim_id)
+    meta[CONTROL_META] = sim_control.meta()
+    return sim_control, SceneReset(scene), on_reset
 
 
 def _is_mujoco_model(value: Any) -> bool:
@@ -288,6 +366,8 @@ def viewer(
     height: int = 480,
     camera: str | int | None = None,
     record: str | os.PathLike[str] | None = None,
+    control: Any = None,
+    on_reset: Any = None,
 ) -> Viewer:
     """Stream a simulation live to CoSim viewers (inline in this cell, and the side panel).
 
@@ -298,6 +378,10 @@ def viewer(
     record the run into (see ``Viewer.record``). Redis: ``redis_url``, else
     ``$REDIS_URL``, else the local default. Transport problems are warned about once and never
     raised: the simulation always runs.
+
+    Live control: ``control`` is the shared ``sim-control.json`` (default: beside the notebook
+    when run in a kernel; ``False``: none). Pause/step/run, reset (then ``on_reset(seed)``),
+    speed (real-time factor, 1 by default) and ``v.param(...)`` sliders apply at each sync().
     """
     mujoco_pair = _is_mujoco_model(model_or_client) and _is_mujoco_data(data)
     if not mujoco_pair and not (_is_client_id(model_or_client) and data is None):
@@ -346,6 +430,8 @@ def viewer(
         redis_url=url,
         display=display,
         pixels=pixels,
+        control=control,
+        on_reset=on_reset,
     )
     if record is not None:
         v.record(record)

@@ -355,9 +355,9 @@ def _ename(result: RunResult) -> str:
 
 
 def main() -> None:
-    from ipykernel.kernelapp import IPKernelApp
+    from cosim.private_kernel import launch
 
-    IPKernelApp.launch_instance(kernel_class=CppKernel)
+    launch(CppKernel)  # no TCP port when the kernel talks IPC
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
 import { recordingPlugin } from './recordingPlugin';
+import { sharePlugin } from './shareDialog';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 
@@ -22,7 +23,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   jobsPlugin,
   costBannerPlugin,
   coursesPanelPlugin,
-  recordingPlugin
+  recordingPlugin,
+  sharePlugin
 ];
 
 export default plugins;

@@ -80,11 +80,23 @@ class SnapshotRestoreHandler(_SnapshotHandler):
         force, target = body.get("force", False), body.get("target")
         if not isinstance(force, bool):
             raise CoSimError(400, "force must be true or false")
+        allow_startup = body.get("allow_startup_files", False)
+        if not isinstance(allow_startup, bool):
+            raise CoSimError(400, "allow_startup_files must be true or false")
         if target is not None:
             if not isinstance(target, str) or not target.strip():
                 raise CoSimError(400, "target must be a relative folder name")
             target = str(self.confine(target))
-        self.finish(await self.run(restore, self.workspace, ref, target=target, force=force))
+        self.finish(
+            await self.run(
+                restore,
+                self.workspace,
+                ref,
+                target=target,
+                force=force,
+                allow_startup_files=allow_startup,
+            )
+        )
 
 
 class SnapshotExportHandler(_SnapshotHandler):

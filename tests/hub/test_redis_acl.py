@@ -17,6 +17,7 @@ from cosim.protocol import END_MESSAGE, Keys, namespace_name
 from cosim.publisher import Publisher
 from cosim_hub.ledger import Ledger, Quota, Reservation
 from cosim_hub.redis_acl import acl_username, glob_escape, provision_user, user_url
+from cosim_protocol.limits import REDIS_MAX_VALUE_BYTES, REDIS_MAXMEMORY
 from cosim_server.costguard import banner_status
 
 # Hub user names with characters Redis globs treat specially must be literal in the patterns.
@@ -195,3 +196,43 @@ def test_redis_without_acl_rights_falls_back_to_the_shared_url(cosim_redis_url: 
 def test_unreachable_redis_never_hands_out_the_admin_url() -> None:
     provisioned = asyncio.run(provision_user("redis://:admin@127.0.0.1:1/0", "alice", timeout=0.5))
     assert provisioned.per_user and "admin" not in provisioned.url
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("SCAN", "0"), ("RANDOMKEY",), ("DBSIZE",), ("SELECT", "1"), ("KEYS", "*"),
+     ("SWAPDB", "0", "1"), ("PUBSUB", "CHANNELS"), ("MEMORY", "STATS"), ("FLUSHDB",)],
+)  # fmt: skip
+def test_keyspace_wide_commands_are_refused(cosim_redis_url: str, command: tuple[str, ...]) -> None:
+    # Other users' key names carry their names and sim ids: no listing, counting or sampling,
+    # and no other database outside the key patterns.
+    admin = redis.Redis.from_url(cosim_redis_url)
+    admin.set("cosim:bob:sim:secret-sim-id:meta", "1")
+    user = redis.Redis.from_url(_provision(cosim_redis_url, "alice"))
+    with pytest.raises(NoPermissionError):
+        user.execute_command(*command)
+    assert user.set("cosim:alice:x", "1")  # the user's own commands still work
+    user.close()
+    admin.close()
+
+
+def test_a_user_cannot_fill_redis(cosim_redis_url: str) -> None:
+    user = redis.Redis.from_url(_provision(cosim_redis_url, "alice"), socket_timeout=30)
+    admin = redis.Redis.from_url(cosim_redis_url)
+    try:
+        # One value larger than the cap is refused outright...
+        with pytest.raises(redis.exceptions.RedisError):
+            user.set("cosim:alice:big", b"x" * (REDIS_MAX_VALUE_BYTES + 1))
+        # ... and 2 GB in values under the cap stops at Redis's memory limit, refused, not evicted.
+        admin.set("cosim:costguard:probe", "kept")
+        chunk, written = b"x" * (16 * 2**20), 0
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            while written < 2 * 2**30:
+                user.set(f"cosim:alice:fill:{written}", chunk)
+                written += len(chunk)
+        assert written <= REDIS_MAXMEMORY
+        assert admin.get("cosim:costguard:probe") == b"kept"
+    finally:
+        admin.flushall()
+        user.close()
+        admin.close()

@@ -42,6 +42,15 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.log import app_log, enable_pretty_logging
 
+from cosim_protocol.limits import (
+    EXCHANGE_FILE_NAME_MAX,
+    EXCHANGE_MAX_BYTES_PER_STUDENT,
+    EXCHANGE_MAX_FILES_PER_STUDENT,
+    EXCHANGE_NAME_MAX,
+    EXCHANGE_PATH_MAX,
+    EXCHANGE_RESERVED_SUFFIXES,
+)
+
 from .model import (
     LEARN_SCOPE,
     TEACH_SCOPE,
@@ -52,7 +61,7 @@ from .model import (
 )
 from .store import CourseStore
 
-ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+ASSIGNMENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{EXCHANGE_NAME_MAX - 1}}}$")
 MAX_FILES = 500
 
 
@@ -68,7 +77,32 @@ def _checked_rel(path: Any) -> PurePosixPath:
     rel = PurePosixPath(path)
     if rel.is_absolute() or any(part in ("", ".", "..") for part in rel.parts):
         raise ExchangeError(400, f"file path must stay inside the assignment: {path!r}")
+    if len(path.encode()) > EXCHANGE_PATH_MAX or any(
+        len(part.encode()) > EXCHANGE_FILE_NAME_MAX for part in rel.parts
+    ):
+        raise ExchangeError(
+            400,
+            f"file path too long: at most {EXCHANGE_FILE_NAME_MAX} bytes per name and "
+            f"{EXCHANGE_PATH_MAX} in all ({path[:40]!r}...)",
+        )
     return rel
+
+
+def check_assignment_name(assignment: str) -> str:
+    """An assignment name that is a safe folder name and no file of the exchange's own."""
+    if not ASSIGNMENT_ID.match(assignment):
+        raise ExchangeError(
+            400,
+            f"bad assignment name: {assignment[:100]!r} (1-{EXCHANGE_NAME_MAX} of "
+            "A-Z a-z 0-9 . _ -, starting with a letter or digit)",
+        )
+    if assignment.lower().endswith(EXCHANGE_RESERVED_SUFFIXES):
+        raise ExchangeError(
+            400,
+            f"bad assignment name: {assignment!r} ends in one of "
+            f"{', '.join(EXCHANGE_RESERVED_SUFFIXES)}, which the exchange keeps for itself",
+        )
+    return assignment
 
 
 def decode_files(body: Any, max_bytes: int) -> dict[PurePosixPath, bytes]:
@@ -127,10 +161,19 @@ def read_tree(root: Path) -> dict[str, str]:
 class Exchange:
     """Files of every course on disk; all paths are built from checked ids."""
 
-    def __init__(self, root: Path, store: CourseStore, max_bytes: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        store: CourseStore,
+        max_bytes: int,
+        max_student_bytes: int = EXCHANGE_MAX_BYTES_PER_STUDENT,
+        max_student_files: int = EXCHANGE_MAX_FILES_PER_STUDENT,
+    ) -> None:
         self.root = root
         self.store = store
         self.max_bytes = max_bytes
+        self.max_student_bytes = max_student_bytes
+        self.max_student_files = max_student_files
 
     def course(self, course_id: str) -> Course:
         course = self.store.load().get(course_id)
@@ -156,6 +199,30 @@ class Exchange:
             except ValueError:
                 continue
         return found
+
+    def student_usage(self, course_id: str, student: str) -> tuple[int, int]:
+        """(files, bytes) the exchange keeps of ``student``'s submissions in a course."""
+        count = size = 0
+        for folder in (self.root / course_id / "submitted").glob(f"*/{student}"):
+            for path in folder.rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    count += 1
+                    size += path.stat().st_size
+        return count, size
+
+    def check_student_quota(
+        self, course_id: str, student: str, files: dict[PurePosixPath, bytes]
+    ) -> None:
+        """413 when keeping ``files`` would take ``student`` past their quota in the course."""
+        count, size = self.student_usage(course_id, student)
+        new_count, new_size = count + len(files), size + sum(map(len, files.values()))
+        if new_count > self.max_student_files or new_size > self.max_student_bytes:
+            raise ExchangeError(
+                413,
+                f"submission quota reached: you keep {count} files, {size / 2**20:.1f} MiB in "
+                f"this course (at most {self.max_student_files} files, "
+                f"{self.max_student_bytes / 2**20:.0f} MiB); ask your instructor",
+            )
 
     def latest_submission(self, course_id: str, assignment: str, student: str) -> Path | None:
         folder = self.submissions(course_id, assignment) / student
@@ -217,9 +284,7 @@ class ExchangeHandler(web.RequestHandler):
             raise ExchangeError(400, "request body must be JSON") from None
 
     def check_assignment(self, assignment: str) -> str:
-        if not ASSIGNMENT_ID.match(assignment):
-            raise ExchangeError(400, f"bad assignment name: {assignment!r}")
-        return assignment
+        return check_assignment_name(assignment)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
@@ -290,6 +355,7 @@ class SubmissionHandler(ExchangeHandler):
         if not self.exchange.released(course_id, assignment).is_dir():
             raise ExchangeError(404, f"assignment {assignment} is not released")
         files = decode_files(self.json_body(), self.exchange.max_bytes)
+        self.exchange.check_student_quota(course_id, self.caller, files)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
         folder = self.exchange.submissions(course_id, assignment) / self.caller / stamp
         write_tree(folder, files)
@@ -356,7 +422,15 @@ async def _serve() -> None:
     root = Path(os.environ["COSIM_EXCHANGE_DIR"])
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     max_bytes = int(float(os.environ.get("COSIM_EXCHANGE_MAX_MB", "50")) * 2**20)
-    exchange = Exchange(root, CourseStore(os.environ["COSIM_COURSES_FILE"]), max_bytes)
+    student_mb = os.environ.get("COSIM_EXCHANGE_STUDENT_MAX_MB")
+    student_files = os.environ.get("COSIM_EXCHANGE_STUDENT_MAX_FILES")
+    exchange = Exchange(
+        root,
+        CourseStore(os.environ["COSIM_COURSES_FILE"]),
+        max_bytes,
+        int(float(student_mb) * 2**20) if student_mb else EXCHANGE_MAX_BYTES_PER_STUDENT,
+        int(student_files) if student_files else EXCHANGE_MAX_FILES_PER_STUDENT,
+    )
     # Short cache: a course change (or a revoked token) takes effect within seconds.
     hub_auth = HubAuth(cache_max_age=5)
     app = make_app(prefix, exchange, hub_auth)

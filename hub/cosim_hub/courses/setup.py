@@ -10,6 +10,8 @@ from typing import Any
 from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
+from cosim_protocol.limits import EXCHANGE_MAX_BYTES_PER_STUDENT, EXCHANGE_MAX_FILES_PER_STUDENT
+
 from ..handlers_mixin import COURSES_SETTING
 from ..procs import LAUNCH_ENV, free_port
 from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE, USE_SCOPE
@@ -63,6 +65,17 @@ class CoSimCourses(Configurable):
         config=True
     )
 
+    student_quota_mb = Float(
+        EXCHANGE_MAX_BYTES_PER_STUDENT / 2**20,
+        help="What the exchange keeps of one student's submissions in one course, all "
+        "assignments and attempts together (MiB); past it a submission gets 413.",
+    ).tag(config=True)
+
+    student_quota_files = Int(
+        EXCHANGE_MAX_FILES_PER_STUDENT,
+        help="How many submitted files the exchange keeps of one student in one course.",
+    ).tag(config=True)
+
 
 def _merge_list(section: Any, name: str, items: list[Any]) -> None:
     existing = list(section[name]) if name in section else []
@@ -105,6 +118,8 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
         "COSIM_COURSES_FILE": str(store.path),
         "COSIM_EXCHANGE_DIR": courses.exchange_dir or str(Path(state_dir) / "courses"),
         "COSIM_EXCHANGE_MAX_MB": str(courses.max_transfer_mb),
+        "COSIM_EXCHANGE_STUDENT_MAX_MB": str(courses.student_quota_mb),
+        "COSIM_EXCHANGE_STUDENT_MAX_FILES": str(courses.student_quota_files),
         "COSIM_EXCHANGE_BIND": courses.service_bind or courses.service_host,
     }
     if os.environ.get(LAUNCH_ENV):

@@ -56,6 +56,12 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="restore in place over changes (a safety snapshot is taken first)",
     )
+    r.add_argument(
+        "--allow-startup-files",
+        action="store_true",
+        help="also restore files that run code at login or kernel start (.bashrc, "
+        ".ipython/profile_*/startup, .jupyter config, ...); left out by default",
+    )
     e = cmds.add_parser("export", help="write one snapshot as a single archive file")
     e.add_argument("snapshot")
     e.add_argument("file")
@@ -118,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 _print_diff(result)
         elif cmd == "restore":
-            result = ops.restore(ws, args.snapshot, target=args.target, force=args.force)
+            result = ops.restore(
+                ws,
+                args.snapshot,
+                target=args.target,
+                force=args.force,
+                allow_startup_files=args.allow_startup_files,
+            )
             text = f"restored {result['restored']} into {result['target']}"
             if result["safety_snapshot"]:
                 text += f" (your changes are in snapshot {result['safety_snapshot']})"

@@ -16,6 +16,7 @@ from typing import Any
 import zstandard
 
 from .envlock import environment_lock
+from .startup_files import is_startup_file
 from .store import (
     SMALL_FILE,
     SnapshotError,
@@ -268,12 +269,15 @@ def restore(
     *,
     target: str | os.PathLike[str] | None = None,
     force: bool = False,
+    allow_startup_files: bool = False,
 ) -> dict[str, Any]:
     """Restore a snapshot into a new folder (``target``) or in place.
 
     The whole tree is first written and verified in a temp folder; only then does anything in
     the destination change. In place, changes since the latest snapshot need ``force``, and a
-    safety snapshot is taken first.
+    safety snapshot is taken first. Files that would run code at a shell/IPython/Jupyter start
+    (``startup_files.py``) are left out, and the restorer's own kept, unless
+    ``allow_startup_files``; the result lists them under ``skipped_startup_files``.
     """
     from .store import validate_manifest_paths
 
@@ -281,6 +285,9 @@ def restore(
     snapshot_id = store.resolve(ref)
     manifest = store.read_manifest(snapshot_id)
     validate_manifest_paths(manifest)
+    skipped: list[str] = []
+    if not allow_startup_files:
+        manifest, skipped = _without_startup_files(manifest)
     safety = None
     try:
         if target is not None:
@@ -297,7 +304,8 @@ def restore(
                 shutil.rmtree(stage, ignore_errors=True)
                 raise
             return {"restored": snapshot_id, "target": str(dest), "safety_snapshot": None,
-                    "data": _data_report(store.workspace, manifest)}  # fmt: skip
+                    "data": _data_report(store.workspace, manifest),
+                    "skipped_startup_files": skipped}  # fmt: skip
         latest = store.ids()[-1]
         changed = working_changes(store, store.read_manifest(latest))
         if changed and not force:
@@ -310,16 +318,30 @@ def restore(
         stage = Path(tempfile.mkdtemp(prefix=".restore-", dir=store.root))
         try:
             _stage(store, manifest, stage)
-            _apply(store, manifest, stage)
+            _apply(store, manifest, stage, keep_startup=not allow_startup_files)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     except OSError as err:
         raise disk_error(err) from None
     return {"restored": snapshot_id, "target": str(store.workspace), "safety_snapshot": safety,
-            "data": _data_report(store.workspace, manifest)}  # fmt: skip
+            "data": _data_report(store.workspace, manifest),
+            "skipped_startup_files": skipped}  # fmt: skip
 
 
-def _apply(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
+def _without_startup_files(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``manifest`` without files that run code at startup, and their paths."""
+    kept: dict[str, Any] = dict(manifest)
+    skipped: list[str] = []
+    for section in ("files", "artifacts"):
+        entries = manifest.get(section, [])
+        kept[section] = [f for f in entries if not is_startup_file(f["path"])]
+        skipped += [f["path"] for f in entries if is_startup_file(f["path"])]
+    return kept, sorted(skipped)
+
+
+def _apply(
+    store: SnapshotStore, manifest: dict[str, Any], stage: Path, *, keep_startup: bool = True
+) -> None:
     """Move the verified stage over the workspace: renames only, nothing left to fail on."""
     # A snapshot taken before Jupyter's state was ignored may hold it: never move such a file
     # over the one the running server has open (its RTC database, its session list).
@@ -332,6 +354,9 @@ def _apply(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     for entry in sorted(walk(store.workspace), key=lambda e: e.path, reverse=True):
         path = store.workspace / entry.path
         # Nor a large file: the safety snapshot only references those, so keep them too.
+        # Nor the restorer's own startup files when the snapshot's are left out.
+        if keep_startup and is_startup_file(entry.path):
+            continue
         if entry.kind == "file" and entry.path not in keep and entry.size <= DEFAULT_DATA_THRESHOLD:
             path.unlink()
         elif entry.kind == "dir" and entry.path not in wanted_dirs:

@@ -1,0 +1,184 @@
+"""Users cannot reach each other's kernels or exhaust the machine (issue 17), on the real stack.
+
+Two users, ``mallory`` (the attacker) and ``victim``, each with their own Unix account, server
+and kernels. Mallory acts only from her own kernel, as a student would.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pwd
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kernel_ws import UserKernel
+
+from cosim_hub.hub_client import HubClient
+from cosim_hub.spawner import unix_account_name
+from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
+from cosim_hub.user_limits import processes_of
+
+MAX_PROCESSES = 300
+TEST_PROFILES = f"""
+[[profile]]
+name = "small"
+display_name = "Small"
+cpu_limit = 2
+mem_request = "256M"
+mem_limit = "512M"
+max_processes = {MAX_PROCESSES}
+default = true
+"""
+
+
+@pytest.fixture(scope="module")
+def limits_stack() -> Iterator[CoSimStack]:
+    state_dir = make_state_dir()
+    profiles = state_dir.parent / "profiles.toml"
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    profiles.write_text(TEST_PROFILES)
+    stack = start_cosim_up(
+        state_dir, extra_config=f"c.CoSimHub.profiles_file = {str(profiles)!r}\n"
+    )
+    yield stack
+    survivors = stop_cosim_up(stack)
+    shutil.rmtree(state_dir.parent, ignore_errors=True)
+    assert survivors == [], f"processes outlived cosim up: {survivors}"
+
+
+@pytest.fixture(scope="module")
+def users(limits_stack: CoSimStack) -> dict[str, HubClient]:
+    clients = {}
+    for name in ("mallory", "victim"):
+        client, _ = limits_stack.new_user(name)
+        client.spawn(timeout=240)  # the machine is shared and loaded
+        assert client.open_lab().status_code == 200
+        clients[name] = client
+    return clients
+
+
+def _uid(stack: CoSimStack, name: str) -> int:
+    return pwd.getpwnam(unix_account_name(stack.account_prefix, name)).pw_uid
+
+
+LISTENING_TCP = """
+import pathlib
+found = []
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in pathlib.Path(table).read_text().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "0A":  # LISTEN
+            found.append((int(f[7]), int(f[1].rsplit(":", 1)[1], 16)))
+print(sorted(found))
+"""
+
+
+def test_kernel_channels_are_private(limits_stack: CoSimStack, users: dict[str, HubClient]) -> None:
+    victim_uid = _uid(limits_stack, "victim")
+    victim_kernels = [UserKernel(users["victim"], "victim", k) for k in ("python3", "cosim-cpp")]
+    mallory = UserKernel(users["mallory"], "mallory")
+    try:
+        assert victim_kernels[0].run("print(6 * 7)").stdout.strip() == "42"
+        cpp = victim_kernels[1].run("#include <iostream>\nint main() { std::cout << 6 * 7; }\n")
+        assert "42" in cpp.stdout, cpp
+        runtime = Path("/run/cosim") / unix_account_name(limits_stack.account_prefix, "victim")
+        # The server's own HTTP port is meant to be there (the hub proxies to it, with auth).
+        server_ports = {json.loads(p.read_text())["port"] for p in runtime.glob("jpserver-*.json")}
+        assert len(server_ports) == 1
+
+        # From mallory's kernel: no other TCP port that victim's processes listen on.
+        listening = ast.literal_eval(mallory.run(LISTENING_TCP).stdout)
+        assert {port for uid, port in listening if uid == victim_uid} == server_ports
+
+        # Victim's kernels use Unix sockets in a folder only victim can open.
+        info = runtime.stat()
+        assert info.st_uid == victim_uid and info.st_mode & 0o777 == 0o700  # (+ sticky bit)
+        sockets = [p for p in runtime.iterdir() if p.is_socket()]
+        assert len(sockets) >= 10, sorted(p.name for p in runtime.iterdir())  # 5 per kernel
+        probe = mallory.run(
+            "import os, socket\n"
+            f"print(os.access({str(runtime)!r}, os.R_OK | os.X_OK))\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            f"s.connect({str(sockets[0])!r})\n"
+        )
+        assert probe.stdout.strip() == "False"
+        assert probe.error.startswith("PermissionError"), probe
+    finally:
+        for k in [*victim_kernels, mallory]:
+            k.close()
+
+
+FORK_MANY = """
+import os
+children, refused = [], ""
+for _ in range(2000):
+    try:
+        children.append(os.posix_spawn("/bin/sleep", ["sleep", "60"], os.environ))
+    except OSError as err:
+        refused = type(err).__name__
+        break
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print(len(children), refused)
+"""
+
+
+def test_process_count_is_capped(limits_stack: CoSimStack, users: dict[str, HubClient]) -> None:
+    mallory = UserKernel(users["mallory"], "mallory")
+    try:
+        started, _, refused = mallory.run(FORK_MANY, timeout=180).stdout.strip().partition(" ")
+    finally:
+        mallory.close()
+    assert refused == "BlockingIOError"
+    assert 0 < int(started) < MAX_PROCESSES
+
+
+HOG_MEMORY = """
+import subprocess, sys
+# Each process stays under the per-process data limit; together they pass the user's 512M.
+code = "import time; b = b'x' * (200 << 20); time.sleep(30)"
+procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(4)]
+print(sorted(p.wait() for p in procs))
+"""
+
+
+def test_memory_is_capped_per_user(limits_stack: CoSimStack, users: dict[str, HubClient]) -> None:
+    mallory = UserKernel(users["mallory"], "mallory")
+    try:
+        codes = ast.literal_eval(mallory.run(HOG_MEMORY, timeout=180).stdout)
+        assert -9 in codes, codes  # the kernel's OOM killer ended at least one
+        victim = users["victim"]
+        assert victim.request("GET", "user/victim/cosim/api/status").status_code == 200
+    finally:
+        mallory.close()
+
+
+SETSID_LOOP = """
+import subprocess
+subprocess.Popen(["setsid", "sh", "-c", "while :; do :; done"], start_new_session=True)
+subprocess.Popen(["sh", "-c", "nohup sleep 1000 >/dev/null 2>&1 &"], start_new_session=True)
+print("spawned")
+"""
+
+
+def test_stopping_a_server_stops_all_its_processes(
+    limits_stack: CoSimStack, users: dict[str, HubClient]
+) -> None:
+    uid = _uid(limits_stack, "mallory")
+    mallory = UserKernel(users["mallory"], "mallory")
+    assert mallory.run(SETSID_LOOP).stdout.strip() == "spawned"
+    mallory.close()
+    time.sleep(0.5)
+    assert len(processes_of(uid)) >= 3
+    users["mallory"].stop()
+    deadline = time.monotonic() + 15
+    while processes_of(uid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_of(uid)}
+    assert left == {}
+    assert users["victim"].request("GET", "user/victim/cosim/api/status").status_code == 200

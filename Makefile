@@ -16,12 +16,14 @@ APT_RUN := redis-server libegl1 libegl-mesa0 libgl1
 # The C++ kernel: both compilers, gold (fast links), both debuggers, clangd (completion).
 APT_RUN += g++ clang binutils gdb lldb clangd
 APT_TEST := chromium
+# The tools benchmarks/snapshots.py measures CoSim against.
+APT_TEST += restic borgbackup
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
 	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
 PY_SOURCES := $(shell find hub server_extension/cosim_server kernels jupyter-config templates \
 	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
 
-.PHONY: up test install install-test lint typecheck pytest clean
+.PHONY: up test install install-test lint typecheck pytest bench clean
 
 up: install
 	$(VENV)/bin/cosim up $(UP_ARGS)
@@ -72,6 +74,10 @@ typecheck:
 
 pytest:
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Every benchmark, full size, then the README's table regenerated from their JSON.
+bench: install-test
+	PATH=$(VENV)/bin:$$PATH $(PY) benchmarks/run_all.py --readme README.md
 
 clean:
 	rm -rf $(STAMPS) server_extension/cosim_server/labextension labextension/lib

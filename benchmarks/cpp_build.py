@@ -1,11 +1,20 @@
-"""C++ builds against plain g++ in the same run, on the same machine and files.
+"""C++ builds through the cosim-cpp kernel against g++ by hand, same files, flags and machine.
 
-- hello_ratio: a hello-world cell through the cosim-cpp kernel (execute_request -> reply, a new
-  string each time so nothing is cached but the precompiled standard headers) / `g++ hello.cpp
-  -o hello && ./hello`; interleaved pairs, median ratio
-- noop_rebuild_ms: rebuilding a 10-file project with nothing changed (median)
-- one_change_ratio: one file changed, cosim_cpp.build / `g++ -c that.cpp && g++ *.o -o app`
-  by hand with the same flags; interleaved pairs, median ratio
+Every figure goes through the real kernel (execute_request -> reply, as Lab sends a cell), with
+the kernel's default flags on both sides. Two baselines:
+
+- plain: `g++ FLAGS hello.cpp -o hello && ./hello`, what a user types
+- pch: the same with what CoSim adds by itself: the same precompiled standard headers
+  (`-include cosim_pch.hpp`, built once by hand, untimed) and the gold linker
+
+- hello_ratio: a hello-world cell (a new string each time) / plain; hello_ratio_vs_pch: / pch
+- first_cell_ms: the session's first hello cell, which also builds the precompiled header
+  (reported apart; `pch_build_ms` is that header built by hand)
+- noop_rebuild_ms: a `%%build` cell on a 10-file project with nothing changed
+- one_change_ratio: a `%%build` cell after one of the 10 files changed / `g++ FLAGS -c that.cpp
+  && g++ *.o -o app` by hand (plain); one_change_ratio_vs_pch likewise with PCH and gold
+
+Sides alternate who goes first; figures are medians of per-round ratios, with their spread.
 
     python benchmarks/cpp_build.py [--quick] [--json]
 """
@@ -13,23 +22,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
+import shlex
 import shutil
-import statistics
-import sys
+import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from snapshots import sh, timed
+from _report import alternate, figure, headline, median, ratio_rounds, report, timed
 
-from cosim_cpp.build import BuildRequest, CoSimCppBuild, build, find_sources
+from cosim_cpp.build import PCH_HEADERS, CoSimCppBuild
+from cosim_cpp.toolchain import gold_linker
 
-FLAGS = CoSimCppBuild().flags
-BY_HAND_HELLO = "g++ hello.cpp -o hello && ./hello"
+FLAGS = " ".join(shlex.quote(f) for f in CoSimCppBuild().flags)
+GOLD = "-fuse-ld=gold" if gold_linker() else ""
 HELLO = '#include <iostream>\nint main() {{ std::cout << "hello {n}" << std::endl; }}\n'
 UNIT = """#include <algorithm>
 #include <string>
@@ -43,85 +51,47 @@ std::string part{i}(const std::vector<double>& q) {{
 """
 
 
-def hello_pairs(workspace: Path, rounds: int) -> tuple[list[float], list[float], float]:
-    from jupyter_client.manager import start_new_kernel
-
-    km, kc = start_new_kernel(kernel_name="cosim-cpp", cwd=str(workspace), startup_timeout=60)
-    try:
-
-        def cell(n: int) -> float:
-            start = time.perf_counter()
-            reply = kc.execute(HELLO.format(n=n), reply=True, timeout=120)
-            elapsed = time.perf_counter() - start
-            assert reply["content"]["status"] == "ok", reply["content"]
-            return elapsed
-
-        first = cell(0)  # builds the precompiled header once per flag set: not counted
-        (workspace / "plain").mkdir()
-        plain = workspace / "plain" / "hello.cpp"
-        ours, theirs = [], []
-        for n in range(1, rounds + 1):
-            plain.write_text(HELLO.format(n=n))
-            pair = [
-                (ours, lambda n=n: cell(n)),
-                (theirs, lambda: timed(lambda: sh(BY_HAND_HELLO, plain.parent))),
-            ]
-            for bucket, fn in pair if n % 2 else reversed(pair):
-                bucket.append(fn())
-        return ours, theirs, first
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+def sh(cmd: str, cwd: Path) -> None:
+    subprocess.run(["bash", "-c", cmd], cwd=cwd, check=True, capture_output=True)
 
 
-def project(root: Path, files: int) -> list[Path]:
-    src = root / "src"
+class Kernel:
+    """One cosim-cpp kernel session in ``cwd``; ``cell`` times one execute_request -> reply."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.km, self.kc = start_new_kernel(
+            kernel_name="cosim-cpp", cwd=str(cwd), startup_timeout=60
+        )
+
+    def cell(self, code: str) -> float:
+        start = time.perf_counter()
+        reply = self.kc.execute(code, reply=True, timeout=120)
+        elapsed = time.perf_counter() - start
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return elapsed
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def make_pch(folder: Path) -> tuple[str, float]:
+    """The same standard headers CoSim precompiles, built by hand: the -include flag, seconds."""
+    folder.mkdir()
+    header = folder / "cosim_pch.hpp"
+    header.write_text("".join(f"#include <{h}>\n" for h in PCH_HEADERS))
+    seconds = timed(lambda: sh(f"g++ {FLAGS} -x c++-header {header} -o {header}.gch", folder))
+    return f"-include {header}", seconds
+
+
+def project(src: Path, files: int) -> None:
     src.mkdir(parents=True)
     (src / "robot.hpp").write_text("#pragma once\n#include <string>\n#include <vector>\n")
     for i in range(files - 1):
         (src / f"part{i}.cpp").write_text(UNIT.format(i=i))
     (src / "main.cpp").write_text('#include "robot.hpp"\nint main() { return 0; }\n')
-    return find_sources(src)
-
-
-def rebuild_figures(root: Path, rounds: int) -> tuple[list[float], list[float], list[float]]:
-    sources = project(root, 10)
-    request = BuildRequest(root=root, sources=sources, flags=FLAGS, jobs=1)
-    first = asyncio.run(build(request))
-    assert first.ok, first.output
-
-    noop = []
-    for _ in range(rounds * 4):
-        start = time.perf_counter()
-        result = asyncio.run(build(request))
-        noop.append(time.perf_counter() - start)
-        assert result.compiled == [] and not result.linked
-
-    # The by-hand baseline: the same flags, objects of its own, the changed file and a link.
-    by_hand = root / "by-hand"
-    by_hand.mkdir()
-    flags = " ".join(FLAGS)
-    sh(f"for f in {root}/src/*.cpp; do g++ {flags} -I{root}/src -c $f -o $(basename $f .cpp).o; "
-       "done", by_hand)  # fmt: skip
-    changed = root / "src" / "part3.cpp"
-    ours, theirs = [], []
-    for n in range(rounds):
-        changed.write_text(UNIT.format(i=3) + f"int changed{n}() {{ return {n}; }}\n")
-
-        def by_hand_build() -> float:
-            return timed(lambda: sh(f"g++ {flags} -I{root}/src -c {changed} -o part3.o && "
-                                    "g++ *.o -o app", by_hand))  # fmt: skip
-
-        def cosim_build() -> float:
-            start = time.perf_counter()
-            result = asyncio.run(build(request))
-            assert result.compiled == ["src/part3.cpp"] and result.linked, result.output
-            return time.perf_counter() - start
-
-        pair = [(ours, cosim_build), (theirs, by_hand_build)]
-        for bucket, fn in pair if n % 2 else reversed(pair):
-            bucket.append(fn())
-    return noop, ours, theirs
 
 
 def main() -> None:
@@ -129,38 +99,102 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (under 60 s)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    rounds = 8 if args.quick else 20
+    rounds = 5 if args.quick else 15
     base = Path(tempfile.mkdtemp(prefix="cosim-bench-cpp-"))
     base.chmod(0o755)  # as root, programs run as an unprivileged account that must enter it
+    counter = iter(range(1, 10_000))
     try:
+        include, pch_s = make_pch(base / "pch")
+        hello_dir = base / "by-hand"
+        hello_dir.mkdir()
         (base / "kernel").mkdir(mode=0o755)
-        hello_ours, hello_gxx, first_cell = hello_pairs(base / "kernel", rounds)
-        noop, change_ours, change_hand = rebuild_figures(base / "project", rounds)
+        kernel = Kernel(base / "kernel")
+        try:
+            first_cell = kernel.cell(HELLO.format(n=0))
+
+            def by_hand(extra: str) -> float:
+                (hello_dir / "hello.cpp").write_text(HELLO.format(n=next(counter)))
+                return timed(lambda: sh(f"g++ {FLAGS} {extra} hello.cpp -o hello && ./hello",
+                                        hello_dir))  # fmt: skip
+
+            hello = alternate(rounds, {
+                "cosim": lambda: kernel.cell(HELLO.format(n=next(counter))),
+                "plain": lambda: by_hand(""),
+                "pch": lambda: by_hand(f"{include} {GOLD}"),
+            })  # fmt: skip
+        finally:
+            kernel.close()
+
+        # A 10-file project in a fresh kernel's folder; by hand: the same sources, own objects.
+        work = base / "project"
+        work.mkdir(mode=0o755)
+        project(work / "src", 10)
+        hand = {"plain": base / "hand-plain", "pch": base / "hand-pch"}
+        for name, folder in hand.items():
+            extra = include if name == "pch" else ""
+            folder.mkdir()
+            sh(f"for f in {work}/src/*.cpp; do g++ {FLAGS} {extra} -I{work}/src -c $f "
+               "-o $(basename $f .cpp).o; done", folder)  # fmt: skip
+        kernel = Kernel(work)
+        try:
+            kernel.cell("%%build app")
+            noop = [kernel.cell("%%build app") for _ in range(rounds)]
+            changed = work / "src" / "part3.cpp"
+
+            def change(r: int) -> None:  # an edit saved from Lab's editor: untimed
+                changed.write_text(UNIT.format(i=3) + f"int changed{r}() {{ return {r}; }}\n")
+
+            def relink(name: str) -> float:
+                extra = f"{include} " if name == "pch" else ""
+                link = GOLD if name == "pch" else ""
+                cmd = f"g++ {FLAGS} {extra}-I{work}/src -c {changed} -o part3.o && "
+                return timed(lambda: sh(cmd + f"g++ *.o -o app {link}", hand[name]))
+
+            one = alternate(rounds, {
+                "cosim": lambda: kernel.cell("%%build app"),
+                "plain": lambda: relink("plain"),
+                "pch": lambda: relink("pch"),
+            }, before_round=change)  # fmt: skip
+        finally:
+            kernel.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
-    def ratio(ours: list[float], theirs: list[float]) -> float:
-        return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
-
-    figures = {
-        "hello_ratio": round(ratio(hello_ours, hello_gxx), 3),
-        "noop_rebuild_ms": round(statistics.median(noop) * 1000, 2),
-        "one_change_ratio": round(ratio(change_ours, change_hand), 3),
+    r: dict[str, list[float]] = {
+        "hello_ratio": ratio_rounds(hello["cosim"], hello["plain"]),
+        "hello_ratio_vs_pch": ratio_rounds(hello["cosim"], hello["pch"]),
+        "one_change_ratio": ratio_rounds(one["cosim"], one["plain"]),
+        "one_change_ratio_vs_pch": ratio_rounds(one["cosim"], one["pch"]),
     }
-    ms = lambda xs: f"{statistics.median(xs) * 1000:7.1f} ms"  # noqa: E731
+    figures: dict[str, Any] = {k: round(median(v), 3) for k, v in r.items()}
+    figures |= {
+        "first_cell_ms": round(first_cell * 1000, 1),
+        "pch_build_ms": round(pch_s * 1000, 1),
+        "noop_rebuild_ms": round(median(noop) * 1000, 2),
+        "detail": {k: figure(v) for k, v in r.items()}
+        | {f"hello_{k}_ms": figure([x * 1000 for x in v], 1) for k, v in hello.items()}
+        | {f"one_change_{k}_ms": figure([x * 1000 for x in v], 1) for k, v in one.items()},
+    }
+
+    def ms(values: list[float]) -> str:
+        return f"{median(values) * 1000:.1f} ms"
+
     rows = [
-        ("hello cell, execute -> reply", ms(hello_ours), "g++ hello.cpp && ./hello",
-         ms(hello_gxx), f"{figures['hello_ratio']:.3f} (goal <= 1.0)"),
-        ("10-file rebuild, no change", ms(noop), "", "", "goal < 50 ms"),
-        ("10-file build, 1 file changed", ms(change_ours), "g++ -c file && g++ *.o",
-         ms(change_hand), f"{figures['one_change_ratio']:.3f} (goal <= 1.2)"),
+        ("hello cell, execute -> reply", ms(hello["cosim"]), f"flags {FLAGS}"),
+        ("g++ hello.cpp && ./hello", ms(hello["plain"]), "same flags"),
+        ("  + same PCH and linker", ms(hello["pch"]), f"-include cosim_pch.hpp {GOLD}"),
+        headline("hello_ratio", r["hello_ratio"], "<= 1.0"),
+        headline("hello_ratio_vs_pch", r["hello_ratio_vs_pch"], "<= 1.1"),
+        ("first cell (builds the PCH)", f"{first_cell * 1000:.0f} ms",
+         f"the header by hand: {pch_s * 1000:.0f} ms"),
+        ("%%build, 10 files, no change", ms(noop), "goal < 50 ms"),
+        ("%%build, 1 of 10 files changed", ms(one["cosim"]), ""),
+        ("g++ -c file && g++ *.o", ms(one["plain"]), "same flags"),
+        ("  + same PCH and linker", ms(one["pch"]), ""),
+        headline("one_change_ratio", r["one_change_ratio"], "<= 1.2"),
+        headline("one_change_ratio_vs_pch", r["one_change_ratio_vs_pch"], "<= 1.2"),
     ]  # fmt: skip
-    print(f"{'operation':<32}{'CoSim':>11}  {'baseline':<26}{'':>11}  ratio")
-    for name, ours, base_name, theirs, note in rows:
-        print(f"{name:<32}{ours:>11}  {base_name:<26}{theirs:>11}  {note}")
-    print(f"first cell of a session (builds the precompiled header): {first_cell:.2f} s")
-    if args.json:
-        print(json.dumps(figures))
+    report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

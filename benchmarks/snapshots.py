@@ -1,9 +1,16 @@
 """Workspace snapshots against the tools people use instead, on the same generated workspace.
 
-- first_ratio: first snapshot time / `tar -c | zstd -1 && sync` of the same tree
-- incremental_s: snapshot after changing one file; incremental_ratio_vs_git: that time /
-  `git add -A && git commit` of the same change in a git repo of the same tree (medians of 5)
-- restore_ratio: restore into a new folder / `zstd -d | tar -x` of the same tree (medians of 3)
+Every side gets the same tree, the same change and a clean start (`sync` before each timed run,
+so no one pays for another's writeback); the side that goes first rotates from round to round;
+figures are medians of the per-round ratios, with their spread.
+
+- first_ratio: first snapshot into an empty store / `tar -c | zstd -1 -T0 -o X && sync X`
+  (zstd at CoSim's level, all cores, and an fsync of its own output, as a snapshot ends durable)
+- incremental_ratio_vs_restic / _vs_borg / _vs_git: snapshot after one file changed /
+  `restic backup` (default settings), `borg create` (`--encryption=none`, default lz4; borg's
+  fastest local setting) and `git add -A && git commit` (`.cosim/` in `.gitignore`), each into
+  its own repository that already holds the first snapshot
+- restore_ratio: restore into a new folder / `zstd -d | tar -x` of the same tree
 - storage_ratio: store size after 10 snapshots with 1 % of files changed each / ten tar.zst files
 
     python benchmarks/snapshots.py [--quick] [--json]
@@ -12,20 +19,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from _report import alternate, figure, headline, median, ratio_rounds, report, timed
 
 from cosim.snapshots import create, restore
 
 WORDS = b"robot joint torque reward policy episode sensor camera frame pose lidar map".split()
+ENV = {
+    **os.environ,
+    "RESTIC_PASSWORD": "bench",
+    "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
+}
 
 
 def generate(root: Path, files: int, total_bytes: int, rng: random.Random) -> list[Path]:
@@ -43,17 +53,19 @@ def generate(root: Path, files: int, total_bytes: int, rng: random.Random) -> li
             words = [rng.choice(WORDS) for _ in range(per_file // 6)]
             path.write_bytes(b" ".join(words)[: per_file // 2])
         paths.append(path)
+    # What a git user keeps out of the repository: CoSim's own store.
+    (root / ".gitignore").write_text(".cosim/\n")
     return paths
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def sh(cmd: str, cwd: Path) -> None:
-    subprocess.run(["bash", "-c", cmd], cwd=cwd, check=True, capture_output=True)
+    subprocess.run(["bash", "-c", cmd], cwd=cwd, check=True, capture_output=True, env=ENV)
+
+
+def clean_then(cmd: str, cwd: Path) -> float:
+    """`sync` (untimed), then the seconds ``cmd`` takes."""
+    sh("sync", cwd)
+    return timed(lambda: sh(cmd, cwd))
 
 
 def du(path: Path) -> int:
@@ -68,79 +80,117 @@ def main() -> None:
     files, size = (2_000, 100 * 2**20) if args.quick else (10_000, 1024 * 2**20)
     rng = random.Random(42)
     base = Path(tempfile.mkdtemp(prefix="cosim-bench-snap-"))
+    ws = base / "ws"
     try:
-        ws = base / "ws"
         paths = generate(ws, files, size, rng)
         tree_bytes = du(ws)
-        sh("sync", base)
 
-        # Both sides end durable (a snapshot syncs before its manifest), so the baseline syncs too.
-        tar_s = timed(
-            lambda: sh(f"tar -C {ws} -c . | zstd -1 -q -o {base}/first.tar.zst && sync", base)
-        )
-        first_s = timed(lambda: create(ws, "first"))
-
-        sh("git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm init", ws)
-        # One changed file at a time, both tools on the same change; medians of five rounds.
-        ours, theirs = [], []
-        for changed in paths[1:6]:
-            changed.write_bytes(changed.read_bytes() + b" changed")
-            sh("sync", base)  # each side starts with nothing dirty: a snapshot fsyncs, git not
-            ours.append(timed(lambda: create(ws, "one file changed")))
+        def cosim_first() -> float:
+            shutil.rmtree(ws / ".cosim", ignore_errors=True)
             sh("sync", base)
-            theirs.append(timed(lambda: sh("git add -A && git -c user.email=b@b -c "
-                                           "user.name=b commit -qm change", ws)))  # fmt: skip
-        incremental_s, git_s = statistics.median(ours), statistics.median(theirs)
+            return timed(lambda: create(ws, "first"))
+
+        first = alternate(3, {
+            "cosim": cosim_first,
+            "tar": lambda: clean_then(f"tar -C {ws} --exclude=./.cosim -c . | zstd -1 -T0 -q "
+                                      f"-f -o {base}/first.tar.zst && sync first.tar.zst", base),
+        })  # fmt: skip
+
+        # Each tool's repository starts with the first snapshot (untimed).
+        sh(f"restic init -q -r {base}/restic && restic backup -q -r {base}/restic "
+           f"--exclude {ws}/.cosim {ws}", base)  # fmt: skip
+        sh(f"borg init -e none {base}/borg && borg create {base}/borg::s0 {ws} "
+           f"--exclude {ws}/.cosim", base)  # fmt: skip
+        sh("git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm init", ws)
+
+        def change_one_file(r: int) -> None:
+            path = paths[1 + r]
+            path.write_bytes(path.read_bytes() + b" changed")
+
+        def cosim_incremental() -> float:
+            sh("sync", base)
+            return timed(lambda: create(ws, "one file changed"))
+
+        borg_names = iter(range(1, 1000))
+        incremental = alternate(5, {
+            "cosim": cosim_incremental,
+            "restic": lambda: clean_then(f"restic backup -q -r {base}/restic "
+                                         f"--exclude {ws}/.cosim {ws}", base),
+            "borg": lambda: clean_then(f"borg create {base}/borg::s{next(borg_names)} {ws} "
+                                       f"--exclude {ws}/.cosim", base),
+            "git": lambda: clean_then("git add -A && git -c user.email=b@b -c user.name=b "
+                                      "commit -qm change", ws),
+        }, before_round=change_one_file)  # fmt: skip
         shutil.rmtree(ws / ".git")
 
-        # Alternating, each after a sync (the kernel's writeback of the last run's files would
-        # otherwise land on whichever runs next); medians of three.
-        ours, theirs = [], []
-        for _ in range(3):
+        def cosim_restore() -> float:
+            shutil.rmtree(base / "restored", ignore_errors=True)
             sh("sync", base)
-            ours.append(timed(lambda: restore(ws, "latest", target=base / "restored")))
-            sh("sync && mkdir untar", base)
-            theirs.append(timed(lambda: sh("zstd -d -q -c first.tar.zst | tar -C untar -x", base)))
-            shutil.rmtree(base / "restored")
-            shutil.rmtree(base / "untar")
-        restore_s, untar_s = statistics.median(ours), statistics.median(theirs)
+            return timed(lambda: restore(ws, "latest", target=base / "restored"))
+
+        def untar() -> float:
+            shutil.rmtree(base / "untar", ignore_errors=True)
+            (base / "untar").mkdir()
+            return clean_then("zstd -d -q -c first.tar.zst | tar -C untar -x", base)
+
+        restores = alternate(3, {"cosim": cosim_restore, "tar": untar})
+        shutil.rmtree(base / "restored")
+        shutil.rmtree(base / "untar")
 
         tar_sizes = [(base / "first.tar.zst").stat().st_size]
         for i in range(9):
             for path in rng.sample(paths, max(1, files // 100)):
                 path.write_bytes(path.read_bytes()[:-8] + rng.randbytes(8))
             create(ws, f"step {i}")
-            sh(f"tar -C {ws} --exclude=./.cosim -c . | zstd -1 -q -o {base}/s{i}.tar.zst", base)
+            sh(f"tar -C {ws} --exclude=./.cosim -c . | zstd -1 -T0 -q -o {base}/s{i}.tar.zst", base)
             tar_sizes.append((base / f"s{i}.tar.zst").stat().st_size)
         store_bytes = du(ws / ".cosim" / "snapshots")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
+    first_r = ratio_rounds(first["cosim"], first["tar"])
+    inc = {k: ratio_rounds(incremental["cosim"], incremental[k]) for k in ("restic", "borg", "git")}
+    restore_r = ratio_rounds(restores["cosim"], restores["tar"])
+    storage = store_bytes / sum(tar_sizes)
     figures = {
-        "first_ratio": round(first_s / tar_s, 3),
-        "incremental_s": round(incremental_s, 3),
-        "incremental_ratio_vs_git": round(incremental_s / git_s, 3),
-        "restore_ratio": round(restore_s / untar_s, 3),
-        "storage_ratio": round(store_bytes / sum(tar_sizes), 3),
+        "first_ratio": round(median(first_r), 3),
+        "incremental_s": round(median(incremental["cosim"]), 3),
+        "incremental_ratio_vs_restic": round(median(inc["restic"]), 3),
+        "incremental_ratio_vs_borg": round(median(inc["borg"]), 3),
+        "incremental_ratio_vs_git": round(median(inc["git"]), 3),
+        "restore_ratio": round(median(restore_r), 3),
+        "storage_ratio": round(storage, 3),
+        "detail": {
+            "first_ratio": figure(first_r),
+            **{f"incremental_ratio_vs_{k}": figure(v) for k, v in inc.items()},
+            "restore_ratio": figure(restore_r),
+            "seconds": {f"first_{k}": figure(v) for k, v in first.items()}
+            | {f"incremental_{k}": figure(v) for k, v in incremental.items()}
+            | {f"restore_{k}": figure(v) for k, v in restores.items()},
+        },
     }
     print(f"workspace: {files:,} files, {tree_bytes / 2**20:,.0f} MiB")
+
+    def secs(values: list[float]) -> str:
+        return f"{median(values):.3f} s"
+
     rows = [
-        ("first snapshot", first_s, "tar -c | zstd -1 && sync", tar_s, "first_ratio", "<= 1.0"),
-        ("snapshot after 1 file changed", incremental_s, "git add -A && git commit", git_s,
-         "incremental_ratio_vs_git", "<= 1.0"),
-        ("restore to a new folder", restore_s, "zstd -d | tar -x", untar_s, "restore_ratio",
-         "<= 1.2"),
-    ]  # fmt: skip
-    print(f"{'operation':<32}{'CoSim':>9}  {'baseline':<26}{'':>9}  ratio")
-    for name, ours, base_name, theirs, key, goal in rows:
-        print(f"{name:<32}{ours:8.3f}s  {base_name:<26}{theirs:8.3f}s  "
-              f"{figures[key]:.3f} ({goal})")  # fmt: skip
-    print(f"{'10 snapshots, 1% changes each':<32}{store_bytes / 2**20:8.1f}M  "
-          f"{'ten tar.zst archives':<26}{sum(tar_sizes) / 2**20:8.1f}M  "
-          f"{figures['storage_ratio']:.3f}")  # fmt: skip
-    print(f"incremental snapshot: {incremental_s:.3f} s (goal < 0.5 s on 1 GB)")
-    if args.json:
-        print(json.dumps(figures))
+        ("first snapshot (CoSim)", secs(first["cosim"]), ""),
+        ("tar | zstd -1 -T0 && sync out", secs(first["tar"]), ""),
+        headline("first_ratio", first_r, "<= 1.0"),
+        ("snapshot, 1 file changed (CoSim)", secs(incremental["cosim"]), "goal < 0.5 s on 1 GiB"),
+        ("restic backup", secs(incremental["restic"]), ""),
+        ("borg create (-e none)", secs(incremental["borg"]), ""),
+        ("git add -A && git commit", secs(incremental["git"]), ".cosim/ ignored"),
+        headline("incremental_ratio_vs_restic", inc["restic"], "<= 0.33"),
+        headline("incremental_ratio_vs_borg", inc["borg"], "<= 0.33"),
+        headline("incremental_ratio_vs_git", inc["git"], "<= 1.0"),
+        ("restore to a new folder (CoSim)", secs(restores["cosim"]), ""),
+        ("zstd -d | tar -x", secs(restores["tar"]), ""),
+        headline("restore_ratio", restore_r, "<= 1.2"),
+        ("storage_ratio (10 snapshots / 10 tar.zst)", f"{storage:.3f}", ""),
+    ]
+    report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""Login-to-Lab-ready time: CoSim's hub vs a plain JupyterHub with the same spawner, same run.
+"""Login -> Lab ready in a real browser: CoSim's hub vs a stock JupyterHub + stock JupyterLab.
 
-The plain hub is stock JupyterHub + stock NativeAuthenticator (the same bcrypt password check)
-+ the same local spawner and environment, with CoSim's server extension switched off: the
-difference is what CoSim's configuration and extension add.
+The baseline is what an admin would set up by hand on this machine (as root): JupyterHub and
+JupyterLab alone in their own venv (the same versions CoSim runs, from Debian's Python so every
+account can run it), the default authenticator (PAM, local Unix accounts made with `useradd`)
+and the default spawner (LocalProcessSpawner, the server as that Unix user), the default proxy,
+`default_url = "/lab"` and the `allow_all` JupyterHub >= 5 needs. CoSim is `cosim up` as shipped.
 
-Each round creates a fresh user on both hubs (so account creation is in both), then times:
-POST /hub/login -> start the server -> the server answers -> GET /user/<name>/lab through the
-OAuth redirect dance answers 200. Rounds alternate which hub goes first, to spread the noise.
+Each round makes a fresh user on both hubs (untimed), then in a fresh headless-Chromium context
+times: submit the login form -> (CoSim: the profile form's default, submitted) -> spawn -> Lab's
+launcher visible. The hub that goes first alternates; ratio is the median of per-round ratios.
 
     python benchmarks/spawn.py [--quick] [--json] [--rounds N]
 """
@@ -14,162 +16,188 @@ OAuth redirect dance answers 200. Rounds alternate which hub goes first, to spre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.procs import free_port, tagged_pids, terminate, wait_for
-from cosim_hub.stack import make_state_dir, start_cosim_up, stop_cosim_up
+import requests
+from _report import alternate, figure, headline, median, ratio_rounds, report
 
-PLAIN_CONFIG = """
+from cosim_hub.procs import free_port, terminate, wait_for
+from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
+from cosim_server.pytest_plugin import CHROMIUM_ARGS
+
+# Where the stock environment is kept between runs (world-readable: servers run as other users).
+STOCK_VENV = Path(os.environ.get("COSIM_BENCH_STOCK_VENV", "/var/tmp/cosim-bench-stock"))
+STOCK_CONFIG = """
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}/"
-c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {hub_port}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
 c.ConfigurableHTTPProxy.pid_file = "{state}/proxy.pid"
 c.JupyterHub.db_url = "sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{state}/cookie_secret"
-# Stock NativeAuthenticator (bcrypt-hashed local accounts, as CoSim uses), open sign-up.
-c.JupyterHub.authenticator_class = "nativeauthenticator.NativeAuthenticator"
-c.NativeAuthenticator.open_signup = True
 c.Authenticator.allow_all = True
-c.JupyterHub.spawner_class = "cosim_hub.spawner.CoSimLocalSpawner"
-c.CoSimLocalSpawner.homes_dir = "{state}/users"
-c.CoSimLocalSpawner.account_prefix = "{prefix}"
-c.Spawner.cmd = ["{singleuser}"]
 c.Spawner.default_url = "/lab"
-# The same environment, without CoSim's server extension.
-c.Spawner.args = ["--ServerApp.jpserver_extensions=cosim_server=False"]
+c.Spawner.cmd = ["{venv}/bin/jupyterhub-singleuser"]
+# The benchmark's own token, only to stop servers between rounds.
+c.JupyterHub.services = [{{"name": "bench", "api_token": "{token}"}}]
+c.JupyterHub.load_roles = [{{"name": "bench", "scopes": ["admin:servers"], "services": ["bench"]}}]
 """
+LAUNCHER = ".jp-Launcher"
 
 
-class PlainHub:
-    """A stock JupyterHub (DummyAuthenticator, no CoSim config) on free ports."""
+def stock_venv() -> Path:
+    """A venv with only JupyterHub and JupyterLab, at the versions CoSim's environment has."""
+    pins = [f"{p}=={version(p)}" for p in ("jupyterhub", "jupyterlab", "jupyter_server")]
+    stamp = STOCK_VENV / "pins.txt"
+    if not stamp.is_file() or stamp.read_text() != "\n".join(pins):
+        shutil.rmtree(STOCK_VENV, ignore_errors=True)
+        subprocess.run(["/usr/bin/python3.11", "-m", "venv", str(STOCK_VENV)], check=True)
+        subprocess.run([str(STOCK_VENV / "bin/pip"), "install", "-q", *pins], check=True)
+        stamp.write_text("\n".join(pins))
+    return STOCK_VENV
+
+
+class StockHub:
+    """Stock JupyterHub (PAM + LocalProcessSpawner) on free ports, users made with useradd."""
 
     def __init__(self) -> None:
-        self.state = make_state_dir("cosim-bench-plain-")
-        self.state.mkdir(parents=True)
+        venv = stock_venv()
+        self.state = make_state_dir("cosim-bench-stock-")
+        (self.state / "homes").mkdir(parents=True)
         os.chmod(self.state, 0o711)
+        os.chmod(self.state.parent, 0o711)
         self.port = free_port()
-        self.password = secrets.token_urlsafe(8)
-        self.prefix = f"cb{secrets.token_hex(2)}-"
-        self.launch_id = secrets.token_hex(8)
+        self.token = secrets.token_hex(16)
+        self.prefix = f"cs{secrets.token_hex(2)}"
+        self.users: list[str] = []
         config = self.state / "jupyterhub_config.py"
-        config.write_text(
-            PLAIN_CONFIG.format(
-                port=self.port,
-                hub_port=free_port(),
-                api_port=free_port(),
-                state=self.state,
-                password=self.password,
-                prefix=self.prefix,
-                singleuser=Path(sys.executable).parent / "jupyterhub-singleuser",
-            )
-        )
-        env = {**os.environ, "COSIM_LAUNCH_ID": self.launch_id}
+        config.write_text(STOCK_CONFIG.format(
+            port=self.port, hub_port=free_port(), api_port=free_port(), state=self.state,
+            venv=venv, token=self.token))  # fmt: skip
         self.log = open(self.state / "hub.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            cwd=self.state,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+            [str(venv / "bin/jupyterhub"), "-f", str(config)],
+            cwd=self.state, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PATH": f"{venv}/bin:{os.environ['PATH']}"},
+        )  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
         if not wait_for(lambda: _answers(f"{self.url}/hub/api/"), timeout=60, interval=0.2):
             self.stop()
-            raise RuntimeError(f"plain hub did not start; see {self.state / 'hub.log'}")
+            raise RuntimeError(f"stock hub did not start; see {self.state / 'hub.log'}")
 
-    def new_user(self) -> tuple[HubClient, Callable[[], HubClient]]:
-        name = f"u{secrets.token_hex(3)}"
-        client = HubClient(self.url)
-        client.signup(name, self.password)
-        return client, lambda: client.login(name, self.password)
+    def new_user(self) -> tuple[str, str]:
+        name = f"{self.prefix}{len(self.users)}"
+        password = secrets.token_urlsafe(10)
+        subprocess.run(["useradd", "-m", "-b", str(self.state / "homes"), name], check=True)
+        subprocess.run(["chpasswd"], input=f"{name}:{password}", text=True, check=True)
+        self.users.append(name)
+        return name, password
+
+    def stop_server(self, name: str) -> None:
+        requests.delete(f"{self.url}/hub/api/users/{name}/server", timeout=60,
+                        headers={"Authorization": f"token {self.token}"})  # fmt: skip
 
     def stop(self) -> None:
         terminate([self.proc.pid], grace=30)
         self.proc.wait()
         self.log.close()
-        terminate(tagged_pids(self.launch_id), grace=5)
-        for line in Path("/etc/passwd").read_text().splitlines():
-            if line.startswith(self.prefix):
-                subprocess.run(["userdel", line.split(":")[0]], check=False, capture_output=True)
+        for name in self.users:
+            subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
         shutil.rmtree(self.state.parent, ignore_errors=True)
 
 
 def _answers(url: str) -> bool:
-    import requests
-
     try:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
 
 
-def time_login_to_lab(login: Callable[[], HubClient]) -> tuple[float, HubClient]:
-    start = time.perf_counter()
-    client = login()
-    client.spawn(timeout=120)
-    resp = client.open_lab()
-    elapsed = time.perf_counter() - start
-    if resp.status_code != 200 or "jupyter-config-data" not in resp.text:
-        raise RuntimeError(f"Lab did not load for {client.user}: {resp.status_code}")
-    return elapsed, client
+def login_to_launcher(browser: Any, url: str, name: str, password: str) -> float:
+    """Seconds from submitting the hub's login form to Lab's launcher being visible."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/hub/login")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", password)
+        start = time.perf_counter()
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_selector(f"#spawn_form, {LAUNCHER}", timeout=180_000)
+        if page.locator("#spawn_form").count():  # CoSim's profile choice: keep the default
+            page.click("#spawn_form button[type=submit]")
+        page.locator(LAUNCHER).first.wait_for(state="visible", timeout=180_000)
+        return time.perf_counter() - start
+    finally:
+        context.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds (under 60 s)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (about a minute)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per hub (default 5)")
     args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (3 if args.quick else 5)
+    from playwright.sync_api import sync_playwright
 
-    cosim = start_cosim_up(make_state_dir("cosim-bench-"))
-    plain = PlainHub()
-    times: dict[str, list[float]] = {"cosim": [], "plain": []}
+    stock = StockHub()
+    cosim: CoSimStack | None = None
     try:
-        for i in range(rounds):
-            order = ["cosim", "plain"] if i % 2 == 0 else ["plain", "cosim"]
-            for which in order:
-                if which == "cosim":
-                    name = f"u{secrets.token_hex(3)}"
-                    _, password = cosim.new_user(name)
+        cosim = start_cosim_up(make_state_dir("cosim-bench-"))
+        admin = cosim.admin_client()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
+                                         args=CHROMIUM_ARGS)  # fmt: skip
 
-                    def login(name: str = name, password: str = password) -> HubClient:
-                        return cosim.client().login(name, password)
-                else:
-                    _, login = plain.new_user()
-                elapsed, client = time_login_to_lab(login)
-                times[which].append(elapsed)
-                client.stop()
+            def cosim_round() -> float:
+                assert cosim is not None
+                name = f"u{secrets.token_hex(3)}"
+                _, password = cosim.new_user(name)
+                elapsed = login_to_launcher(browser, cosim.url, name, password)
+                admin.stop(name)
+                return elapsed
+
+            def stock_round() -> float:
+                name, password = stock.new_user()
+                elapsed = login_to_launcher(browser, stock.url, name, password)
+                stock.stop_server(name)
+                return elapsed
+
+            sides: dict[str, Callable[[], float]] = {"cosim": cosim_round, "stock": stock_round}
+            times = alternate(rounds, sides)
+            browser.close()
     finally:
-        plain.stop()
-        stop_cosim_up(cosim)
-        shutil.rmtree(cosim.state_dir.parent, ignore_errors=True)
+        stock.stop()
+        if cosim is not None:
+            stop_cosim_up(cosim)
+            shutil.rmtree(cosim.state_dir.parent, ignore_errors=True)
 
-    cosim_s = statistics.median(times["cosim"])
-    plain_s = statistics.median(times["plain"])
-    ratio = cosim_s / plain_s
-    print(f"login -> Lab ready, {rounds} rounds each, median (min-max) in seconds")
-    print(f"{'hub':<28}{'median':>8}{'min':>8}{'max':>8}")
-    for label, key in (("CoSim (cosim up)", "cosim"), ("plain JupyterHub", "plain")):
-        t = times[key]
-        print(f"{label:<28}{statistics.median(t):8.2f}{min(t):8.2f}{max(t):8.2f}")
-    print(f"{'ratio CoSim / plain':<28}{ratio:8.3f}   (goal <= 1.05)")
-    if args.json:
-        print(json.dumps({"cosim_s": round(cosim_s, 3), "plain_s": round(plain_s, 3),
-                          "ratio": round(ratio, 3), "rounds": rounds}))  # fmt: skip
+    ratios = ratio_rounds(times["cosim"], times["stock"])
+    figures = {
+        "cosim_s": round(median(times["cosim"]), 3),
+        "plain_s": round(median(times["stock"]), 3),
+        "ratio": round(median(ratios), 3),
+        "rounds": rounds,
+        "detail": {"ratio": figure(ratios), "cosim_s": figure(times["cosim"]),
+                   "stock_s": figure(times["stock"])},
+    }  # fmt: skip
+    rows = [
+        ("CoSim (cosim up)", f"{median(times['cosim']):.2f} s", "login -> launcher visible"),
+        ("stock JupyterHub + JupyterLab", f"{median(times['stock']):.2f} s",
+         "PAM, LocalProcessSpawner"),
+        headline("ratio CoSim / stock", ratios, "<= 1.05"),
+    ]  # fmt: skip
+    report(rows, figures, args.json)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

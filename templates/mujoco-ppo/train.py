@@ -21,6 +21,7 @@ DEFAULTS = {
     "seed": 0,
     "normalize": True,
     "checkpoint_every": 10_000,
+    "torch_threads": 1,
 }
 
 

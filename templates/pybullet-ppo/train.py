@@ -20,6 +20,7 @@ DEFAULTS = {
     "batch_size": 64,
     "seed": 0,
     "checkpoint_every": 10_000,
+    "torch_threads": 1,
 }
 
 

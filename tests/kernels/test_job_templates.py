@@ -3,6 +3,7 @@ a bad one is a message naming the parameter and what it allows."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,29 @@ def test_new_project_copies_files_and_refuses_a_used_folder(tmp_path: Path) -> N
     with pytest.raises(TemplateError) as err:
         new_project(template, tmp_path / "arm", {})
     assert err.value.status == 409
+
+
+@pytest.mark.parametrize("template_name", ["mujoco-ppo", "pybullet-ppo"])
+def test_torch_threads_is_a_param_that_reaches_torch(template_name: str, tmp_path: Path) -> None:
+    """The job's thread choice is the template's `torch_threads` (default 1; 0 = torch's own)."""
+    import subprocess
+    import sys
+
+    template = get_template(template_name)
+    assert template.validate({})["torch_threads"] == 1
+    with pytest.raises(TemplateError):
+        template.validate({"torch_threads": -1})
+    probe = (
+        "import json, sys, torch; from cosim.jobs.training import TrainingRun; "
+        "TrainingRun(json.loads(sys.argv[1])); print(torch.get_num_threads())"
+    )
+    default = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    for threads, expected in ((3, "3"), (0, default.strip())):
+        params = template.validate({"torch_threads": threads})
+        out = subprocess.run([sys.executable, "-c", probe, json.dumps(params)], cwd=tmp_path,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        assert out.stdout.strip() == expected
 
 
 def test_reach_rollouts_show_the_floor_and_the_target(tmp_path: Path) -> None:

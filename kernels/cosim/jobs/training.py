@@ -86,6 +86,7 @@ class TrainingRun:
         self.tensorboard = self.dir / "tb"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         self.resume_from = self._latest_checkpoint()
+        # The template's torch_threads param; 0 keeps torch's own default (one per core).
         torch_threads = int(params.get("torch_threads", 1))
         if torch_threads > 0:
             # Small MLPs on a shared machine: one BLAS thread beats contending for all cores.

@@ -38,8 +38,8 @@ from _report import report
 from _server import JupyterServer
 
 import cosim
-from cosim.protocol import BYTES_PER_BODY, FRAME_HEADER
 from cosim_hub.redis_server import RedisServer
+from cosim_protocol.viewer import BYTES_PER_BODY, FRAME_HEADER
 
 PAGE = """<!doctype html><html><body><script>
 const params = new URLSearchParams(location.search);

@@ -60,7 +60,7 @@ def _add_up(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cosim_server import __version__
+    from cosim_protocol import __version__
 
     parser = argparse.ArgumentParser(prog="cosim", description="CoSim command line")
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")

@@ -27,7 +27,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-PREFIX = "cosim:costguard"
+from cosim_protocol.keys import LEDGER_PREFIX
+
+PREFIX = LEDGER_PREFIX
 MICRO = 1_000_000
 
 _RELEASE_LUA = """

@@ -10,9 +10,10 @@ import weakref
 from numbers import Integral, Real
 from typing import Any
 
-from .protocol import MIME_TYPE, Keys, encode_pixels, encode_poses, namespace_user, new_sim_id
+from cosim_protocol import env
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import MIME_TYPE, encode_pixels, encode_poses, new_sim_id
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MAX_RATE = 1000.0
 
 
@@ -270,7 +271,7 @@ def viewer(
 
         scene = PybulletScene(client)
     pixels = _pixels_for(scene, width, height, camera) if mode == "pixels" else None
-    url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    url = redis_url or env.redis_url()
     return Viewer(
         scene,
         title=title or f"{scene.engine} sim",

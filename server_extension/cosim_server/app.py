@@ -9,9 +9,10 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode, default
 
+from cosim_protocol.redis_client import make_async, redis_url
+
 from . import build, costguard, courses, jobs, snapshots, status, viewer
 from .jobs_service import CoSimJobs, JobsService
-from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
 
 # Each feature module exposes routes(); adding a feature is one line here.
@@ -58,10 +59,10 @@ class CoSimServer(ExtensionApp):
 
     @default("redis_url")
     def _default_redis_url(self) -> str:
-        return redis_url_from_env()
+        return redis_url()
 
     def initialize_settings(self) -> None:
-        redis = make_redis(self.redis_url, timeout=self.redis_timeout)
+        redis = make_async(self.redis_url, timeout=self.redis_timeout, health_check_interval=30)
         self.cosim = CoSimContext(
             redis_url=self.redis_url,
             redis=redis,

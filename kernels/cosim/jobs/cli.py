@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.redis_client import make_sync
+
 from .manager import JobManager
 from .state import ACTIVE_STATES, JOBS_DIR, JobError
 from .templates import TemplateError, list_templates
@@ -129,9 +131,7 @@ def _redis() -> Any:
     url = os.environ.get("REDIS_URL")
     if not url:
         return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.5)
+    return make_sync(url, timeout=0.5, connect_timeout=0.3)
 
 
 def run_jobs(args: argparse.Namespace) -> int:

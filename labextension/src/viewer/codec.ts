@@ -1,6 +1,7 @@
 /**
- * Decoders for CoSim's viewer wire formats. The layouts are defined in kernels/cosim/protocol.py;
- * this file follows them byte for byte: little-endian, quaternions (x, y, z, w), z up.
+ * Decoders for CoSim's viewer wire formats. The layouts are defined in
+ * kernels/cosim_protocol/viewer.py; this file follows them byte for byte: little-endian,
+ * quaternions (x, y, z, w), z up.
  */
 
 export const FRAME_MAGIC = 'CSF1';

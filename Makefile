@@ -18,7 +18,7 @@ APT_RUN += g++ clang binutils gdb lldb clangd
 APT_TEST := chromium
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
 	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
-PY_SOURCES := $(shell find hub server_extension/cosim_server kernels jupyter-config templates \
+PY_SOURCES := $(shell find cli hub server_extension/cosim_server kernels jupyter-config templates \
 	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
 
 .PHONY: up test install install-test lint typecheck pytest clean
@@ -65,6 +65,7 @@ $(STAMPS)/package: $(STAMPS)/deps server_extension/cosim_server/labextension/pac
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	cd labextension && npm run lint
 
 typecheck:

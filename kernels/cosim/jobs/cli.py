@@ -45,7 +45,7 @@ def _default_workspace() -> str:
     return os.environ.get("COSIM_WORKSPACE") or str(Path.home())
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     t = sub.add_parser(
         "template",
         help="project templates (RL training, ...)",
@@ -92,6 +92,11 @@ def add_parsers(sub: Any) -> None:
 
 def _print(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``cosim template ...`` or ``cosim jobs ...``."""
+    return run_template(args) if args.command == "template" else run_jobs(args)
 
 
 def run_template(args: argparse.Namespace) -> int:

@@ -15,8 +15,8 @@ from redis.exceptions import NoPermissionError
 
 from cosim.publisher import Publisher
 from cosim_hub.ledger import Ledger, Quota, Reservation
-from cosim_hub.redis_acl import acl_username, glob_escape, provision_user, user_url
-from cosim_protocol.keys import Keys, namespace_name
+from cosim_hub.redis_acl import acl_username, provision_user, user_url
+from cosim_protocol.keys import Keys, glob_escape, namespace_name
 from cosim_protocol.viewer import END_MESSAGE
 from cosim_server.costguard import banner_status
 

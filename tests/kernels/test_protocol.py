@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,13 +121,19 @@ def test_poses_encode_the_same_without_numpy() -> None:
 def test_protocol_package_imports_only_the_standard_library() -> None:
     """Every part may import cosim_protocol, so importing it must pull in no third-party or
     CoSim package (redis is imported only when a client is built)."""
+    import cosim_protocol
+
+    home = str(Path(cosim_protocol.__file__).parent.parent)
     code = (
-        "import sys, pkgutil, importlib, cosim_protocol\n"
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        f"sys.path.insert(0, {home!r})\n"
+        "import pkgutil, importlib, cosim_protocol\n"
         "for m in pkgutil.iter_modules(cosim_protocol.__path__):\n"
         "    importlib.import_module('cosim_protocol.' + m.name)\n"
-        "stdlib = sys.stdlib_module_names\n"
-        "bad = sorted({n.split('.')[0] for n in sys.modules} - stdlib - {'cosim_protocol'})\n"
-        "print(','.join(b for b in bad if not b.startswith('_')))\n"
+        "new = {n.split('.')[0] for n in set(sys.modules) - before}\n"
+        "bad = new - set(sys.stdlib_module_names) - {'cosim_protocol'}\n"
+        "print(','.join(sorted(b for b in bad if not b.startswith('_'))))\n"
     )
     out = subprocess.run(
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True

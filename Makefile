@@ -52,7 +52,7 @@ server_extension/cosim_server/labextension/package.json: $(LAB_SOURCES)
 	cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH=$(VENV)/bin:$$PATH npm run build:prod
 
 $(STAMPS)/deps: pyproject.toml $(STAMPS)/system server_extension/cosim_server/labextension/package.json
-	$(PY) -m pip install -q --no-build-isolation '.[test]'
+	$(PY) -m pip install -q --no-build-isolation '.[hub,user,test]'
 	@touch $@
 
 # A real (non-editable) install: user servers run as other accounts and must not need the

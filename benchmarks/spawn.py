@@ -25,9 +25,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.procs import free_port, tagged_pids, terminate, wait_for
-from cosim_hub.stack import make_state_dir, start_cosim_up, stop_cosim_up
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
+
+from cosim_hub.procs import free_port, tagged_pids, terminate
+from cosim_testing.hub_client import HubClient
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import make_state_dir, start_cosim_up, stop_cosim_up
 
 PLAIN_CONFIG = """
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}/"

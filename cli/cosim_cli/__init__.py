@@ -13,8 +13,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from typing import Any
+
+# What marks each install extra as present (looked up, not imported: the hub stays light).
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "cosim[hub]": ("jupyterhub",),
+    "cosim[user]": ("jupyter_server", "numpy"),
+}
 
 # (module, the commands it adds, the install extra it needs)
 SUBCOMMANDS: list[tuple[str, tuple[str, ...], str]] = [
@@ -39,7 +46,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runners: dict[str, Any] = {}
     for name, commands, extra in SUBCOMMANDS:
+        absent = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
         try:
+            if absent:
+                raise ImportError(f"no module {absent[0]!r}")
             module = importlib.import_module(name)
         except ImportError as err:
             _missing(sub, commands, extra, err)

@@ -14,5 +14,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends libegl1 libegl-
 USER ${NB_UID}
 COPY --from=wheel /wheels /tmp/wheels
 # torch stays the CPU build on CPU nodes; GPU images install the CUDA build instead.
-RUN pip install --no-cache-dir /tmp/wheels/cosim-*.whl && rm -rf /tmp/wheels
+RUN pip install --no-cache-dir "$(ls /tmp/wheels/cosim-*.whl)[user]" && rm -rf /tmp/wheels
 ENV MUJOCO_GL=egl

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim_hub.procs import free_port, tagged_pids, terminate
+
 from .hub_client import HubClient
-from .procs import free_port, tagged_pids, terminate
 
 
-def cosim_up_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cosim_hub", "up", *args]
+def cosim_up_command(*args: str, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "cosim_hub", "up", *args]
 
 
 def make_state_dir(prefix: str = "cosim-test-") -> Path:
@@ -92,10 +93,12 @@ def start_cosim_up(
     extra_args: tuple[str, ...] = (),
     timeout: float = 120.0,
     extra_config: str = "",
+    python: str = sys.executable,
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
 
     ``extra_config`` is appended to the test's config file (e.g. fast cost-guard intervals).
+    ``python``: the interpreter of the environment to run it from (default: this one).
     """
     port = port or free_port()
     account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
@@ -113,6 +116,7 @@ def start_cosim_up(
             "--config",
             str(config),
             *extra_args,
+            python=python,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -17,7 +17,8 @@ APT_RUN := redis-server libegl1 libegl-mesa0 libgl1
 APT_RUN += g++ clang binutils gdb lldb clangd
 APT_TEST := chromium
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
-	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
+	labextension/package.json labextension/package-lock.json labextension/tsconfig.json \
+	labextension/scripts/protocol_types.py $(wildcard kernels/cosim_protocol/schemas/*.json)
 PY_SOURCES := $(shell find cli hub server_extension/cosim_server kernels jupyter-config templates \
 	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
 

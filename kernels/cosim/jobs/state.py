@@ -38,7 +38,6 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,100}$")
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, FINISHED, FAILED, LOST = "stopped", "finished", "failed", "lost"
 ACTIVE_STATES = frozenset({QUEUED, RUNNING, STOPPING})
-FINAL_STATES = frozenset({STOPPED, FINISHED, FAILED, LOST})
 LOG_TAIL_LINES = 20
 
 

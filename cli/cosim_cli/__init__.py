@@ -28,6 +28,8 @@ SUBCOMMANDS: list[tuple[str, tuple[str, ...], str]] = [
     ("cosim_hub.cli", ("up",), "cosim[hub]"),
     ("cosim.snapshots.cli", ("snapshot",), "cosim[user]"),
     ("cosim.jobs.cli", ("template", "jobs"), "cosim[user]"),
+    ("cosim.recording_cli", ("rec",), "cosim[user]"),
+    ("cosim.slam.cli", ("slam", "datasets"), "cosim[user]"),
 ]
 
 

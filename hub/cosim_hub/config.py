@@ -90,6 +90,16 @@ class CoSimHub(Configurable):
         lets any user read and write every user's keys and the cost guard's ledger.""",
     ).tag(config=True)
 
+    allow_sharing = Bool(
+        True,
+        help="""Let every user share their own servers with other users, groups and expiring
+        share links (JupyterHub's sharing API). Grants the 'user' role shares!user plus the
+        names of users and groups (list:users, read:users:name, list:groups, read:groups:name),
+        which the hub requires to share with someone by name, and gives user servers' own tokens
+        the same scopes so Lab's Share dialog can act for the owner. False: only admins and
+        course staff can let others into a server.""",
+    ).tag(config=True)
+
     profiles_file = Unicode(
         "",
         help="""TOML file of server profiles ([[profile]] tables: CPU/memory requests and limits,
@@ -160,6 +170,7 @@ def configure(c: Config) -> CoSimHub:
     configure_cost_guard(c, settings)
     _configure_redis_acls(c, settings)
     _configure_courses(c, settings)
+    _configure_sharing(c, settings)
     return settings
 
 
@@ -218,3 +229,11 @@ def _configure_courses(c: Config, settings: CoSimHub) -> None:
         c.CoSimOIDCAuthenticator.get("groups_claim") or c.Authenticator.get("manage_groups")
     )
     configure_courses(c, settings.state_dir, manage_groups)
+
+
+def _configure_sharing(c: Config, settings: CoSimHub) -> None:
+    if not settings.allow_sharing:
+        return
+    from .sharing import configure_sharing
+
+    configure_sharing(c)

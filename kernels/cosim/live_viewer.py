@@ -8,9 +8,11 @@ import time
 import warnings
 import weakref
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 from cosim_protocol import env
+from cosim_protocol.control import META_KEY as CONTROL_META
 from cosim_protocol.keys import Keys, namespace_user
 from cosim_protocol.viewer import MIME_TYPE, encode_pixels, encode_poses, new_sim_id
 
@@ -31,6 +33,8 @@ class Viewer:
         display: bool,
         pixels: Any = None,
         extra_meta: dict[str, Any] | None = None,
+        control: Any = None,
+        on_reset: Any = None,
     ) -> None:
         from .publisher import Publisher
 
@@ -58,13 +62,19 @@ class Viewer:
             **(extra_meta or {}),
         }
         self.user = namespace_user()
+        self._control = _open_control(control, self.sim_id, scene, on_reset, self.meta)
         self._publisher = Publisher(redis_url, Keys(self.user), self.sim_id, self.meta, scene_bytes)
+        if self._control is not None:
+            self._publisher.attach_control(self._control[0].update)
+            self._control[0].on_declare = self._declared
         if not self._publisher.open():
             self._warn_transport(stacklevel=4)  # -> viewer() -> the user's cell
         self._publisher.start()
         # Ends the sim in Redis if the viewer is forgotten: garbage-collected or at exit.
         self._finalizer = weakref.finalize(self, self._publisher.close)
         self._displayed = display
+        self._recorder: Any = None
+        self._rate = rate
         if display:
             self._display()
 
@@ -79,14 +89,19 @@ class Viewer:
         ``sim_time`` overrides the frame's sim clock: MuJoCo's is ``data.time``; PyBullet has
         none, so it is the number of sync() calls times the physics time step."""
         self._syncs += 1
+        control = self._control[0] if self._control is not None else None
+        if control is not None and control.take_reset():
+            self._reset()
         now = time.monotonic()
-        if now < self._next:
+        if now < self._next and not (control is not None and control.must_publish()):
+            if control is not None and not control.idle:
+                control.after_publish(self._sim_time(sim_time), self._alive)
             return
         self._next = now + self.interval  # at most `rate` frames/s, however sync() is called
         if not self._finalizer.alive:
             return
         self.frame_number += 1
-        t = self._scene.sim_time(self._syncs) if sim_time is None else float(sim_time)
+        t = self._sim_time(sim_time)
         if self._pixels is not None:
             jpeg, size = self._pixels.render()
             frame = encode_pixels(self.sim_id, self.frame_number, t, time.time(), jpeg, size)
@@ -94,8 +109,48 @@ class Viewer:
             poses = self._scene.poses()
             frame = encode_poses(self.sim_id, self.frame_number, t, time.time(), poses)
         self._publisher.submit(frame)
+        if self._recorder is not None:
+            self._feed_recorder(frame)
         if self._publisher.error is not None and not self._warned:
             self._warn_transport(stacklevel=3)
+        if control is not None and not control.idle:
+            control.after_publish(t, self._alive)
+
+    def _alive(self) -> bool:
+        return self.running
+
+    def _sim_time(self, given: float | None) -> float:
+        return self._scene.sim_time(self._syncs) if given is None else float(given)
+
+    # -- live control (cosim.control): small hooks, the logic lives there ----------------------
+    def param(self, name: str, default: float, *, min: float, max: float) -> float:
+        """Declare a tunable number shown as a slider in every viewer; returns its current value
+        (call it each step to follow the slider). Without a control file: ``default``."""
+        if self._control is None:
+            return float(default)
+        return self._control[0].param(name, default, min, max)
+
+    @property
+    def seed(self) -> int:
+        """The seed set in the control toolbar (0 without a control file)."""
+        return self._control[0].seed if self._control is not None else 0
+
+    @property
+    def paused(self) -> bool:
+        return self._control is not None and self._control[0].paused
+
+    def _reset(self) -> None:
+        assert self._control is not None
+        control, reset, on_reset = self._control
+        reset()
+        self._syncs = 0
+        if on_reset is not None:
+            on_reset(control.seed)
+
+    def _declared(self) -> None:
+        assert self._control is not None
+        self.meta[CONTROL_META] = self._control[0].meta()
+        self._publisher.refresh_soon()
 
     def _warn_transport(self, stacklevel: int) -> None:
         self._warned = True
@@ -106,6 +161,60 @@ class Viewer:
             RuntimeWarning,
             stacklevel=stacklevel,
         )
+
+    def record(self, path: str | os.PathLike[str]) -> None:
+        """Keep the scene, every frame published from now on and the control events in the
+        ``.cosimrec`` file ``path`` (read it back with ``cosim.Recording``). The file is
+        written on the viewer's thread; a disk problem warns once and stops the recording."""
+        from .recording import Recorder, recording_header
+
+        if self.mode != "poses":
+            raise ValueError("recordings keep pose frames: record a viewer in mode='poses'")
+        if self._recorder is not None:
+            raise RuntimeError(
+                f"already recording to {self._recorder.path}; call stop_recording() first"
+            )
+        if not self._finalizer.alive:
+            raise RuntimeError("this viewer is closed")
+        header = recording_header(self._publisher.scene, self.meta, self._rate)
+        try:
+            recorder = Recorder(path, header, self._publisher.scene)
+        except OSError as err:
+            warnings.warn(
+                f"CoSim cannot record to {path}: {err.strerror or err}; the simulation keeps "
+                "running without a recording",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        recorder.add_event("start")
+        self._recorder = recorder
+        self._publisher.recorder = recorder
+
+    def stop_recording(self, timeout: float = 10.0) -> Path | None:
+        """Finish the recording (its index and footer) and return its path; None if none."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return None
+        recorder.add_event("end")
+        recorder.request_stop()
+        self._publisher.wake()
+        if not self._publisher.is_alive() or not recorder.finished.wait(timeout):
+            recorder.pump(final=True)  # the thread is gone: finish here
+        self._publisher.recorder = None
+        return recorder.path
+
+    def _feed_recorder(self, frame: bytes) -> None:
+        recorder = self._recorder
+        recorder.add_frame(frame)
+        if recorder.error is not None:
+            self._recorder = None
+            warnings.warn(
+                f"CoSim stopped recording to {recorder.path} ({recorder.error}); the "
+                "simulation keeps running",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def camera(
         self,
@@ -129,12 +238,19 @@ class Viewer:
             display=self._displayed,
             pixels=_pixels_for(self._scene, width, height, name),
             extra_meta={"parent": self.sim_id},
+            control=False,
         )
 
     def close(self) -> None:
-        """End the sim for its viewers (they keep its last frame). Safe to call twice."""
+        """End the sim for its viewers (they keep its last frame) and finish a recording.
+        Safe to call twice."""
+        if self._recorder is not None:
+            self._recorder.add_event("end")
+            self._recorder = None  # the publisher finishes the file as it closes
         if self._finalizer.alive:
             self._finalizer()
+            if self._control is not None:
+                self._control[0].wake()
             if self._pixels is not None:
                 self._pixels.close()
 
@@ -166,6 +282,30 @@ class Viewer:
 
     def __repr__(self) -> str:
         return f"<cosim.Viewer {self.title!r} sim={self.sim_id} frames={self.frame_number}>"
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _open_control(
+    control: Any, sim_id: str, scene: Any, on_reset: Any, meta: dict[str, Any]
+) -> tuple[Any, Any, Any] | None:
+    from .control import SceneReset, SimControl, resolve_path
+
+    path = resolve_path(control, _in_kernel())
+    if path is None:
+        return None
+    if on_reset is not None and not callable(on_reset):
+        raise TypeError(f"on_reset must be a function of the seed, not {type(on_reset).__name__}")
+    sim_control = SimControl(path, sim_id)
+    meta[CONTROL_META] = sim_control.meta()
+    return sim_control, SceneReset(scene), on_reset
 
 
 def _is_mujoco_model(value: Any) -> bool:
@@ -225,15 +365,23 @@ def viewer(
     width: int = 640,
     height: int = 480,
     camera: str | int | None = None,
+    record: str | os.PathLike[str] | None = None,
+    control: Any = None,
+    on_reset: Any = None,
 ) -> Viewer:
     """Stream a simulation live to CoSim viewers (inline in this cell, and the side panel).
 
     ``cosim.viewer(model, data)`` for MuJoCo (``MjModel``, ``MjData``), or
     ``cosim.viewer(client_id)`` for a connected PyBullet client. ``rate`` caps frames per second;
     ``mode="pixels"`` streams ``width`` x ``height`` JPEG images of ``camera`` (MuJoCo camera
-    name or id; default: a free camera) instead of poses. Redis: ``redis_url``, else
+    name or id; default: a free camera) instead of poses. ``record``: a ``.cosimrec`` path to
+    record the run into (see ``Viewer.record``). Redis: ``redis_url``, else
     ``$REDIS_URL``, else the local default. Transport problems are warned about once and never
     raised: the simulation always runs.
+
+    Live control: ``control`` is the shared ``sim-control.json`` (default: beside the notebook
+    when run in a kernel; ``False``: none). Pause/step/run, reset (then ``on_reset(seed)``),
+    speed (real-time factor, 1 by default) and ``v.param(...)`` sliders apply at each sync().
     """
     mujoco_pair = _is_mujoco_model(model_or_client) and _is_mujoco_data(data)
     if not mujoco_pair and not (_is_client_id(model_or_client) and data is None):
@@ -271,8 +419,10 @@ def viewer(
 
         scene = PybulletScene(client)
     pixels = _pixels_for(scene, width, height, camera) if mode == "pixels" else None
+    if record is not None and mode != "poses":
+        raise ValueError("record= keeps pose frames: use it with mode='poses'")
     url = redis_url or env.redis_url()
-    return Viewer(
+    v = Viewer(
         scene,
         title=title or f"{scene.engine} sim",
         rate=rate,
@@ -280,4 +430,9 @@ def viewer(
         redis_url=url,
         display=display,
         pixels=pixels,
+        control=control,
+        on_reset=on_reset,
     )
+    if record is not None:
+        v.record(record)
+    return v

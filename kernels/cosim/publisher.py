@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from redis.exceptions import RedisError
 
+from cosim_protocol.control import CONTROL_CMD
 from cosim_protocol.keys import ENDED_TTL_S, LIVE_TTL_S, SCENE_TTL_S, Keys
 from cosim_protocol.redis_client import make_sync
 from cosim_protocol.viewer import END_MESSAGE
@@ -37,6 +39,22 @@ class Publisher(threading.Thread):
         self._client: redis.Redis | None = None
         self._pubsub: Any = None
         self.published = 0
+        self.recorder: Any = None  # a cosim.recording.Recorder: written on this thread only
+        self._on_control: Callable[[Any], None] | None = None
+        self._idle_wait = 0.25
+        self._refresh_now = False
+
+    def attach_control(self, on_control: Callable[[Any], None]) -> None:
+        """Hand each control document from the server to ``on_control`` (cosim.control); a
+        paused sim publishes no frames, so the thread then wakes more often to hear "run"."""
+        self._on_control = on_control
+        self._idle_wait = 0.02
+
+    def refresh_soon(self) -> None:
+        """Rewrite the meta (e.g. newly declared params) on the thread's next turn."""
+        with self._cond:
+            self._refresh_now = True
+            self._cond.notify()
 
     # -- called from the sim thread ---------------------------------------------------------
     def open(self) -> bool:
@@ -55,6 +73,10 @@ class Publisher(threading.Thread):
             self._pending = frame
             self._cond.notify()
 
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
     def close(self, timeout: float = 2.0) -> None:
         with self._cond:
             self._closing = True
@@ -68,10 +90,15 @@ class Publisher(threading.Thread):
         next_refresh = time.monotonic() + REFRESH_S if self._client is not None else 0.0
         while True:
             with self._cond:
-                if self._pending is None and not self._closing:
-                    self._cond.wait(timeout=0.25)
+                if self._pending is None and not self._closing and not self._refresh_now:
+                    self._cond.wait(timeout=self._idle_wait)
                 frame, self._pending = self._pending, None
                 closing = self._closing
+                if self._refresh_now:
+                    self._refresh_now, next_refresh = False, 0.0
+            recorder = self.recorder
+            if recorder is not None:  # before Redis: the file is written even with Redis away
+                recorder.pump(final=closing)
             try:
                 if self._client is None:
                     self._connect()
@@ -145,8 +172,16 @@ class Publisher(threading.Thread):
                 command = json.loads(message["data"])
             except (TypeError, ValueError):
                 continue
-            if isinstance(command, dict) and command.get("cmd") == "stop":
+            if not isinstance(command, dict):
+                continue
+            if self.recorder is not None:  # every control message becomes a recorded event
+                self.recorder.control(command)
+            if command.get("cmd") == "stop":
                 self.stop_requested.set()
+            elif command.get("cmd") == CONTROL_CMD:
+                handler = self._on_control
+                if handler is not None:
+                    handler(command.get("doc"))
 
     def _end(self, last_frame: bytes | None) -> None:
         assert self._client is not None

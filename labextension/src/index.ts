@@ -6,6 +6,8 @@ import { coursesPanelPlugin } from './coursesPanel';
 import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
+import { recordingPlugin } from './recordingPlugin';
+import { sharePlugin } from './shareDialog';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 
@@ -20,7 +22,9 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   buildPlugin,
   jobsPlugin,
   costBannerPlugin,
-  coursesPanelPlugin
+  coursesPanelPlugin,
+  recordingPlugin,
+  sharePlugin
 ];
 
 export default plugins;

@@ -16,6 +16,7 @@ import {
   stopJob
 } from './jobsApi';
 import { errorText } from './dom';
+import { isSlamMetric, slamResults, slamStats } from './slamResults';
 
 export const JOBS_PANEL_ID = 'cosim-jobs-panel';
 const LIST_INTERVAL_MS = 3000;
@@ -213,6 +214,14 @@ class JobCard {
       parts.push(`reward ${reward.toFixed(2)}`);
     }
     this._stats.textContent = parts.join(' · ');
+    if (isSlamMetric(last)) {
+      this._stats.textContent = slamStats(last);
+      this._curve.style.display = 'none'; // no episode reward: the results take its place
+      if (last.final && !this._results) {
+        this._results = slamResults(j.id, last);
+        this._curve.after(this._results);
+      }
+    }
   }
 
   /** Follow the events socket while the job is active; the snapshot fills curve and log. */
@@ -311,6 +320,7 @@ class JobCard {
   private _buttons = document.createElement('div');
   private _named = new Map<string, HTMLButtonElement>();
   private _metrics: IJobMetric[] = [];
+  private _results: HTMLElement | null = null;
   private _lines: string[] = [];
   private _socket: WebSocket | null = null;
 }

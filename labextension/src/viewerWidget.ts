@@ -4,6 +4,7 @@ import { Widget } from '@lumino/widgets';
 import { viewerIcon } from './icons';
 import { ISimMeta, simPresence, viewerSocketUrl } from './simApi';
 import { SimConnection, SimView, Viewpoint } from './viewer';
+import { ControlToolbar } from './viewer/controlToolbar';
 
 export interface IViewerWidgetOptions {
   simId: string;
@@ -64,6 +65,11 @@ export class SimViewerWidget extends Widget {
       this._follow.selectedIndex = 0; // the reset view is the free camera
     });
     this._setTitle(options.title || `sim ${this.simId.slice(0, 8)}`, options.engine ?? '');
+    // Live control and presence (viewer/controlToolbar.ts), a row under the view's toolbar.
+    this._control = new ControlToolbar(change =>
+      this._connection.send({ type: 'control', change })
+    );
+    bar.after(this._control.element);
 
     this._connection = new SimConnection({
       url: () => viewerSocketUrl(this.simId),
@@ -76,7 +82,11 @@ export class SimViewerWidget extends Widget {
           }
         },
         onFrame: frame => this._view.applyFrame(frame),
+        onMessage: message => this._control.handle(message),
         onState: (state, detail) => {
+          if (state === 'live') {
+            this._connection.send({ type: 'join' }); // presence + the control document
+          }
           this._view.setState(state, detail);
           this._view.setReconnects(this._connection.reconnects);
           this._stop.disabled = state !== 'live' || this._stopping;
@@ -87,6 +97,7 @@ export class SimViewerWidget extends Widget {
         },
         onError: message => {
           this._view.note(message);
+          this._control.note(message);
           console.warn(`CoSim viewer ${this.simId}: ${message}`);
         }
       }
@@ -167,6 +178,7 @@ export class SimViewerWidget extends Widget {
 
   private _online = () => this._connection.retryNow();
   private _view: SimView;
+  private _control: ControlToolbar;
   private _connection: SimConnection;
   private _name: HTMLSpanElement;
   private _stop: HTMLButtonElement;

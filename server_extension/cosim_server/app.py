@@ -11,7 +11,20 @@ from traitlets import Float, Int, Unicode, default
 
 from cosim_protocol.redis_client import make_async, redis_url
 
-from . import build, costguard, courses, jobs, snapshots, status, viewer
+from . import (
+    build,
+    control,
+    costguard,
+    courses,
+    job_results,
+    jobs,
+    shares,
+    snapshots,
+    status,
+    viewer,
+)
+from .auth import SETTING as VIEW_ONLY_SETTING
+from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
 from .relay import RelayHub
 
@@ -19,8 +32,11 @@ from .relay import RelayHub
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
 FEATURE_MODULES["build"] = build
 FEATURE_MODULES["jobs"] = jobs
+FEATURE_MODULES["job_results"] = job_results
 FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
+FEATURE_MODULES["control"] = control
+FEATURE_MODULES["shares"] = shares
 
 
 @dataclass
@@ -31,6 +47,7 @@ class CoSimContext:
     redis: aioredis.Redis
     redis_timeout: float
     relays: RelayHub
+    rooms: control.Rooms
     features: set[str] = field(default_factory=set)
 
 
@@ -68,10 +85,12 @@ class CoSimServer(ExtensionApp):
             redis=redis,
             redis_timeout=self.redis_timeout,
             relays=RelayHub(redis, self.max_frame_bytes),
+            rooms=control.Rooms(redis, self.settings["server_root_dir"]),
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
         root = self.settings["server_root_dir"]
+        self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
 
@@ -82,11 +101,15 @@ class CoSimServer(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
+        self.settings[VIEW_ONLY_SETTING].start()
 
     async def stop_extension(self) -> None:
         if "cosim_jobs" in self.settings:
             self.settings["cosim_jobs"].stop()
+        if VIEW_ONLY_SETTING in self.settings:
+            self.settings[VIEW_ONLY_SETTING].stop()
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
             cosim.relays.stop()
+            cosim.rooms.stop()
             await cosim.redis.aclose()

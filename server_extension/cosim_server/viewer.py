@@ -176,12 +176,32 @@ class SimWebSocket(CoSimWebSocketHandler):
             except (RedisError, OSError) as err:
                 await self._send_error(f"could not send stop: Redis is unreachable ({err})")
             return
+        if isinstance(command, dict) and command.get("type") == "join" and self.meta:
+            # Presence and live control (control.py), for clients that ask for them.
+            await self.cosim.rooms.ws_join(self, self.sim_id, self.meta)
+            return
+        if isinstance(command, dict) and command.get("type") == "control":
+            await self.cosim.rooms.ws_message(self, self.sim_id, command)
+            return
         # Ignored, logged a few times per connection so a broken client cannot flood the log.
         if self._warned_messages < 3:
             self._warned_messages += 1
             self.log.warning("CoSim viewer: ignored malformed message on sim %s", self.sim_id)
 
+    # control.Member: the room sends presence and control documents through these
+    @property
+    def who(self) -> str:
+        return str(self.current_user.username)
+
+    def can_write(self) -> bool:
+        return bool(self.authorizer.is_authorized(self, self.current_user, "write", "cosim"))
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            self.write_message(json.dumps(message))
+
     def on_close(self) -> None:
+        self.cosim.rooms.leave(self.sim_id, self)
         if self.slot is not None:
             self.slot.close()
             self.cosim.relays.leave(_keys().frames(self.sim_id), self)

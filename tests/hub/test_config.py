@@ -104,3 +104,14 @@ def test_account_names_are_valid_and_distinct(hub_name: str) -> None:
 def test_account_names_never_collide_after_cleaning() -> None:
     names = {unix_account_name("cosim-", n) for n in ["Alice", "alice", "a.b", "a-b", "A"]}
     assert len(names) == 5
+
+
+@pytest.mark.parametrize("allow", [True, False])
+def test_sharing_scopes_follow_allow_sharing(tmp_path: Path, allow: bool) -> None:
+    c = _config(tmp_path, allow_sharing=allow)
+    configure(c)
+    user_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "user")
+    sharing = {"shares!user", "read:users:name", "list:users", "custom:cosim:view!user"}
+    assert sharing <= set(user_role["scopes"]) if allow else not sharing & set(user_role["scopes"])
+    assert ("shares!user" in c.Spawner.server_token_scopes) is allow
+    assert ("custom:cosim:view" in c.JupyterHub.custom_scopes) is allow

@@ -16,6 +16,8 @@ import { CLOSE_SIM_ENDED } from '../protocol/viewerSocket';
 
 /** Close code the server uses when the sim is gone (4000-4999 are the application's). */
 export { CLOSE_SIM_ENDED };
+/** Close code when the user's access to the server was revoked: no reconnect. */
+export const CLOSE_ACCESS_REVOKED = 4403;
 /** Close code of `drop()`. */
 export const CLOSE_DROPPED = 4000;
 export const BASE_DELAY_MS = 500;
@@ -37,6 +39,8 @@ export interface IConnectionHandlers {
   onFrame(frame: Frame): void;
   onHello?(meta: Record<string, unknown>): void;
   onError?(message: string): void;
+  /** Any other JSON message (live control, presence), parsed. */
+  onMessage?(message: Record<string, unknown>): void;
 }
 
 /** The parts of `WebSocket` used here, so tests can pass a fake. */
@@ -178,6 +182,8 @@ export class SimConnection {
       }
       if (event.code === CLOSE_SIM_ENDED) {
         this._end(event.reason === 'sim ended' ? '' : event.reason);
+      } else if (event.code === CLOSE_ACCESS_REVOKED) {
+        this._end('your access to this server was revoked');
       } else {
         this._lost(opened);
       }
@@ -234,6 +240,8 @@ export class SimConnection {
         this._end('');
       } else if (message?.type === 'error') {
         handlers.onError?.(String(message.message ?? 'error'));
+      } else if (message && typeof message === 'object') {
+        handlers.onMessage?.(message as Record<string, unknown>);
       }
       return;
     }

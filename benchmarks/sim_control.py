@@ -1,0 +1,191 @@
+"""Live sim control: press -> sim stops (through hub and proxy), and the cost of control in sync().
+
+- ``control_latency_p95_ms``: a "pause" sent on a viewer WebSocket through configurable-http-proxy
+  into alice's user server (``cosim up``), with 10 viewer sockets joined to the sim, until the
+  sim loop's last step before sync() blocks. The sim runs in this process with alice's Redis
+  namespace and her control file (what her kernel would do); each round pauses, measures, runs.
+- ``control_overhead``: sim steps/s with a control document attached (speed 0 = free) vs the same
+  viewer without one, alternating short runs, median of the pairs' ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import mujoco
+from _models import box_pile_xml
+from _report import report
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+import cosim
+from cosim_hub.redis_server import RedisServer
+from cosim_testing.stack import make_state_dir, start_cosim_up, stop_cosim_up
+
+COLLABORATORS = 10
+
+
+def steps_per_second(model: Any, data: Any, seconds: float, viewer: Any) -> float:
+    steps, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(50):
+            mujoco.mj_step(model, data)
+            viewer.sync()
+        steps += 50
+        now = time.perf_counter()
+        if now >= deadline:
+            return steps / (now - start)
+
+
+def control_overhead(rounds: int, seconds: float) -> tuple[float, float, float, float]:
+    state = Path(tempfile.mkdtemp(prefix="cosim-bench-control-"))
+    redis = RedisServer(state / "redis", persist=False).start()
+    try:
+        path = state / "sim-control.json"
+        path.write_text(json.dumps({"schema_version": 1, "speed": 0}))  # free, as when timing
+        model = mujoco.MjModel.from_xml_string(box_pile_xml(25))
+        data = mujoco.MjData(model)
+        common = {"display": False, "redis_url": redis.url}
+        with (
+            cosim.viewer(model, data, control=False, **common) as plain,
+            cosim.viewer(model, data, control=str(path), **common) as controlled,
+        ):
+            steps_per_second(model, data, seconds, plain)  # warm-up
+            without, with_, ratios = [], [], []
+            for i in range(rounds):
+                pair = [(without, plain), (with_, controlled)]
+                for bucket, v in pair if i % 2 == 0 else reversed(pair):
+                    mujoco.mj_resetData(model, data)
+                    bucket.append(steps_per_second(model, data, seconds, v))
+                ratios.append(with_[-1] / without[-1])
+        spread = max(ratios) - min(ratios)
+        return (
+            statistics.median(without),
+            statistics.median(with_),
+            1 - statistics.median(ratios),
+            spread,
+        )
+    finally:
+        redis.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+class SimLoop(threading.Thread):
+    def __init__(self, control: Path, redis_url: str) -> None:
+        super().__init__(daemon=True)
+        model = mujoco.MjModel.from_xml_string(box_pile_xml(25))
+        self.model, self.data = model, mujoco.MjData(model)
+        self.viewer = cosim.viewer(
+            model, self.data, display=False, redis_url=redis_url, control=str(control)
+        )
+        self.last_step = time.perf_counter()
+        self.done = False
+
+    def run(self) -> None:
+        while not self.done and self.viewer.running:
+            mujoco.mj_step(self.model, self.data)
+            self.last_step = time.perf_counter()
+            self.viewer.sync()
+
+
+async def control_latency(presses: int) -> list[float]:
+    state_dir = make_state_dir("cosim-bench-control-")
+    stack = start_cosim_up(state_dir)
+    sim: SimLoop | None = None
+    try:
+        alice, _ = stack.new_user("alice")
+        alice.spawn(timeout=240)  # a loaded machine spawns slowly
+        assert alice.open_lab().status_code == 200
+        config = (state_dir / "hub" / "jupyterhub_config.py").read_text()
+        match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)
+        assert match, "no redis url in the hub config"
+        os.environ["JUPYTERHUB_USER"] = "alice"  # alice's Redis namespace, as in her kernel
+        home = state_dir / "users" / "alice"
+        sim = SimLoop(home / "sim-control.json", match.group(1))
+        sim.start()
+        os.chown(home / "sim-control.json", home.stat().st_uid, home.stat().st_gid)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in alice.session.cookies)
+        url = stack.url.replace("http", "ws", 1) + (
+            f"/user/alice/cosim/api/sims/{sim.viewer.sim_id}/ws"
+        )
+        sockets, drains = [], []
+        for _ in range(COLLABORATORS):
+            ws = await websocket_connect(HTTPRequest(url, headers={"Cookie": cookies}))
+            ws.write_message(json.dumps({"type": "join"}))
+            sockets.append(ws)
+            drains.append(asyncio.ensure_future(_drain(ws)))
+        await asyncio.sleep(1.0)
+        latencies = []
+        for i in range(presses):
+            press = sockets[i % len(sockets)]
+            await asyncio.sleep(0.3)
+            t0 = time.perf_counter()
+            press.write_message(json.dumps({"type": "control", "change": {"state": "paused"}}))
+            while True:  # blocked in sync(): no step for 0.15 s
+                before = sim.last_step
+                await asyncio.sleep(0.15)
+                if sim.last_step == before and sim.viewer.paused:
+                    break
+            latencies.append((sim.last_step - t0) * 1000)
+            press.write_message(json.dumps({"type": "control", "change": {"state": "running"}}))
+            while not sim.last_step > time.perf_counter() - 0.05:
+                await asyncio.sleep(0.01)
+        for ws in sockets:
+            ws.close()
+        return latencies
+    finally:
+        if sim is not None:
+            sim.done = True
+            sim.viewer.close()
+        stop_cosim_up(stack)
+        shutil.rmtree(state_dir.parent, ignore_errors=True)
+
+
+async def _drain(ws: Any) -> None:
+    while await ws.read_message() is not None:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (under 60 s)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    rounds, seconds, presses = (6, 0.5, 15) if args.quick else (12, 1.0, 40)
+    without, with_, overhead, spread = control_overhead(rounds, seconds)
+    latencies = asyncio.run(control_latency(presses))
+    p50 = statistics.median(latencies)
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    figures = {
+        "control_latency_p95_ms": round(p95, 1),
+        "control_latency_p50_ms": round(p50, 1),
+        "control_overhead": round(overhead, 4),
+        "control_overhead_spread": round(spread, 4),
+    }
+    rows = [
+        ("sim steps/s, viewer without control", f"{without:,.0f}", ""),
+        ("sim steps/s, control attached", f"{with_:,.0f}", f"overhead {overhead:.1%} (< 2%)"),
+        ("  spread of the pairs' ratios", f"{spread:.3f}", f"{rounds} alternating pairs"),
+        (
+            f"pause -> sim stops, {COLLABORATORS} sockets, p50 / p95",
+            f"{p50:.1f} / {p95:.1f} ms",
+            f"{presses} presses through hub + proxy (p95 < 100 ms)",
+        ),
+    ]
+    report(rows, figures, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Two different hub users on the real stack: alice shares her server with bob, bob works in it,
+alice revokes and bob is out at once (next request 403, viewer socket closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from urllib.parse import urljoin
+
+import pytest
+import redis
+import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from cosim_protocol.keys import Keys, namespace_name
+from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED
+from cosim_protocol.viewer import encode_poses, encode_scene, new_sim_id
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack
+
+pytestmark = pytest.mark.stack
+
+
+def accept_consent(client: HubClient, response: requests.Response) -> requests.Response:
+    """A visitor's first visit to a shared server shows the hub's "Authorize access" page once;
+    submit it as the browser's button does."""
+    if "oauth2/authorize" not in response.url or response.status_code != 200:
+        return response
+    form = re.search(r'<form[^>]*action="([^"]*)"', response.text)
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', response.text))
+    scopes = re.findall(r'name="scopes"[^>]*value="([^"]*)"', response.text)
+    target = urljoin(response.url, form.group(1).replace("&amp;", "&")) if form else response.url
+    data: list[tuple[str, str]] = [(k, v) for k, v in fields.items() if k != "scopes"]
+    data += [("scopes", s) for s in scopes]
+    return client.session.post(target, data=data, timeout=client.timeout)
+
+
+def open_shared(client: HubClient, owner: str) -> requests.Response:
+    return accept_consent(client, client.request("GET", f"user/{owner}/lab"))
+
+
+def admin_redis_url(stack: CoSimStack) -> str:
+    config = (stack.state_dir / "hub" / "jupyterhub_config.py").read_text()
+    match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)
+    assert match
+    return match.group(1)
+
+
+def fake_sim(stack: CoSimStack, owner: str) -> str:
+    """What cosim.viewer writes for a sim in ``owner``'s server (meta, scene, a frame)."""
+    keys, sim_id = Keys(namespace_name(owner)), new_sim_id()
+    client = redis.Redis.from_url(admin_redis_url(stack))
+    scene = encode_scene({"engine": "test", "bodies": [], "geoms": [], "meshes": []}, [])
+    meta = {"sim_id": sim_id, "engine": "test", "title": "shared", "scene": "s1",
+            "started": time.time(), "ended": None, "bodies": 1}  # fmt: skip
+    client.set(keys.scene("s1"), scene, ex=600)
+    client.set(keys.meta(sim_id), json.dumps(meta), ex=600)
+    import numpy as np
+
+    client.set(keys.frame(sim_id), encode_poses(sim_id, 1, 0.0, time.time(), np.zeros((1, 7))))
+    client.close()
+    return sim_id
+
+
+@pytest.fixture(scope="module")
+def pair(cosim_stack: CoSimStack) -> tuple[HubClient, HubClient]:
+    tag = secrets.token_hex(2)
+    alice, _ = cosim_stack.new_user(f"alice{tag}")
+    bob, _ = cosim_stack.new_user(f"bob{tag}")
+    alice.spawn()
+    assert alice.open_lab().status_code == 200
+    return alice, bob
+
+
+def test_alice_shares_with_her_own_token_and_revokes_through_her_server(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    alice, bob = pair
+    a, b = alice.user, bob.user
+    # Before any share bob cannot enter alice's server.
+    assert bob.request("GET", f"user/{a}/api/contents", allow_redirects=False).status_code in (
+        302,
+        403,
+    )
+
+    # alice's own API token (what a script of hers would use) may share her server.
+    token = alice.api("POST", f"users/{a}/tokens", json={"note": "sharing test"}).json()["token"]
+    as_alice = {"Authorization": f"token {token}"}
+    resp = requests.post(
+        alice.url(f"hub/api/shares/{a}/"), json={"user": b}, headers=as_alice, timeout=30
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["user"]["name"] == b
+    # ...but not someone else's.
+    other = requests.post(
+        alice.url(f"hub/api/shares/{cosim_stack.admin}/"), json={"user": b}, headers=as_alice,
+        timeout=30,
+    )  # fmt: skip
+    assert other.status_code in (403, 404)
+
+    # bob opens alice's server: Lab, her files, a live viewer socket.
+    assert open_shared(bob, a).status_code == 200
+    assert bob.request("GET", f"user/{a}/api/contents").status_code == 200
+    # The Share dialog's API is the owner's alone, even for someone she let in.
+    listed = bob.request("GET", f"user/{a}/cosim/api/shares")
+    assert listed.status_code == 403 and "owner" in listed.json()["message"]
+
+    sim_id = fake_sim(cosim_stack, a)
+    cookies = "; ".join(f"{c.name}={c.value}" for c in bob.session.cookies)
+    ws_url = cosim_stack.url.replace("http", "ws", 1) + f"/user/{a}/cosim/api/sims/{sim_id}/ws"
+
+    async def watch_then_revoke() -> tuple[int | None, float]:
+        ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookies}))
+        hello = json.loads(await asyncio.wait_for(ws.read_message(), 10))
+        assert hello["type"] == "hello"
+        ws.write_message(json.dumps({"type": "join"}))
+        while True:  # bob is in the sim's room: the presence list names him
+            message = await asyncio.wait_for(ws.read_message(), 10)
+            if isinstance(message, str) and json.loads(message).get("type") == "presence":
+                assert b in json.loads(message)["users"]
+                break
+        # alice's dialog lists bob, then revokes him.
+        shares = alice.request("GET", f"user/{a}/cosim/api/shares").json()
+        assert {"kind": "user", "name": b} in [
+            {"kind": s["kind"], "name": s["name"]} for s in shares["shares"]
+        ]
+        assert b in shares["users"] and a not in shares["users"]
+        start = time.monotonic()
+        revoked = alice.request("DELETE", f"user/{a}/cosim/api/shares?user={b}")
+        assert revoked.status_code == 200, revoked.text
+        while await asyncio.wait_for(ws.read_message(), 10) is not None:
+            pass
+        return ws.close_code, time.monotonic() - start
+
+    code, seconds = asyncio.run(watch_then_revoke())
+    assert code == CLOSE_ACCESS_REVOKED
+    assert seconds < 2.0
+    # bob's very next request is refused.
+    after = bob.request("GET", f"user/{a}/api/contents", allow_redirects=False)
+    assert after.status_code == 403, after.status_code
+    assert alice.request("GET", f"user/{a}/api/contents").status_code == 200
+
+
+def test_share_dialog_api_validates_and_makes_expiring_links(
+    pair: tuple[HubClient, HubClient],
+) -> None:
+    alice, bob = pair
+    a = alice.user
+    base = f"user/{a}/cosim/api"
+    for body in ({}, {"user": bob.user, "group": "g"}, {"user": ""}, {"user": bob.user, "x": 1},
+                 {"user": a}, {"user": bob.user, "view_only": "yes"}):  # fmt: skip
+        resp = alice.request("POST", f"{base}/shares", data=json.dumps(body))
+        assert resp.status_code == 400, (body, resp.text)
+        assert "Traceback" not in resp.text
+    missing = alice.request("POST", f"{base}/shares", data=json.dumps({"user": "nobody-here"}))
+    assert missing.status_code == 400 and "nobody-here" in missing.json()["message"]
+    for expires in (5, 10**9, "1h", True):
+        resp = alice.request(
+            "POST", f"{base}/share-codes", data=json.dumps({"expires_in": expires})
+        )
+        assert resp.status_code == 400, (expires, resp.text)
+    link = alice.request("POST", f"{base}/share-codes", data=json.dumps({"expires_in": 3600}))
+    assert link.status_code == 200, link.text
+    assert "accept-share?code=" in link.json()["accept_url"]
+    codes = alice.request("GET", f"{base}/shares").json()["codes"]
+    assert [c["id"] for c in codes] == [link.json()["id"]]
+    assert alice.request("DELETE", f"{base}/share-codes").status_code == 200
+    assert alice.request("GET", f"{base}/shares").json()["codes"] == []
+
+
+def test_view_only_share_reads_but_cannot_edit_execute_or_control(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    alice, _ = pair
+    a = alice.user
+    carol, _ = cosim_stack.new_user(f"carol{secrets.token_hex(2)}")
+    c = carol.user
+    resp = alice.request(
+        "POST", f"user/{a}/cosim/api/shares", data=json.dumps({"user": c, "view_only": True})
+    )
+    assert resp.status_code == 200, resp.text
+    listed = alice.request("GET", f"user/{a}/cosim/api/shares").json()["shares"]
+    assert {"kind": "user", "name": c, "view_only": True} in [
+        {k: s[k] for k in ("kind", "name", "view_only")} for s in listed
+    ]
+    assert open_shared(carol, a).status_code == 200
+    # Reading works...
+    assert carol.request("GET", f"user/{a}/api/contents").status_code == 200
+    sim_id = fake_sim(cosim_stack, a)
+    assert carol.request("GET", f"user/{a}/cosim/api/sims/{sim_id}").status_code == 200
+    # ...acting is refused by the server, not just hidden.
+    body = json.dumps({"type": "file", "format": "text", "content": "x"})
+    assert carol.request("PUT", f"user/{a}/api/contents/carol.txt", data=body).status_code == 403
+    assert carol.request("POST", f"user/{a}/api/kernels", data="{}").status_code == 403
+    change = json.dumps({"state": "paused"})
+    resp = carol.request("POST", f"user/{a}/cosim/api/sims/{sim_id}/control", data=change)
+    assert resp.status_code == 403
+    # The owner is unaffected.
+    assert alice.request("PUT", f"user/{a}/api/contents/alice.txt", data=body).status_code in (
+        200,
+        201,
+    )

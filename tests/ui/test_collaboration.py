@@ -1,0 +1,240 @@
+"""Two different hub users in two Chromium contexts: alice shares her server with bob through the
+Share dialog, runs the unchanged viewer loop in a real kernel, bob watches and steers it (pause,
+step, a param slider), both see each other, and alice revokes bob from the dialog."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from cosim_protocol.viewer import decode_frame
+from cosim_testing.hub_client import HubClient
+from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_testing.stack import CoSimStack
+
+LAB_TIMEOUT = 120_000
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+CELL = """\
+import time, mujoco, cosim
+xml = '''<mujoco><worldbody><light pos="0 0 3"/><geom type="plane" size="2 2 .1"/>
+<body pos="0 0 1"><freejoint/><geom type="box" size=".1 .1 .1" rgba=".9 .2 .2 1"/></body>
+<body pos="-.3 0 .5"><joint type="hinge" axis="0 1 0"/>
+  <geom type="capsule" fromto="0 0 0 .4 0 0" size=".05" rgba=".2 .8 .3 1"/></body>
+</worldbody></mujoco>'''
+model = mujoco.MjModel.from_xml_string(xml)
+data = mujoco.MjData(model)
+deadline = time.time() + 240
+seen = None
+with cosim.viewer(model, data, title="shared-sim") as v:
+    while v.running and time.time() < deadline:
+        kp = v.param("kp", 10.0, min=0, max=100)
+        if kp != seen:
+            seen = kp
+            open("kp.txt", "w").write(repr(kp))
+        mujoco.mj_step(model, data)
+        v.sync()
+print("loop done", v.running)
+"""
+
+
+def _put_notebook(client: HubClient, source: str) -> str:
+    name = f"shared-{secrets.token_hex(3)}.ipynb"
+    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+            "execution_count": None}  # fmt: skip
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    content = {"cells": [cell], "nbformat": 4, "nbformat_minor": 5,
+               "metadata": {"kernelspec": kernelspec}}  # fmt: skip
+    resp = client.request(
+        "PUT",
+        f"user/{client.user}/api/contents/{name}",
+        data=json.dumps({"type": "notebook", "format": "json", "content": content}),
+    )
+    assert resp.status_code in (200, 201), resp.text
+    return name
+
+
+def _hub_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
+    page.goto(f"{stack.url}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _open_lab(page: Any, stack: CoSimStack, owner: str, notebook: str) -> None:
+    page.goto(f"{stack.url}/user/{owner}/lab/tree/{notebook}?reset")
+    # A visitor confirms the hub's "Authorize access" page once.
+    page.wait_for_function(
+        "() => location.href.includes('oauth2/authorize') || "
+        "document.querySelector('#jp-main-dock-panel')",
+        timeout=LAB_TIMEOUT,
+    )
+    if "oauth2/authorize" in page.url:
+        page.locator("form [type=submit]").first.click()
+    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT)
+
+
+def _run_first_cell(page: Any) -> None:
+    # Focus the notebook first (the Share dialog had it): the status bar then shows its kernel.
+    page.locator(f"{PANEL} .jp-Cell .cm-content").first.click()
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=LAB_TIMEOUT)
+    page.locator(f"{PANEL} .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(f"{PANEL} .jp-InputPrompt", has_text="[*]").first.wait_for(timeout=30_000)
+
+
+def _frame(alice: HubClient, sim_id: str) -> Any:
+    resp = alice.request("GET", f"user/{alice.user}/cosim/api/sims/{sim_id}/frame")
+    return decode_frame(resp.content)
+
+
+def _latest(alice: HubClient, sim_id: str) -> tuple[int, float]:
+    """Frame number and sim time of the kernel's latest published frame."""
+    frame = _frame(alice, sim_id)
+    return frame.number, frame.sim_time
+
+
+def _read(alice: HubClient, path: str) -> str | None:
+    resp = alice.request("GET", f"user/{alice.user}/api/contents/{path}?content=1")
+    return str(resp.json()["content"]) if resp.status_code == 200 else None
+
+
+def _until(predicate: Any, timeout: float = 10.0, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def _side_by_side(left: bytes, right: bytes, out: Path) -> None:
+    from PIL import Image
+
+    a, b = Image.open(BytesIO(left)), Image.open(BytesIO(right))
+    joined = Image.new("RGB", (a.width + b.width + 8, max(a.height, b.height)), "white")
+    joined.paste(a, (0, 0))
+    joined.paste(b, (a.width + 8, 0))
+    joined.save(out)
+
+
+def test_share_watch_steer_and_revoke_in_two_browsers(
+    cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
+) -> None:
+    tag = secrets.token_hex(2)
+    alice, alice_pw = cosim_stack.new_user(f"alice{tag}")
+    bob, bob_pw = cosim_stack.new_user(f"bob{tag}")
+    a, b = str(alice.user), str(bob.user)
+    alice.spawn()
+    alice.open_lab()
+    notebook = _put_notebook(alice, CELL)
+    contexts = [cosim_browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
+    page_a, page_b = (ctx.new_page() for ctx in contexts)
+    try:
+        # alice shares with bob from Lab's Share dialog.
+        _hub_login(page_a, cosim_stack, a, alice_pw)
+        _open_lab(page_a, cosim_stack, a, notebook)
+        page_a.locator("#cosim-share-button").click()
+        page_a.locator(".cosim-Share-who").select_option(f"user:{b}")
+        page_a.locator(".cosim-Share-addButton").click()
+        page_a.locator(f".cosim-Share-item[data-name='{b}']").wait_for(timeout=30_000)
+        page_a.screenshot(path=str(cosim_artifacts / "collab-share-dialog.png"))
+        page_a.get_by_role("button", name="Done").click()
+
+        # alice runs the unchanged loop; her viewer shows the control row.
+        _run_first_cell(page_a)
+        viewer_a = page_a.locator(f"{PANEL} .jp-OutputArea .cosim-Viewer").first
+        viewer_a.wait_for(timeout=60_000)
+        sim_id = str(viewer_a.get_attribute("data-sim-id"))
+        page_a.locator(".cosim-Control-pauseRun").first.wait_for(timeout=30_000)
+
+        # bob opens alice's notebook and sees the sim live; each sees the other's avatar.
+        _hub_login(page_b, cosim_stack, b, bob_pw)
+        _open_lab(page_b, cosim_stack, a, notebook)
+        viewer_b = page_b.locator(f".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']").first
+        viewer_b.wait_for(timeout=LAB_TIMEOUT)
+        page_b.wait_for_function(
+            f"() => Number(document.querySelector(\".cosim-Viewer[data-sim-id='{sim_id}']\")"
+            "?.dataset.frame) > 0",
+            timeout=60_000,
+        )
+        page_a.locator(f".cosim-Avatar[data-user='{b}']").first.wait_for(timeout=30_000)
+        page_b.locator(f".cosim-Avatar[data-user='{a}']").first.wait_for(timeout=30_000)
+        # Real time by default: sim time advances about as fast as the wall clock.
+        n0, t0 = _latest(alice, sim_id)
+        time.sleep(1.0)
+        n1, t1 = _latest(alice, sim_id)
+        assert n1 > n0 and 0.5 < t1 - t0 < 1.5, (t0, t1)
+
+        # bob pauses: alice's kernel's sim time stops within 1 s.
+        # The press's own moment, taken in bob's page (Playwright's click adds its own waits).
+        pressed = page_b.evaluate(
+            "() => { const t = Date.now();"
+            " document.querySelector('.cosim-Control-pauseRun').click(); return t / 1000; }"
+        )
+        assert _until(lambda: _stable(alice, sim_id), timeout=5.0, step=0.0)
+        last = _frame(alice, sim_id)
+        assert last.wall_time - pressed < 1.0, f"frames went on {last.wall_time - pressed:.2f} s"
+        status = page_a.locator(".cosim-Control-status").first
+        status.filter(has_text=f"{b} paused at t = ").wait_for(timeout=10_000)
+
+        # bob steps three times: exactly three more frames.
+        frames, _ = _latest(alice, sim_id)
+        for _ in range(3):
+            page_b.locator(".cosim-Control-step").first.click()
+        assert _until(lambda: _latest(alice, sim_id)[0] == frames + 3, timeout=10)
+        time.sleep(1.0)
+        assert _latest(alice, sim_id)[0] == frames + 3
+
+        # bob's slider changes what v.param returns in alice's kernel.
+        page_b.locator(".cosim-Control-slider[data-name='kp']").first.fill("42")
+        page_b.locator(".cosim-Control-pauseRun").first.click()  # run again
+        assert _until(lambda: _read(alice, "kp.txt") == "42.0", timeout=10), _read(alice, "kp.txt")
+
+        page_b.wait_for_timeout(500)
+        shots = (
+            viewer_a.locator("xpath=..").screenshot(),
+            viewer_b.locator("xpath=..").screenshot(),
+        )
+        _side_by_side(*shots, cosim_artifacts / "collab-two-users.png")
+        DOCS.mkdir(exist_ok=True)
+        _side_by_side(*shots, DOCS / "lab-collaboration.png")
+
+        # alice revokes bob in the dialog: his viewer ends, his next request is refused.
+        page_a.locator("#cosim-share-button").click()
+        page_a.locator(f".cosim-Share-item[data-name='{b}'] .cosim-Share-revoke").click()
+        page_a.locator(f".cosim-Share-item[data-name='{b}']").wait_for(
+            state="detached", timeout=30_000
+        )
+        page_a.get_by_role("button", name="Done").click()
+        page_b.wait_for_function(
+            f"() => document.querySelector(\".cosim-Viewer[data-sim-id='{sim_id}']\")"
+            "?.dataset.state === 'ended'",
+            timeout=10_000,
+        )
+        status_code = page_b.evaluate(f"async () => (await fetch('/user/{a}/api/contents')).status")
+        assert status_code == 403
+
+        page_a.locator(".cosim-Viewer-stop").first.click()
+        page_a.locator(f"{PANEL} .jp-OutputArea-output", has_text="loop done False").wait_for(
+            timeout=60_000
+        )
+    except Exception:
+        for i, page in enumerate((page_a, page_b)):
+            page.screenshot(path=str(cosim_artifacts / f"failed-collab-{i}.png"))
+        raise
+    finally:
+        for ctx in contexts:
+            ctx.close()
+
+
+def _stable(alice: HubClient, sim_id: str) -> bool:
+    """No new frame for 0.3 s (a paused sim blocks in sync() and publishes nothing)."""
+    before = _latest(alice, sim_id)
+    time.sleep(0.3)
+    return _latest(alice, sim_id) == before

@@ -17,6 +17,9 @@ from typing import Any
 LAB = Path(__file__).resolve().parents[1]
 SCHEMAS = LAB.parent / "kernels" / "cosim_protocol" / "schemas"
 OUT = LAB / "src" / "protocol"
+# Schemas this writer handles so far; control and recording still have hand-written TS twins
+# (their schemas use constructs this writer does not translate yet).
+GENERATED = ("frame", "jobs", "scene", "viewer-socket")
 
 
 def module_name(schema_file: Path) -> str:
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = []
     args.out.mkdir(parents=True, exist_ok=True)
-    for schema_file in sorted(SCHEMAS.glob("*.schema.json")):
+    for schema_file in [SCHEMAS / f"{name}.schema.json" for name in GENERATED]:
         target = args.out / f"{module_name(schema_file)}.ts"
         text = generate(schema_file)
         if target.exists() and target.read_text() == text:

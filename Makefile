@@ -19,8 +19,9 @@ APT_TEST := chromium
 # The tools benchmarks/snapshots.py measures CoSim against.
 APT_TEST += restic borgbackup
 LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) \
-	labextension/package.json labextension/package-lock.json labextension/tsconfig.json
-PY_SOURCES := $(shell find hub server_extension/cosim_server kernels jupyter-config templates \
+	labextension/package.json labextension/package-lock.json labextension/tsconfig.json \
+	labextension/scripts/protocol_types.py $(wildcard kernels/cosim_protocol/schemas/*.json)
+PY_SOURCES := $(shell find cli hub server_extension/cosim_server kernels jupyter-config templates \
 	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
 
 .PHONY: up test install install-test lint typecheck pytest bench clean
@@ -54,7 +55,7 @@ server_extension/cosim_server/labextension/package.json: $(LAB_SOURCES)
 	cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH=$(VENV)/bin:$$PATH npm run build:prod
 
 $(STAMPS)/deps: pyproject.toml $(STAMPS)/system server_extension/cosim_server/labextension/package.json
-	$(PY) -m pip install -q --no-build-isolation '.[test]'
+	$(PY) -m pip install -q --no-build-isolation '.[hub,user,test]'
 	@touch $@
 
 # A real (non-editable) install: user servers run as other accounts and must not need the
@@ -67,6 +68,7 @@ $(STAMPS)/package: $(STAMPS)/deps server_extension/cosim_server/labextension/pac
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	cd labextension && npm run lint
 
 typecheck:

@@ -10,9 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import requests
 
-from cosim_hub.procs import free_port, terminate, wait_for
+from cosim_hub.procs import free_port, terminate
+from cosim_testing.procs import wait_for
 
 
 class JupyterServer:

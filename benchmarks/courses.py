@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import requests
 from snapshots import timed
 
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 from cosim_server.courses import unpack_files
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 COURSE = "bench"
 FILES_PER_SUBMISSION = 5

@@ -138,7 +138,7 @@ def seek_p95(source: Path, tmp: Path, minutes: int, seeks: int) -> tuple[float, 
         header, scene = rec.header, rec.scene_bytes
     long_path = tmp / "long.cosimrec"
     writer = Recorder(long_path, header, scene)
-    from cosim.protocol import encode_poses
+    from cosim_protocol.viewer import encode_poses
 
     number, span = 0, float(track.time[-1]) + 1.0 / FPS
     while number < minutes * 60 * FPS:

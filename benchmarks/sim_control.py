@@ -31,7 +31,7 @@ from tornado.websocket import websocket_connect
 
 import cosim
 from cosim_hub.redis_server import RedisServer
-from cosim_hub.stack import make_state_dir, start_cosim_up, stop_cosim_up
+from cosim_testing.stack import make_state_dir, start_cosim_up, stop_cosim_up
 
 COLLABORATORS = 10
 

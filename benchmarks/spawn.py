@@ -27,12 +27,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import requests
 from _report import alternate, figure, headline, median, ratio_rounds, report
 
-from cosim_hub.procs import free_port, terminate, wait_for
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
-from cosim_server.pytest_plugin import CHROMIUM_ARGS
+from cosim_hub.procs import free_port, terminate
+from cosim_testing.plugin import CHROMIUM_ARGS
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 # Where the stock environment is kept between runs (world-readable: servers run as other users).
 STOCK_VENV = Path(os.environ.get("COSIM_BENCH_STOCK_VENV", "/var/tmp/cosim-bench-stock"))

@@ -31,15 +31,16 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import mujoco
 from _models import box_pile_xml
 from _report import figure, headline, median, report, spread
 
 import cosim
-from cosim.protocol import BYTES_PER_BODY, FRAME_HEADER
 from cosim_hub.redis_server import RedisServer
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
-from cosim_server.pytest_plugin import CHROMIUM_ARGS, lab_login, open_notebook, put_notebook
+from cosim_protocol.viewer import BYTES_PER_BODY, FRAME_HEADER
+from cosim_testing.plugin import CHROMIUM_ARGS, lab_login, open_notebook, put_notebook
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 BODIES = 25
 # The notebook cell a user would run: the sim paced near real time, the viewer in the output.

@@ -1,6 +1,6 @@
 """CoSim's test suite: every test drives real parts.
 
-Fixtures (from ``cosim_server.pytest_plugin`` unless noted):
+Fixtures (from ``cosim_testing.plugin``, the test harness in tests/cosim_testing, unless noted):
 
 - ``cosim_redis`` / ``cosim_redis_url``: a real redis-server (session) and a flushed DB per test.
 - ``cosim_stack``: ``cosim up`` (redis + JupyterHub + proxy) in a temp state dir, one per session;
@@ -14,4 +14,4 @@ Fixtures (from ``cosim_server.pytest_plugin`` unless noted):
   ``cosim_server`` into it.
 """
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "cosim_testing.plugin"]

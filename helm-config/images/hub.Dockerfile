@@ -4,5 +4,6 @@
 FROM quay.io/jupyterhub/k8s-hub:4.2.0
 USER root
 COPY . /tmp/cosim
-RUN HATCH_BUILD_NO_HOOKS=true pip install --no-cache-dir /tmp/cosim && rm -rf /tmp/cosim
+# cosim[hub]: the hub and its services only, without numpy, torch or the simulators.
+RUN HATCH_BUILD_NO_HOOKS=true pip install --no-cache-dir "/tmp/cosim[hub]" && rm -rf /tmp/cosim
 USER ${NB_USER}

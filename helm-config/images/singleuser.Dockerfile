@@ -23,7 +23,7 @@ COPY --from=wheel /wheels /tmp/wheels
 ARG TORCH_INDEX=""
 RUN if [ -n "$TORCH_INDEX" ]; then \
       pip install --no-cache-dir --index-url "$TORCH_INDEX" "torch==2.13.0"; fi \
-    && pip install --no-cache-dir /tmp/wheels/cosim-*.whl && rm -rf /tmp/wheels
+    && pip install --no-cache-dir "$(ls /tmp/wheels/cosim-*.whl)[user]" && rm -rf /tmp/wheels
 # EGL rendering on the pod's own GPU (the device plugin mounts the driver's graphics libraries
 # only when asked for them); harmless on CPU nodes.
 ENV MUJOCO_GL=egl \

@@ -1,9 +1,8 @@
-"""The ``cosim`` command line."""
+"""``cosim up``: the hub side of the ``cosim`` command (dispatched by ``cosim_cli``)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .config import default_state_dir
 
@@ -18,7 +17,7 @@ def _port(text: str) -> int:
     return value
 
 
-def _add_up(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "up",
         help="start Redis, JupyterHub and the proxy on this machine",
@@ -67,60 +66,30 @@ def _add_up(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def run(args: argparse.Namespace) -> int:
+    from .launcher import UpOptions, up
+
+    opts = UpOptions(
+        port=args.port,
+        ip=args.ip,
+        state_dir=args.state_dir,
+        admin=args.admin,
+        config_file=args.config_file,
+        log_level=args.log_level,
+        subdomains=args.subdomains,
+    )
+    return up(opts)
+
+
 def main(argv: list[str] | None = None) -> int:
-    from cosim_server import __version__
+    """``python -m cosim_hub up ...``: the hub's own commands, without the user-side ones."""
+    from cosim_protocol import __version__
 
-    parser = argparse.ArgumentParser(prog="cosim", description="CoSim command line")
+    parser = argparse.ArgumentParser(prog="cosim", description="CoSim hub command line")
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_up(sub)
-    from cosim.snapshots.cli import add_parser as add_snapshot
-
-    add_snapshot(sub)
-    from cosim.jobs.cli import add_parsers as add_jobs
-
-    add_jobs(sub)
-    from cosim.recording_cli import add_parser as add_rec
-
-    add_rec(sub)
-    from cosim.slam.cli import add_parser as add_slam
-
-    add_slam(sub)
+    add_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
     args = parser.parse_args(argv)
     if args.command == "up":
-        from .launcher import UpOptions, up
-
-        opts = UpOptions(
-            port=args.port,
-            ip=args.ip,
-            state_dir=args.state_dir,
-            admin=args.admin,
-            config_file=args.config_file,
-            log_level=args.log_level,
-            subdomains=args.subdomains,
-        )
-        return up(opts)
-    if args.command == "snapshot":
-        from cosim.snapshots.cli import run as run_snapshot
-
-        return run_snapshot(args)
-    if args.command == "rec":
-        from cosim.recording_cli import run as run_rec
-
-        return run_rec(args)
-    if args.command in ("slam", "datasets"):
-        from cosim.slam.cli import run as run_slam
-
-        return run_slam(args)
-    if args.command in ("template", "jobs"):
-        from cosim.jobs import cli as jobs_cli
-
-        return (
-            jobs_cli.run_template(args) if args.command == "template" else jobs_cli.run_jobs(args)
-        )
+        return run(args)
     parser.print_help()
     return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

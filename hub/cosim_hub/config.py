@@ -148,10 +148,6 @@ class CoSimHub(Configurable):
     def users_dir(self) -> Path:
         return Path(self.state_dir) / "users"
 
-    @property
-    def logs_dir(self) -> Path:
-        return Path(self.state_dir) / "logs"
-
 
 def _set_default(section: Config, name: str, value: Any) -> None:
     """Set ``section.name`` only where the config has not set it already."""

@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from cosim_protocol.gpus import device_environment
+from cosim_protocol.redis_client import make_async
 
 from .config import CoSimHub
 from .gpus import CoSimGpus, GpuPool, GpusBusy, reader_for
@@ -20,7 +21,7 @@ def gpu_pool(config: Any, store: dict[str, Any]) -> GpuPool:
     """The hub process's one pool (kept in the hub's tornado settings, like the cost guard)."""
     pool = store.get(_POOL_KEY)
     if pool is None:
-        client = aioredis.Redis.from_url(CoSimHub(config=config).redis_url or "redis://127.0.0.1")
+        client = make_async(CoSimHub(config=config).redis_url or None)
         pool = GpuPool(client, reader_for(CoSimGpus(config=config)))
         store[_POOL_KEY] = pool
     return pool

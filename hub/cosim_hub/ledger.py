@@ -21,14 +21,35 @@ Keys (``P`` = ``cosim:costguard``):
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-PREFIX = "cosim:costguard"
-MICRO = 1_000_000
+from cosim_protocol.costguard import (
+    MICRO,
+    LedgerView,
+    Quota,
+    Reservation,
+    from_micro,
+    month_of,
+    to_micro,
+)
+from cosim_protocol.keys import LEDGER_PREFIX
+
+__all__ = [
+    "MICRO",
+    "PREFIX",
+    "Decision",
+    "Ledger",
+    "Quota",
+    "Reservation",
+    "from_micro",
+    "month_of",
+    "to_micro",
+]
+
+PREFIX = LEDGER_PREFIX
 
 _RELEASE_LUA = """
 local p = ARGV[1]
@@ -113,67 +134,6 @@ REASONS = {
 }
 
 
-def month_of(epoch: float) -> str:
-    return time.strftime("%Y-%m", time.gmtime(epoch))
-
-
-def to_micro(amount: float) -> int:
-    return round(amount * MICRO)
-
-
-def from_micro(value: int | str | bytes | None) -> float:
-    return int(value or 0) / MICRO
-
-
-@dataclass(frozen=True)
-class Quota:
-    """Limits for one user, group, the defaults or the cluster; None = no limit."""
-
-    gpu_limit: int | None = None
-    spend_cap: float | None = None
-
-    @classmethod
-    def parse(cls, data: Any) -> Quota:
-        """Build from admin input; raises ValueError with a message for a 400."""
-        if not isinstance(data, dict):
-            raise ValueError("a quota is a JSON object with gpu_limit and/or spend_cap")
-        unknown = sorted(set(data) - {"gpu_limit", "spend_cap"})
-        if unknown:
-            raise ValueError(f"unknown quota keys {unknown}; use gpu_limit and spend_cap")
-        gpu, cap = data.get("gpu_limit"), data.get("spend_cap")
-        if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0):
-            raise ValueError("gpu_limit must be a whole number >= 0, or null for no limit")
-        if cap is not None and (
-            isinstance(cap, bool) or not isinstance(cap, int | float) or not 0 <= cap < 1e9
-        ):
-            raise ValueError("spend_cap must be a number >= 0, or null for no limit")
-        return cls(gpu, None if cap is None else float(cap))
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """A running (or starting) server as the ledger knows it."""
-
-    user: str
-    server: str
-    profile: str
-    group: str
-    gpus: int
-    price_per_hour: float
-    started: float
-
-    @property
-    def key(self) -> str:
-        return f"{self.user}/{self.server}"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> Reservation:
-        return cls(**json.loads(raw))
-
-
 @dataclass(frozen=True)
 class Decision:
     """The outcome of a reservation: ``ok``, or a refusal with a reason code and message."""
@@ -183,21 +143,17 @@ class Decision:
     message: str = ""
 
 
-class Ledger:
-    """All reads and writes of the cost guard's Redis state."""
+class Ledger(LedgerView):
+    """All reads and writes of the cost guard's Redis state (the reads a user server may do
+    too live in ``cosim_protocol.costguard.LedgerView``)."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str = PREFIX) -> None:
-        self.redis = redis
-        self.p = prefix
+        super().__init__(redis, prefix)
         self._reserve = redis.register_script(_RESERVE_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
         self._charge = redis.register_script(_CHARGE_LUA)
 
     # ---- quotas ----------------------------------------------------------------------------
-    async def quotas(self) -> dict[str, Quota]:
-        raw = await self.redis.hgetall(f"{self.p}:quotas")
-        return {_text(k): Quota(**json.loads(v)) for k, v in raw.items()}
-
     async def set_quota(self, scope: str, quota: Quota) -> None:
         await self.redis.hset(f"{self.p}:quotas", scope, json.dumps(asdict(quota)))
 
@@ -208,12 +164,6 @@ class Ledger:
     async def delete_quota(self, scope: str) -> bool:
         return bool(await self.redis.hdel(f"{self.p}:quotas", scope))
 
-    @staticmethod
-    def resolve(quotas: dict[str, Quota], kind: str, name: str) -> Quota:
-        """The quota of user/group ``name``: its own, else the default for its kind."""
-        return quotas.get(f"{kind}:{name}") or quotas.get(f"default:{kind}") or Quota()
-
-    # ---- reservations ----------------------------------------------------------------------
     async def reserve(self, res: Reservation, *, enforce: bool, now: float) -> Decision:
         quotas = await self.quotas()
         user_q = self.resolve(quotas, "user", res.user)
@@ -260,14 +210,6 @@ class Ledger:
         raw = await self._release(args=[self.p, key])
         return Reservation.from_json(raw) if raw else None
 
-    async def reservations(self) -> dict[str, Reservation]:
-        raw = await self.redis.hgetall(f"{self.p}:servers")
-        return {_text(k): Reservation.from_json(v) for k, v in raw.items()}
-
-    async def reservation(self, key: str) -> Reservation | None:
-        raw = await self.redis.hget(f"{self.p}:servers", key)
-        return Reservation.from_json(raw) if raw else None
-
     # ---- metering --------------------------------------------------------------------------
     async def charge(self, res: Reservation, index: int, interval: float) -> bool:
         """Charge one interval of ``res``; False when it was charged before (idempotent)."""
@@ -301,10 +243,6 @@ class Ledger:
         return float(value) if value is not None else None
 
     # ---- reading -----------------------------------------------------------------------------
-    async def spend(self, month: str) -> dict[str, float]:
-        raw = await self.redis.hgetall(f"{self.p}:spend:{month}")
-        return {_text(k): from_micro(v) for k, v in raw.items()}
-
     async def charges(self, month: str) -> dict[str, int]:
         raw = await self.redis.hgetall(f"{self.p}:charges:{month}")
         return {_text(k): int(v) for k, v in raw.items()}
@@ -329,10 +267,6 @@ class Ledger:
 
     async def clear_notice(self, key: str) -> None:
         await self.redis.hdel(f"{self.p}:notices", key)
-
-    async def notices(self) -> dict[str, dict[str, Any]]:
-        raw = await self.redis.hgetall(f"{self.p}:notices")
-        return {_text(k): json.loads(v) for k, v in raw.items()}
 
 
 def _text(value: str | bytes) -> str:

@@ -3,7 +3,7 @@
 Before a spawn the hub (which holds the admin/default Redis credentials) runs ``ACL SETUSER`` for
 a Redis user ``cosim-u-<name>`` with a fresh random password and passes the user server a
 ``REDIS_URL`` for that user instead of the admin one. What a user server, its kernels and jobs do
-in Redis (see ``cosim.protocol.Keys`` and ``cosim.jobs.state``):
+in Redis (see ``cosim_protocol.keys``):
 
 - viewer publisher (kernel): SET/EXPIRE/ZADD/ZREM on ``sims``, ``sim:<id>:*``, ``scene:<hash>``;
   PUBLISH ``sim:<id>:frames``; SUBSCRIBE ``sim:<id>:control``
@@ -27,30 +27,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cosim.protocol import namespace_name
-
-from .ledger import PREFIX as LEDGER_PREFIX
+from cosim_protocol.keys import LEDGER_READ_KEYS, user_pattern
+from cosim_protocol.redis_client import make_async
 
 log = logging.getLogger("cosim.redis_acl")
 
 ACL_USER_PREFIX = "cosim-u-"
 _SAFE_NAME = re.compile(r"[a-z0-9_.-]+")
 _NAME_MAX = 64
-
-# The ledger hashes the Lab banner (cosim_server.costguard) reads. They hold every user's figures
-# in fields, and Redis ACLs work per key, not per field: read access to them shows a user others'
-# spend and reservations, never lets them change any.
-LEDGER_READ_KEYS = (
-    f"{LEDGER_PREFIX}:servers",
-    f"{LEDGER_PREFIX}:notices",
-    f"{LEDGER_PREFIX}:quotas",
-    f"{LEDGER_PREFIX}:spend:*",
-)
 
 KEYSPACE_WIDE_COMMANDS = (
     "scan",
@@ -87,11 +75,6 @@ COMMAND_RULES = (
 )
 
 
-def glob_escape(text: str) -> str:
-    """``text`` as a literal in a Redis glob pattern (``*``, ``?``, ``[``, ``]``, ``\\``)."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
-
-
 def acl_username(hub_name: str) -> str:
     """A stable Redis ACL user name for a hub user (no spaces, safe in a URL).
 
@@ -107,7 +90,7 @@ def acl_username(hub_name: str) -> str:
 
 def acl_rules(hub_name: str, password: str) -> list[str]:
     """The ``ACL SETUSER`` rules for ``hub_name``: its own names only, a fresh password."""
-    own = f"cosim:{glob_escape(namespace_name(hub_name))}:*"
+    own = user_pattern(hub_name)
     return [
         # Nothing left from a previous spawn (old password, patterns, commands). resetchannels
         # again: "reset" follows acl-pubsub-default, which a deployment may set to allchannels.
@@ -152,9 +135,7 @@ async def provision_user(admin_url: str, hub_name: str, *, timeout: float = 3.0)
     """
     username, password = acl_username(hub_name), secrets.token_urlsafe(32)
     url = user_url(admin_url, username, password)
-    client: Any = aioredis.Redis.from_url(
-        admin_url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
+    client: Any = make_async(admin_url, timeout=timeout)
     try:
         await client.execute_command("ACL", "SETUSER", username, *acl_rules(hub_name, password))
     except (RedisConnectionError, RedisTimeoutError, OSError) as err:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-BLOCKED_KEY = "cosim:hub:blocked"
-REVOKED_KEY = "cosim:hub:revoked"
+from cosim_protocol.keys import BLOCKED_KEY, REVOKED_KEY
+from cosim_protocol.redis_client import make_async
 
 
 class RevocationList(Protocol):
@@ -56,9 +56,7 @@ class RedisRevocationList:
     """The list in Redis, so a block or log-out on one hub replica holds on all of them."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio
-
-        self._redis = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        self._redis = make_async(url, decode=True)
 
     async def block(self, name: str) -> None:
         await self._redis.sadd(BLOCKED_KEY, name)

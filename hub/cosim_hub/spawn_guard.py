@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 from prometheus_client import Counter, Histogram
 from redis.exceptions import RedisError
 from tornado import web
+
+from cosim_protocol.redis_client import make_async
 
 from .config import CoSimHub
 from .guard_settings import CoSimCostGuard
@@ -83,11 +84,7 @@ class SpawnGuard:
         self.settings = settings
         self.profiles = profiles
         timeout = settings.redis_timeout
-        self.redis = aioredis.Redis.from_url(
-            redis_url or "redis://127.0.0.1:6379/0",
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
+        self.redis = make_async(redis_url or None, timeout=timeout)
         self.ledger = Ledger(self.redis)
         self._seeded = False
 

@@ -1,6 +1,6 @@
 """The notebook-side CoSim API: ``cosim.viewer(...)`` (more arrives with its issues)."""
 
-from cosim_server._version import __version__
+from cosim_protocol import __version__
 
 __all__ = [
     "Recording",

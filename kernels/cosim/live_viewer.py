@@ -11,11 +11,11 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol import env
 from cosim_protocol.control import META_KEY as CONTROL_META
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import MIME_TYPE, encode_pixels, encode_poses, new_sim_id
 
-from .protocol import MIME_TYPE, Keys, encode_pixels, encode_poses, namespace_user, new_sim_id
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MAX_RATE = 1000.0
 
 
@@ -421,7 +421,7 @@ def viewer(
     pixels = _pixels_for(scene, width, height, camera) if mode == "pixels" else None
     if record is not None and mode != "poses":
         raise ValueError("record= keeps pose frames: use it with mode='poses'")
-    url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    url = redis_url or env.redis_url()
     v = Viewer(
         scene,
         title=title or f"{scene.engine} sim",

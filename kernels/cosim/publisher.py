@@ -17,8 +17,9 @@ import redis
 from redis.exceptions import RedisError
 
 from cosim_protocol.control import CONTROL_CMD
-
-from .protocol import END_MESSAGE, ENDED_TTL_S, LIVE_TTL_S, SCENE_TTL_S, Keys
+from cosim_protocol.keys import ENDED_TTL_S, LIVE_TTL_S, SCENE_TTL_S, Keys
+from cosim_protocol.redis_client import make_sync
+from cosim_protocol.viewer import END_MESSAGE
 
 REFRESH_S = 5.0
 
@@ -128,7 +129,7 @@ class Publisher(threading.Thread):
                 return
 
     def _connect(self) -> None:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        client = make_sync(self.url, timeout=2.0, connect_timeout=1.0)
         self._client, self._pubsub = client, client.pubsub(ignore_subscribe_messages=True)
         # Before anything else: a viewer that finds the meta must also find the scene.
         client.set(self.keys.scene(self.meta["scene"]), self.scene, ex=SCENE_TTL_S)

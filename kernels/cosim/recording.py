@@ -25,8 +25,7 @@ import zstandard
 
 from cosim_protocol import __version__
 from cosim_protocol import recording as fmt
-
-from .protocol import FRAME_HEADER, FRAME_MAGIC, KIND_POSES, decode_scene
+from cosim_protocol.viewer import FRAME_HEADER, FRAME_MAGIC, KIND_POSES, decode_scene
 
 BLOCK_FRAMES = 120  # frames per block: ~2 s at 60 fps, a few KB compressed
 BLOCK_SECONDS = 1.0  # ... or less: a killed kernel loses at most this much

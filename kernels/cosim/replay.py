@@ -9,8 +9,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .live_viewer import DEFAULT_REDIS_URL
-from .protocol import MIME_TYPE, Keys, encode_poses, namespace_user, new_sim_id
+from cosim_protocol import env
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import MIME_TYPE, encode_poses, new_sim_id
+
 from .publisher import Publisher
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ class Player:
             "mode": "poses",
             "recording": str(recording.path),
         }
-        url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+        url = redis_url or env.redis_url()
         self._publisher = Publisher(url, Keys(self.user), self.sim_id, self.meta, scene)
         self._publisher.open()
         self._publisher.start()

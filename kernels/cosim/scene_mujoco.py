@@ -7,7 +7,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from .protocol import encode_scene
+from cosim_protocol.viewer import encode_scene
 
 # Keyed by int: model.geom_type holds numpy ints, which do not hash like the enum members.
 _TYPES = {

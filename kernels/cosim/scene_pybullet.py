@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pybullet as pb
 
+from cosim_protocol.viewer import encode_scene
+
 from .meshfiles import read_mesh
-from .protocol import encode_scene
 
 log = logging.getLogger("cosim")
 

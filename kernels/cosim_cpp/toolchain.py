@@ -17,7 +17,6 @@ APT_PACKAGES = {
     "ld.gold": "binutils",
 }
 COMPILERS = ("g++", "clang++")
-DEBUGGERS = ("gdb", "lldb")
 
 
 class ToolMissing(RuntimeError):

@@ -4,64 +4,18 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI } from './api';
 
-export interface ITemplateParam {
-  name: string;
-  type: 'int' | 'float' | 'str' | 'bool';
-  default: number | string | boolean;
-  help: string;
-  range?: [number, number];
-  choices?: (string | number)[];
-}
+import type { IJob, ITemplate } from './protocol/jobs';
 
-export interface ITemplate {
-  name: string;
-  title: string;
-  description: string;
-  kind: string;
-  entry: string;
-  params: ITemplateParam[];
-}
-
-export type JobState =
-  'queued' | 'running' | 'stopping' | 'stopped' | 'finished' | 'failed' | 'lost';
+export type {
+  IJob,
+  IJobMetric,
+  ITemplate,
+  ITemplateParam,
+  JobEvent,
+  JobState
+} from './protocol/jobs';
 
 export const ACTIVE_STATES: ReadonlySet<string> = new Set(['queued', 'running', 'stopping']);
-
-/** One training record (a rollout): written by the job, read back by the panel. */
-export interface IJobMetric {
-  time: number;
-  timesteps: number;
-  total_timesteps: number;
-  episode_reward: number | null;
-  episode_length: number | null;
-  steps_per_s: number;
-  losses: Record<string, number>;
-}
-
-export interface IJob {
-  id: string;
-  template: string;
-  title: string;
-  project: string;
-  params: Record<string, unknown>;
-  state: JobState;
-  message?: string;
-  timesteps?: number;
-  total_timesteps?: number;
-  steps_per_s?: number;
-  episode_reward?: number | null;
-  checkpoint: string | null;
-  created: number;
-  resumes?: number;
-  log_tail?: string[];
-}
-
-/** Messages of `/cosim/api/jobs/<id>/events`. */
-export type JobEvent =
-  | { type: 'snapshot'; job: IJob; metrics: IJobMetric[]; log: string[] }
-  | { type: 'metrics'; metrics: IJobMetric[] }
-  | { type: 'log'; lines: string[] }
-  | { type: 'state'; job: IJob };
 
 function post(body: unknown): RequestInit {
   return { method: 'POST', body: JSON.stringify(body) };

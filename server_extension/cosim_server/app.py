@@ -9,6 +9,8 @@ import redis.asyncio as aioredis
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, List, Unicode, default
 
+from cosim_protocol.redis_client import make_async, redis_url
+
 from . import (
     build,
     control,
@@ -25,7 +27,6 @@ from . import (
 from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
-from .redis_client import make_redis, redis_url_from_env
 from .relay import RelayHub
 
 # Each feature module exposes routes(); adding a feature is one line here.
@@ -91,10 +92,10 @@ class CoSimServer(ExtensionApp):
 
     @default("redis_url")
     def _default_redis_url(self) -> str:
-        return redis_url_from_env()
+        return redis_url()
 
     def initialize_settings(self) -> None:
-        redis = make_redis(self.redis_url, timeout=self.redis_timeout)
+        redis = make_async(self.redis_url, timeout=self.redis_timeout, health_check_interval=30)
         self.cosim = CoSimContext(
             redis_url=self.redis_url,
             redis=redis,

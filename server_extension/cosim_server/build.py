@@ -24,7 +24,6 @@ from typing import Any
 from redis.exceptions import RedisError
 from tornado.websocket import WebSocketClosedError
 
-from cosim.protocol import Keys, namespace_user
 from cosim.snapshots.store import atomic_write
 from cosim_cpp.build import (
     BUILD_DIR,
@@ -37,6 +36,7 @@ from cosim_cpp.build import (
 )
 from cosim_cpp.sandbox import CoSimCppSandbox, Sandbox
 from cosim_cpp.toolchain import COMPILERS, ToolMissing
+from cosim_protocol.keys import Keys, namespace_user
 
 from .base import CoSimError, CoSimHandler, CoSimWebSocketHandler
 

@@ -27,7 +27,6 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from cosim.control import write_document
-from cosim.protocol import Keys, ProtocolError, decode_frame, namespace_user
 from cosim_protocol.control import (
     CONTROL_CMD,
     MAX_DOCUMENT_BYTES,
@@ -40,6 +39,8 @@ from cosim_protocol.control import (
     declare_params,
     default_document,
 )
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import ProtocolError, decode_frame
 
 from .base import CoSimError, CoSimHandler
 from .viewer import _checked_sim_id, _RedisErrors, read_meta

@@ -3,7 +3,7 @@ from the cost guard (spend warning, stop after grace, idle or runtime cull) for 
 
 It reads the cost guard's ledger in Redis for this server's own user only; quotas and other
 users' figures stay behind the admin-only service. The server's own Redis user may read only the
-ledger hashes read here, never write them (``cosim_hub.redis_acl.LEDGER_READ_KEYS``): Redis ACLs
+ledger hashes read here, never write them (``cosim_protocol.keys.LEDGER_READ_KEYS``): Redis ACLs
 work per key, not per hash field, so keep that list in step with what this module reads.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from cosim_hub.ledger import Ledger, month_of
+from cosim_protocol.costguard import LedgerView, month_of
 
 from .base import CoSimHandler
 
 
-async def banner_status(ledger: Ledger, user: str, server: str, now: float) -> dict[str, Any]:
+async def banner_status(ledger: LedgerView, user: str, server: str, now: float) -> dict[str, Any]:
     key = f"{user}/{server}"
     reservation = await ledger.reservation(key)
     notice = (await ledger.notices()).get(key)
@@ -50,7 +50,7 @@ class CostGuardStatusHandler(CoSimHandler):
         ctx = self.cosim
         try:
             body = await asyncio.wait_for(
-                banner_status(Ledger(ctx.redis), user, server, time.time()), ctx.redis_timeout
+                banner_status(LedgerView(ctx.redis), user, server, time.time()), ctx.redis_timeout
             )
         except (TimeoutError, RedisError, OSError):
             body = {"available": False, "message": "the cost guard's ledger is unreachable"}

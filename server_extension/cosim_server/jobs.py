@@ -21,6 +21,7 @@ from tornado.websocket import WebSocketClosedError
 from cosim.jobs import JobError, TemplateError
 from cosim.jobs.progress import read_metrics
 from cosim.jobs.state import ACTIVE_STATES, JobDir
+from cosim_protocol.ws import CLOSE_JOB_DELETED
 
 from .base import CoSimError, CoSimHandler, CoSimWebSocketHandler
 from .jobs_service import JobsService
@@ -270,7 +271,7 @@ class JobEventsHandler(CoSimWebSocketHandler):
             return
         except FileNotFoundError:  # the job was deleted
             with contextlib.suppress(Exception):
-                self.close(4404, "job deleted")
+                self.close(CLOSE_JOB_DELETED, "job deleted")
 
     async def _send_log(self, offset: int) -> int:
         try:

@@ -29,6 +29,7 @@ from traitlets import Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from cosim.jobs import JobError, JobManager, Limits, TemplateError
+from cosim_protocol.redis_client import make_sync
 
 T = TypeVar("T")
 ACTIVITY_SETTING = "cosim_jobs_last_activity"  # jupyter_server counts every *_last_activity
@@ -80,11 +81,9 @@ class JobsService:
     the event loop and never race each other), the watcher, and TensorBoard processes."""
 
     def __init__(self, config: CoSimJobs, workspace: str, redis_url: str) -> None:
-        import redis
-
         self.config = config
         self.settings: dict[str, Any] = {}
-        self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=0.3, socket_timeout=0.5)
+        self.redis = make_sync(redis_url, timeout=0.5, connect_timeout=0.3)
         limits = Limits(config.max_jobs, config.max_cpus, config.stop_timeout)
         self.manager = JobManager(
             workspace,

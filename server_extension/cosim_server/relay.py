@@ -17,7 +17,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from cosim.protocol import END_MESSAGE
+from cosim_protocol.viewer import END_MESSAGE
 
 log = logging.getLogger("cosim_server.relay")
 

@@ -6,9 +6,10 @@ import asyncio
 
 from redis.exceptions import RedisError
 
+from cosim_protocol.redis_client import redact_url
+
 from ._version import __version__
 from .base import CoSimHandler
-from .redis_client import redact_url
 
 
 class StatusHandler(CoSimHandler):

@@ -1,6 +1,6 @@
 """Live sims: list them (REST) and stream their scene and frames to browsers (WebSocket).
 
-The kernel side (``cosim.viewer``) publishes to Redis under ``cosim.protocol`` names; this module
+The kernel side (``cosim.viewer``) publishes to Redis under ``cosim_protocol`` names; this module
 only reads and relays, plus one write: a viewer's stop button publishes a control command.
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 from redis.exceptions import RedisError
 from tornado.websocket import WebSocketClosedError
 
-from cosim.protocol import Keys, is_sim_id, namespace_user
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import is_sim_id
+from cosim_protocol.ws import CLOSE_SIM_ENDED
 
 from .base import CoSimError, CoSimHandler, CoSimWebSocketHandler
 from .relay import LatestSlot
 
-# Close code sent when the sim is gone; 4000-4999 are for applications (RFC 6455).
-CLOSE_SIM_ENDED = 4404
 MAX_CLIENT_MESSAGE = 4096
 
 
@@ -159,7 +159,7 @@ class SimWebSocket(CoSimWebSocketHandler):
             self.write_message(json.dumps({"type": "ended"}))
         except WebSocketClosedError:
             return
-        self.close(1000, "sim ended")
+        self.close(CLOSE_SIM_ENDED, "sim ended")
 
     async def on_message(self, message: str | bytes) -> None:
         command = None

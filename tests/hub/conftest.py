@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from oidc_testing import OIDC_USERS, REFRESH_MARGIN, TOKEN_AGE
 
-from cosim_hub.oidc_provider import OIDCProvider, start_oidc_provider, start_oidc_stack
-from cosim_hub.stack import CoSimStack, stop_cosim_up
+from cosim_testing.oidc_provider import OIDCProvider, start_oidc_provider, start_oidc_stack
+from cosim_testing.stack import CoSimStack, stop_cosim_up
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import websocket
 
-from cosim_hub.hub_client import HubClient
+from cosim_testing.hub_client import HubClient
 
 
 @dataclass

@@ -20,9 +20,10 @@ from typing import Any
 import redis
 import requests
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.procs import pid_alive, tagged_pids, wait_for
-from cosim_hub.stack import CoSimStack
+from cosim_hub.procs import pid_alive, tagged_pids
+from cosim_testing.hub_client import HubClient
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import CoSimStack
 
 SERVICE = "services/cosim-costguard"
 _tokens: dict[str, str] = {}

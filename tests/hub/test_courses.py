@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.stack import CoSimStack
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
 

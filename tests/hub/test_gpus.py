@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 import requests
 
 from cosim_hub.gpus import DeclaredReader, GpuPool, GpusBusy, NvmlReader
-from cosim_hub.hub_client import HubClient
-from cosim_hub.procs import wait_for
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 from cosim_protocol.gpus import ASSIGNED_KEY, device_environment
+from cosim_testing.hub_client import HubClient
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 T = TypeVar("T")
 

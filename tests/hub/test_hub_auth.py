@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from cosim_hub.hub_client import HubClient, HubError
-from cosim_hub.stack import CoSimStack
+from cosim_testing.hub_client import HubClient, HubError
+from cosim_testing.stack import CoSimStack
 
 
 def _cannot_log_in(stack: CoSimStack, name: str, password: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cosim_hub.server_output import server_log_path
 from cosim_hub.spawner import unix_account_name
-from cosim_hub.stack import CoSimStack
+from cosim_testing.stack import CoSimStack
 
 # Character devices every process may hold: they are not files of anybody.
 HARMLESS_DEVICES = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/ptmx"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.procs import pid_alive, wait_for
-from cosim_hub.stack import CoSimStack
+from cosim_hub.procs import pid_alive
+from cosim_testing.hub_client import HubClient
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import CoSimStack
 
 
 def _job(client: HubClient, user: str, job_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cosim_hub.procs import free_port, tagged_pids
-from cosim_hub.stack import cosim_up_command, make_state_dir
+from cosim_testing.stack import cosim_up_command, make_state_dir
 
 
 def run_up(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,9 @@ import pytest
 import requests
 from oidc_testing import REFRESH_MARGIN, TOKEN_AGE
 
-from cosim_hub.hub_client import HubClient, HubError
-from cosim_hub.oidc_provider import OIDCProvider, oidc_login
-from cosim_hub.stack import CoSimStack
+from cosim_testing.hub_client import HubClient, HubError
+from cosim_testing.oidc_provider import OIDCProvider, oidc_login
+from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
 
@@ -216,7 +216,7 @@ def test_an_unreachable_provider_stops_the_hub_with_a_clear_message(tmp_path: An
     import shutil
 
     from cosim_hub.procs import free_port
-    from cosim_hub.stack import make_state_dir, start_cosim_up
+    from cosim_testing.stack import make_state_dir, start_cosim_up
 
     state = make_state_dir("cosim-oidc-bad-")
     config = f"""

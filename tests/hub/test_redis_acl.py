@@ -13,11 +13,12 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
-from cosim.protocol import END_MESSAGE, Keys, namespace_name
 from cosim.publisher import Publisher
 from cosim_hub.ledger import Ledger, Quota, Reservation
-from cosim_hub.redis_acl import acl_username, glob_escape, provision_user, user_url
+from cosim_hub.redis_acl import acl_username, provision_user, user_url
+from cosim_protocol.keys import Keys, glob_escape, namespace_name
 from cosim_protocol.limits import REDIS_MAX_VALUE_BYTES, REDIS_MAXMEMORY
+from cosim_protocol.viewer import END_MESSAGE
 from cosim_server.costguard import banner_status
 
 # Hub user names with characters Redis globs treat specially must be literal in the patterns.

@@ -16,10 +16,11 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from cosim.protocol import Keys, encode_poses, encode_scene, namespace_name, new_sim_id
-from cosim_hub.hub_client import HubClient
-from cosim_hub.stack import CoSimStack
+from cosim_protocol.keys import Keys, namespace_name
 from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED
+from cosim_protocol.viewer import encode_poses, encode_scene, new_sim_id
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
 

@@ -16,10 +16,10 @@ import redis
 import requests
 from redis.exceptions import NoPermissionError
 
-from cosim_hub.hub_client import HubError
 from cosim_hub.redis_acl import acl_username
 from cosim_hub.spawner import unix_account_name
-from cosim_hub.stack import CoSimStack
+from cosim_testing.hub_client import HubError
+from cosim_testing.stack import CoSimStack
 
 
 def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from kernel_ws import UserKernel
 
-from cosim_hub.hub_client import HubClient
 from cosim_hub.spawner import unix_account_name
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 from cosim_hub.user_limits import processes_of
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 MAX_PROCESSES = 300
 TEST_PROFILES = f"""

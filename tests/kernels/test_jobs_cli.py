@@ -12,7 +12,7 @@ from typing import Any
 
 
 def cosim(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "cosim_hub", *args]
+    cmd = [sys.executable, "-m", "cosim_cli", *args]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
     if check:
         assert proc.returncode == 0, proc.stderr

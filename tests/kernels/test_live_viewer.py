@@ -14,16 +14,8 @@ import redis
 from viewer_testing import KEYS, drain, meta, wait_for
 
 import cosim
-from cosim.protocol import (
-    END_MESSAGE,
-    ENDED_TTL_S,
-    LIVE_TTL_S,
-    MIME_TYPE,
-    SCENE_TTL_S,
-    decode_frame,
-    decode_scene,
-    namespace_user,
-)
+from cosim_protocol.keys import ENDED_TTL_S, LIVE_TTL_S, SCENE_TTL_S, namespace_user
+from cosim_protocol.viewer import END_MESSAGE, MIME_TYPE, decode_frame, decode_scene
 
 Sim = tuple[mujoco.MjModel, mujoco.MjData]
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from cosim.protocol import (
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import (
     BYTES_PER_BODY,
     FRAME_HEADER,
-    Keys,
     ProtocolError,
     decode_frame,
     decode_scene,
@@ -14,7 +18,6 @@ from cosim.protocol import (
     encode_poses,
     encode_scene,
     is_sim_id,
-    namespace_user,
     new_sim_id,
 )
 
@@ -102,3 +105,37 @@ def test_redis_names(monkeypatch: pytest.MonkeyPatch) -> None:
     assert keys.frames(sim) == f"cosim:ada:sim:{sim}:frames"
     assert keys.control(sim) == f"cosim:ada:sim:{sim}:control"
     assert keys.scene("ab12") == "cosim:ada:scene:ab12"
+
+
+def test_poses_encode_the_same_without_numpy() -> None:
+    sim_id = new_sim_id()
+    rows = [(0.5, 1.0, 2.0, 0.0, 0.0, 0.0, 1.0), (1, 2, 3, 0.5, 0.5, 0.5, 0.5)]
+    assert encode_poses(sim_id, 1, 0, 0, rows) == encode_poses(sim_id, 1, 0, 0, np.array(rows))
+    assert decode_frame(encode_poses(sim_id, 1, 0, 0, rows)).pose_rows() == [
+        tuple(float(x) for x in row) for row in rows
+    ]
+    with pytest.raises(ValueError):
+        encode_poses(sim_id, 1, 0, 0, [(1, 2, 3)])
+
+
+def test_protocol_package_imports_only_the_standard_library() -> None:
+    """Every part may import cosim_protocol, so importing it must pull in no third-party or
+    CoSim package (redis is imported only when a client is built)."""
+    import cosim_protocol
+
+    home = str(Path(cosim_protocol.__file__).parent.parent)
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        f"sys.path.insert(0, {home!r})\n"
+        "import pkgutil, importlib, cosim_protocol\n"
+        "for m in pkgutil.iter_modules(cosim_protocol.__path__):\n"
+        "    importlib.import_module('cosim_protocol.' + m.name)\n"
+        "new = {n.split('.')[0] for n in set(sys.modules) - before}\n"
+        "bad = new - set(sys.stdlib_module_names) - {'cosim_protocol'}\n"
+        "print(','.join(sorted(b for b in bad if not b.startswith('_'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "", f"cosim_protocol imported {out}"

@@ -22,10 +22,10 @@ import zstandard
 from viewer_testing import KEYS, drain, wait_for
 
 import cosim
-from cosim.protocol import decode_frame
 from cosim.recording import Recording, interpolate
 from cosim_hub.cli import main as cosim_cli
 from cosim_protocol import recording as fmt
+from cosim_protocol.viewer import decode_frame
 
 HUMANOID = Path(cosim.model_path("humanoid.xml"))
 F32 = dict(rtol=0, atol=2e-6)  # float32 rounding of poses within a few metres

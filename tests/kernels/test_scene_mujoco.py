@@ -6,8 +6,8 @@ import mujoco
 import numpy as np
 from mjcf_models import ALL_GEOMS
 
-from cosim.protocol import decode_scene
 from cosim.scene_mujoco import MujocoScene
+from cosim_protocol.viewer import decode_scene
 
 
 def _scene() -> tuple[MujocoScene, dict[str, Any], memoryview]:

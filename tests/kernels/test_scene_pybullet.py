@@ -9,8 +9,8 @@ import pybullet as pb
 import pybullet_data
 import pytest
 
-from cosim.protocol import decode_scene
 from cosim.scene_pybullet import PybulletScene
+from cosim_protocol.viewer import decode_scene
 
 
 @pytest.fixture

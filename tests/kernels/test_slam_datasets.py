@@ -33,7 +33,7 @@ def test_datasets_list(tmp_path: Path) -> None:
         mode = path.stat().st_mode
         path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     env = dict(os.environ, COSIM_DATASETS_DIR=str(root))
-    cmd = [sys.executable, "-m", "cosim_hub", "datasets", "--json", "list"]
+    cmd = [sys.executable, "-m", "cosim_cli", "datasets", "--json", "list"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     listed = {d["name"]: d for d in json.loads(out.stdout)}

@@ -17,7 +17,7 @@ from cosim.snapshots import create, gc, list_snapshots, verify
 
 
 def _create_cmd(ws: Path, message: str) -> list[str]:
-    return [sys.executable, "-m", "cosim_hub", "snapshot", "--workspace", str(ws), "create",
+    return [sys.executable, "-m", "cosim_cli", "snapshot", "--workspace", str(ws), "create",
             "-m", message]  # fmt: skip
 
 

@@ -252,7 +252,7 @@ def test_fast_ignore_matcher_agrees_with_pathspec(tmp_path: Path, extra: str) ->
 
 def test_cli_round_trip(ws: Path, tmp_path: Path) -> None:
     def cosim(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "cosim_hub", "snapshot", "--workspace",
+        return subprocess.run([sys.executable, "-m", "cosim_cli", "snapshot", "--workspace",
                                str(ws), *args], capture_output=True, text=True)  # fmt: skip
 
     assert cosim("create", "-m", "from cli").returncode == 0
@@ -266,7 +266,7 @@ def test_cli_round_trip(ws: Path, tmp_path: Path) -> None:
     assert "Traceback" not in refused.stderr
     assert cosim("export", "latest", str(tmp_path / "s.tar")).returncode == 0
     other = make_workspace(tmp_path / "other")
-    imported = subprocess.run([sys.executable, "-m", "cosim_hub", "snapshot", "--workspace",
+    imported = subprocess.run([sys.executable, "-m", "cosim_cli", "snapshot", "--workspace",
                                str(other), "import", str(tmp_path / "s.tar")],
                               capture_output=True, text=True)  # fmt: skip
     assert imported.returncode == 0, imported.stderr

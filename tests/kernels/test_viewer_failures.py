@@ -13,8 +13,8 @@ import redis
 from viewer_testing import KEYS, meta, wait_for
 
 import cosim
-from cosim.protocol import decode_frame
 from cosim_hub.redis_server import RedisServer
+from cosim_protocol.viewer import decode_frame
 
 Sim = tuple[mujoco.MjModel, mujoco.MjData]
 

@@ -12,7 +12,7 @@ from PIL import Image
 from viewer_testing import KEYS, meta, wait_for
 
 import cosim
-from cosim.protocol import KIND_PIXELS, decode_frame
+from cosim_protocol.viewer import KIND_PIXELS, decode_frame
 
 Sim = tuple[mujoco.MjModel, mujoco.MjData]
 

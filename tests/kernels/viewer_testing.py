@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from cosim.protocol import Keys, namespace_user
+from cosim_protocol.keys import Keys, namespace_user
 
 KEYS = Keys(namespace_user())
 

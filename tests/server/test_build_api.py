@@ -14,7 +14,7 @@ import pytest
 import redis
 from tornado.httpclient import HTTPClientError
 
-from cosim.protocol import Keys, namespace_user
+from cosim_protocol.keys import Keys, namespace_user
 
 MAIN = r"""#include <cstdio>
 int main(int argc, char** argv) {

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from cosim_hub.procs import free_port, pid_alive, terminate, wait_for
+from cosim_hub.procs import free_port, pid_alive, terminate
+from cosim_testing.procs import wait_for
 
 
 class Server:

@@ -18,15 +18,9 @@ import redis.asyncio as aioredis
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from cosim.protocol import (
-    END_MESSAGE,
-    Keys,
-    decode_frame,
-    encode_poses,
-    encode_scene,
-    namespace_user,
-    new_sim_id,
-)
+from cosim_protocol.keys import Keys, namespace_user
+from cosim_protocol.viewer import END_MESSAGE, decode_frame, encode_poses, encode_scene, new_sim_id
+from cosim_protocol.ws import CLOSE_SIM_ENDED
 
 
 class PublishedSim:
@@ -183,7 +177,7 @@ async def test_sim_end_closes_viewers(
     await sim.end()
     assert json.loads(await asyncio.wait_for(ws.read_message(), 5)) == {"type": "ended"}
     assert await asyncio.wait_for(ws.read_message(), 5) is None
-    assert ws.close_code == 1000
+    assert ws.close_code == CLOSE_SIM_ENDED  # what the Lab client waits for
     # Reopening an ended sim: hello, scene, then "ended" straight away.
     ws = await connect(ws_url(sim.sim_id), jp_auth_header)
     hello, _ = await read_until_frames(ws)

@@ -11,10 +11,10 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from cosim.protocol import decode_frame
-from cosim_hub.hub_client import HubClient
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_protocol.viewer import decode_frame
+from cosim_testing.hub_client import HubClient
+from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 DOCS = Path(__file__).resolve().parents[2] / "docs"

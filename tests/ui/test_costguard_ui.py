@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
-from cosim_hub.hub_client import HubClient
-from cosim_hub.stack import CoSimStack
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 SERVICE = "services/cosim-costguard"

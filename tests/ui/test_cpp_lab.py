@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import VISIBLE_NOTEBOOK as PANEL
-from cosim_server.pytest_plugin import lab_login, open_notebook, put_notebook
+from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_testing.plugin import lab_login, open_notebook, put_notebook
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 CPP_KERNELSPEC = {"name": "cosim-cpp", "display_name": "C++ (CoSim)", "language": "c++"}

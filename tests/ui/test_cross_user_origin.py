@@ -23,8 +23,8 @@ from typing import Any
 
 from cosim_hub.procs import free_port
 from cosim_hub.spawner import unix_account_name
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_testing.plugin import lab_login
+from cosim_testing.stack import CoSimStack
 
 # Mallory's own server config (she may set it, it is her server): her port, no sandbox.
 MALLORY_CONFIG = """

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_testing.plugin import lab_login
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 PANEL = "#cosim-jobs-panel"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cosim_hub.oidc_provider import OIDCProvider, start_oidc_provider, start_oidc_stack
-from cosim_hub.stack import CoSimStack, stop_cosim_up
+from cosim_testing.oidc_provider import OIDCProvider, start_oidc_provider, start_oidc_stack
+from cosim_testing.stack import CoSimStack, stop_cosim_up
 
 LAB_TIMEOUT = 120_000
 USERS = [{"sub": "uma", "preferred_username": "uma", "groups": ["robotics"]}]

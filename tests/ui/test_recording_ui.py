@@ -17,8 +17,8 @@ import numpy as np
 
 import cosim
 from cosim.recording import Recording
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import lab_login
+from cosim_testing.plugin import lab_login
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 PLAYER = ".cosim-RecordingPlayer"

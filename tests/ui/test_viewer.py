@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cosim_hub.stack import CoSimStack
-from cosim_server.pytest_plugin import VISIBLE_NOTEBOOK as PANEL
-from cosim_server.pytest_plugin import lab_login, open_notebook, put_notebook
+from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_testing.plugin import lab_login, open_notebook, put_notebook
+from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from tornado import web
 from tornado.httpclient import HTTPClientError
+
+from cosim_protocol import env
+from cosim_protocol.redis_client import make_async
 
 from ..gpus import CoSimGpus, GpuPool, reader_for
 from ..guard_settings import CoSimCostGuard
@@ -33,9 +35,7 @@ class CostGuardService:
 
     def __init__(self, settings: CoSimCostGuard, redis_url: str, journal: Path | None) -> None:
         self.settings = settings
-        self.redis = aioredis.Redis.from_url(
-            redis_url, socket_timeout=5.0, socket_connect_timeout=2.0
-        )
+        self.redis = make_async(redis_url, timeout=5.0, connect_timeout=2.0)
         self.ledger = Ledger(self.redis)
         profiles = load_profiles(os.environ.get("COSIM_PROFILES_FILE") or None)
         gpu_settings = CoSimGpus.from_env(dict(os.environ))
@@ -71,8 +71,7 @@ async def serve() -> None:
         folder = Path(state) / "costguard"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         journal = folder / "ledger.jsonl"
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    service = CostGuardService(settings, redis_url, journal)
+    service = CostGuardService(settings, env.redis_url(), journal)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/cosim-costguard/")
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     app = web.Application(

@@ -42,19 +42,3 @@ async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | No
             "age": None if last_run is None else max(0.0, now - last_run),
         },
     }
-
-
-def user_status(report: dict[str, Any], user: str, server: str = "") -> dict[str, Any]:
-    """What one user's Lab banner needs, cut from a report."""
-    key = f"{user}/{server}"
-    mine = next((s for s in report["servers"] if s["key"] == key), None)
-    quotas = report["quotas"]
-    own = quotas.get(f"user:{user}") or quotas.get("default:user") or {}
-    return {
-        "month": report["month"],
-        "currency": report["currency"],
-        "server": mine,
-        "spend": report["spend"]["users"].get(user, 0.0),
-        "cap": own.get("spend_cap"),
-        "notice": mine["notice"] if mine else None,
-    }

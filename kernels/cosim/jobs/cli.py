@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.redis_client import make_sync
+
 from .manager import JobManager
 from .state import ACTIVE_STATES, JOBS_DIR, JobError
 from .templates import TemplateError, list_templates
@@ -43,7 +45,7 @@ def _default_workspace() -> str:
     return os.environ.get("COSIM_WORKSPACE") or str(Path.home())
 
 
-def add_parsers(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     t = sub.add_parser(
         "template",
         help="project templates (RL training, ...)",
@@ -92,6 +94,11 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
 
 
+def run(args: argparse.Namespace) -> int:
+    """``cosim template ...`` or ``cosim jobs ...``."""
+    return run_template(args) if args.command == "template" else run_jobs(args)
+
+
 def run_template(args: argparse.Namespace) -> int:
     try:
         if args.template_command == "list":
@@ -129,9 +136,7 @@ def _redis() -> Any:
     url = os.environ.get("REDIS_URL")
     if not url:
         return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.5)
+    return make_sync(url, timeout=0.5, connect_timeout=0.3)
 
 
 def run_jobs(args: argparse.Namespace) -> int:

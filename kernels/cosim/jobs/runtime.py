@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.redis_client import make_sync
+
 _STOP = threading.Event()
 JOB_DIR_ENV = "COSIM_JOB_DIR"
 REDIS_STREAM_MAXLEN = 10_000
@@ -43,11 +45,7 @@ class MetricsSink:
         self._redis: Any = None
         self._retry_at = 0.0
         if stream and redis_url:
-            import redis
-
-            self._redis = redis.Redis.from_url(
-                redis_url, socket_connect_timeout=0.2, socket_timeout=0.5
-            )
+            self._redis = make_sync(redis_url, timeout=0.5, connect_timeout=0.2)
 
     def emit(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"))

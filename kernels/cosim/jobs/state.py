@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.snapshots.store import atomic_write
+from cosim_protocol.keys import Keys, namespace_name
 
 JOBS_DIR = Path(".cosim") / "jobs"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,100}$")
@@ -37,7 +38,6 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,100}$")
 QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, FINISHED, FAILED, LOST = "stopped", "finished", "failed", "lost"
 ACTIVE_STATES = frozenset({QUEUED, RUNNING, STOPPING})
-FINAL_STATES = frozenset({STOPPED, FINISHED, FAILED, LOST})
 LOG_TAIL_LINES = 20
 
 
@@ -55,13 +55,11 @@ def user_name() -> str:
 
 
 def redis_key(job_id: str, user: str | None = None) -> str:
-    from ..protocol import namespace_name  # lazily: protocol imports numpy
-
-    return f"cosim:{namespace_name(user or user_name())}:job:{job_id}"
+    return Keys(namespace_name(user or user_name())).job(job_id)
 
 
 def metrics_stream(job_id: str, user: str | None = None) -> str:
-    return redis_key(job_id, user) + ":metrics"
+    return Keys(namespace_name(user or user_name())).job_metrics(job_id)
 
 
 def new_job_id(template: str) -> str:

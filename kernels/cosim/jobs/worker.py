@@ -17,6 +17,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.redis_client import make_sync
+
 from . import runtime
 from .state import FAILED, FINISHED, STOPPED, JobDir, process_start_time
 
@@ -25,9 +27,7 @@ def _redis() -> Any:
     url = os.environ.get("REDIS_URL")
     if not url:
         return None
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.5)
+    return make_sync(url, timeout=0.5, connect_timeout=0.2)
 
 
 def main(argv: list[str]) -> int:

@@ -1,76 +1,40 @@
 /**
- * Decoders for CoSim's viewer wire formats. The layouts are defined in kernels/cosim/protocol.py;
- * this file follows them byte for byte: little-endian, quaternions (x, y, z, w), z up.
+ * Decoders for CoSim's viewer wire formats. The layouts are defined in
+ * kernels/cosim_protocol/viewer.py; this file follows them byte for byte: little-endian,
+ * quaternions (x, y, z, w), z up.
  */
 
-export const FRAME_MAGIC = 'CSF1';
-export const SCENE_MAGIC = 'CSSC';
-export const SCENE_VERSION = 1;
-export const FRAME_HEADER_BYTES = 56;
-export const BYTES_PER_BODY = 28;
-export const KIND_POSES = 0;
-export const KIND_PIXELS = 1;
+import {
+  BYTES_PER_BODY,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  KIND_PIXELS,
+  KIND_POSES
+} from '../protocol/frame';
+import type { IFrameHeader } from '../protocol/frame';
+import { SCENE_MAGIC, SCENE_VERSION } from '../protocol/scene';
+import type { BufferRef, ISceneJSON } from '../protocol/scene';
 
-export type GeomType =
-  'plane' | 'sphere' | 'capsule' | 'ellipsoid' | 'cylinder' | 'box' | 'mesh' | 'hfield';
-
-export interface ISceneBody {
-  name: string;
-  dynamic: boolean;
-  pos: number[];
-  quat: number[];
-}
-
-export interface ISceneGeom {
-  body: number;
-  type: GeomType;
-  size: number[];
-  /** Relative to the body. */
-  pos: number[];
-  quat: number[];
-  rgba: number[];
-  mesh: number | null;
-  /** MuJoCo's visibility group (0-5); groups 3 and up are hidden, as in MuJoCo's viewer. */
-  group?: number;
-}
-
-/** `[byte offset from the binary section's start, count]`. */
-export type BufferRef = [number, number];
-
-export interface ISceneMesh {
-  name: string;
-  vertices: BufferRef;
-  faces: BufferRef;
-  normals: BufferRef | null;
-}
-
-export interface ISceneCamera {
-  name: string;
-  body: number;
-  pos: number[];
-  quat: number[];
-  /** Vertical field of view in degrees. */
-  fovy: number;
-}
-
-export interface ISceneLight {
-  name: string;
-  body: number;
-  pos: number[];
-  dir: number[];
-  directional: boolean;
-}
-
-export interface ISceneJSON {
-  engine: string;
-  name: string;
-  bodies: ISceneBody[];
-  geoms: ISceneGeom[];
-  meshes: ISceneMesh[];
-  cameras: ISceneCamera[];
-  lights: ISceneLight[];
-  extent: number;
-}
+// The wire constants and scene types are generated from the protocol's JSON Schemas.
+export {
+  BYTES_PER_BODY,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  KIND_PIXELS,
+  KIND_POSES,
+  SCENE_MAGIC,
+  SCENE_VERSION
+};
+export type {
+  BufferRef,
+  GeomType,
+  ISceneBody,
+  ISceneCamera,
+  ISceneGeom,
+  ISceneJSON,
+  ISceneLight,
+  ISceneMesh
+} from '../protocol/scene';
 
 export interface IMeshBuffers {
   vertices: Float32Array;
@@ -84,15 +48,6 @@ export interface IScene {
   json: ISceneJSON;
   /** The mesh buffers, in the order of `json.meshes`. */
   meshes: IMeshBuffers[];
-}
-
-interface IFrameHeader {
-  /** Frame number: a u64 on the wire, exact here up to 2^53. */
-  number: number;
-  simTime: number;
-  /** Publish time, Unix seconds. */
-  wallTime: number;
-  simId: string;
 }
 
 export interface IPoseFrame extends IFrameHeader {

@@ -12,9 +12,10 @@ import {
   magicOf,
   SCENE_MAGIC
 } from './codec';
+import { CLOSE_SIM_ENDED } from '../protocol/viewerSocket';
 
 /** Close code the server uses when the sim is gone (4000-4999 are the application's). */
-export const CLOSE_SIM_ENDED = 4404;
+export { CLOSE_SIM_ENDED };
 /** Close code when the user's access to the server was revoked: no reconnect. */
 export const CLOSE_ACCESS_REVOKED = 4403;
 /** Close code of `drop()`. */

@@ -1,6 +1,6 @@
 /**
  * three.js geometries for the sim's geom types. The sim's capsules and cylinders run along z;
- * three's run along y, so they are turned. Sizes follow kernels/cosim/protocol.py.
+ * three's run along y, so they are turned. Sizes follow kernels/cosim_protocol/viewer.py.
  */
 import {
   BoxGeometry,

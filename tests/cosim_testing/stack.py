@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim_hub.origins import local_subdomain_host
+from cosim_hub.procs import free_port, tagged_pids, terminate
+
 from .hub_client import HubClient
-from .origins import local_subdomain_host
-from .procs import free_port, tagged_pids, terminate
 
 SUBDOMAINS_ENV = "COSIM_TEST_SUBDOMAINS"
 
 
-def cosim_up_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cosim_hub", "up", *args]
+def cosim_up_command(*args: str, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "cosim_hub", "up", *args]
 
 
 def make_state_dir(prefix: str = "cosim-test-") -> Path:
@@ -106,12 +107,14 @@ def start_cosim_up(
     timeout: float = 120.0,
     extra_config: str = "",
     subdomains: bool | None = None,
+    python: str = sys.executable,
 ) -> CoSimStack:
     """Start ``cosim up`` and wait for its "is up" line; raise with its output if it fails.
 
     ``extra_config`` is appended to the test's config file (e.g. fast cost-guard intervals).
     ``subdomains``: each user server on its own origin (``cosim up``'s default); None reads
     $COSIM_TEST_SUBDOMAINS (``0`` runs a whole test session on one shared origin).
+    ``python``: the interpreter of the environment to run it from (default: this one).
     """
     if subdomains is None:
         subdomains = os.environ.get(SUBDOMAINS_ENV, "1") != "0"
@@ -132,6 +135,7 @@ def start_cosim_up(
             str(config),
             "--subdomains" if subdomains else "--no-subdomains",
             *extra_args,
+            python=python,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
 """Fixtures that start CoSim's real parts, for CoSim's own tests and for extensions of it.
 
-Loaded with ``-p cosim_server.pytest_plugin`` (CoSim's pytest config does this).
+Loaded by tests/conftest.py (``pytest_plugins``).
 
 - ``cosim_redis`` (session): a real ``redis-server`` on a free port; ``cosim_redis_url`` gives a
   flushed database per test.
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from cosim_hub.redis_server import RedisServer
-from cosim_hub.stack import (
+from cosim_testing.stack import (
     CoSimStack,
     cosim_up_command,
     make_state_dir,

@@ -1,4 +1,7 @@
-"""The sim viewer's wire formats and Redis names, shared by the kernel side and the server.
+"""The sim viewer's wire formats (pose/pixel frames, scenes), shared by the kernel and the server.
+
+Standard library only: numpy is imported lazily, only by callers that hand in or ask for arrays
+(``encode_poses`` with an array, ``Frame.poses``), so the server and hub can decode without it.
 
 All integers and floats are little-endian. Quaternions on the wire are (x, y, z, w), three.js
 order; positions are metres in the simulator's world frame (z up).
@@ -50,31 +53,22 @@ Geom sizes: sphere [r]; capsule [r, half_length] (along local z); cylinder [r, h
 (along z); ellipsoid [rx, ry, rz]; box [hx, hy, hz] (half sizes); plane [hx, hy] (0 = infinite);
 mesh [sx, sy, sz] scale; hfield [hx, hy, z_top, z_bottom] with the mesh of its surface.
 
-Redis names (one Redis serves a whole cluster, so everything is namespaced by user)::
-
-    cosim:<user>:sims                 ZSET  sim id -> start time (live sims)
-    cosim:<user>:sim:<id>:meta        STRING JSON {"sim_id", "engine", "title", "scene",
-                                      "started", "ended", "bodies", "pid"}
-    cosim:<user>:sim:<id>:frame       STRING latest frame bytes (late joiners)
-    cosim:<user>:sim:<id>:frames      CHANNEL frame bytes, and END_MESSAGE when the sim ends
-    cosim:<user>:sim:<id>:control     CHANNEL JSON {"cmd": "stop"}
-    cosim:<user>:scene:<hash>         STRING scene bytes
-    cosim:<user>:build:<id>           STRING JSON status of a C++ build (cosim_server.build)
+Redis names for sims and scenes: ``cosim_protocol.keys``.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
+SCHEMA_VERSION = 1
 FRAME_MAGIC = b"CSF1"
 END_MESSAGE = b"END"
 SCENE_MAGIC = b"CSSC"
@@ -86,53 +80,9 @@ assert FRAME_HEADER.size == 56
 BYTES_PER_BODY = 28
 MIME_TYPE = "application/vnd.cosim.viewer+json"
 
-# Live keys expire unless the sim refreshes them, so a crashed kernel's sim disappears.
-LIVE_TTL_S = 30
-ENDED_TTL_S = 3600
-SCENE_TTL_S = 7 * 24 * 3600
-
 
 class ProtocolError(ValueError):
     """Bytes that are not a valid frame or scene."""
-
-
-def namespace_name(user: str) -> str:
-    """``user`` as the user part of Redis names: ``%`` and ``:`` (the separator) percent-encoded,
-    so one user's names never start with another's (per-user Redis ACLs grant ``cosim:<user>:*``,
-    which must not reach user ``<user>:x``)."""
-    return user.replace("%", "%25").replace(":", "%3A")
-
-
-def namespace_user() -> str:
-    """The user part of Redis names: the hub user where there is one, else the Unix user."""
-    return namespace_name(os.environ.get("JUPYTERHUB_USER") or getpass.getuser())
-
-
-@dataclass(frozen=True)
-class Keys:
-    user: str
-
-    @property
-    def sims(self) -> str:
-        return f"cosim:{self.user}:sims"
-
-    def meta(self, sim_id: str) -> str:
-        return f"cosim:{self.user}:sim:{sim_id}:meta"
-
-    def frame(self, sim_id: str) -> str:
-        return f"cosim:{self.user}:sim:{sim_id}:frame"
-
-    def frames(self, sim_id: str) -> str:
-        return f"cosim:{self.user}:sim:{sim_id}:frames"
-
-    def control(self, sim_id: str) -> str:
-        return f"cosim:{self.user}:sim:{sim_id}:control"
-
-    def scene(self, scene_hash: str) -> str:
-        return f"cosim:{self.user}:scene:{scene_hash}"
-
-    def build(self, build_id: str) -> str:
-        return f"cosim:{self.user}:build:{build_id}"
 
 
 def new_sim_id() -> str:
@@ -150,24 +100,50 @@ class Frame:
     sim_time: float
     wall_time: float
     sim_id: str
-    poses: np.ndarray | None = None  # (n, 7) float32
+    pose_bytes: bytes | None = None  # n x 7 little-endian float32
     jpeg: bytes | None = None
     width: int = 0
     height: int = 0
 
+    @property
+    def poses(self) -> np.ndarray | None:
+        """The poses as an (n, 7) float32 array (imports numpy)."""
+        if self.pose_bytes is None:
+            return None
+        import numpy as np
 
-def encode_poses(
-    sim_id: str, number: int, sim_time: float, wall_time: float, poses: np.ndarray
-) -> bytes:
-    """``poses``: (n, 7) array of px, py, pz, qx, qy, qz, qw (any float dtype)."""
-    body = np.ascontiguousarray(poses, dtype="<f4")
-    if body.ndim != 2 or body.shape[1] != 7:
-        raise ValueError(f"poses must have shape (n, 7), not {body.shape}")
+        return np.frombuffer(self.pose_bytes, dtype="<f4").reshape(-1, 7)
+
+    def pose_rows(self) -> list[tuple[float, ...]]:
+        """The poses as 7-tuples, without numpy."""
+        if self.pose_bytes is None:
+            return []
+        return list(struct.iter_unpack("<7f", self.pose_bytes))
+
+
+def _pose_body(poses: Any) -> tuple[int, bytes]:
+    """(count, little-endian float32 bytes) of an (n, 7) array or a sequence of 7-sequences."""
+    if hasattr(poses, "__array__"):  # numpy (or array-like): one copy, no Python loop
+        import numpy as np
+
+        body = np.ascontiguousarray(poses, dtype="<f4")
+        if body.ndim != 2 or body.shape[1] != 7:
+            raise ValueError(f"poses must have shape (n, 7), not {body.shape}")
+        return body.shape[0], body.tobytes()
+    rows = [tuple(row) for row in poses]
+    if any(len(row) != 7 for row in rows):
+        raise ValueError("every pose must have 7 numbers (px, py, pz, qx, qy, qz, qw)")
+    return len(rows), b"".join(struct.pack("<7f", *row) for row in rows)
+
+
+def encode_poses(sim_id: str, number: int, sim_time: float, wall_time: float, poses: Any) -> bytes:
+    """``poses``: (n, 7) array (any float dtype) or rows of px, py, pz, qx, qy, qz, qw."""
+    count, body = _pose_body(poses)
     header = FRAME_HEADER.pack(
-        FRAME_MAGIC, KIND_POSES, 0, number, sim_time, wall_time, body.shape[0], 0, 0,
+        FRAME_MAGIC, KIND_POSES, 0, number, sim_time, wall_time, count, 0, 0,
         bytes.fromhex(sim_id),
     )  # fmt: skip
-    return header + body.tobytes()
+    return header + body
 
 
 def encode_pixels(
@@ -191,8 +167,7 @@ def decode_frame(data: bytes) -> Frame:
     if kind == KIND_POSES:
         if len(payload) != count * BYTES_PER_BODY:
             raise ProtocolError(f"frame says {count} bodies but has {len(payload)} pose bytes")
-        poses = np.frombuffer(payload, dtype="<f4").reshape(count, 7)
-        return Frame(kind, number, sim_time, wall, sid.hex(), poses=poses)
+        return Frame(kind, number, sim_time, wall, sid.hex(), pose_bytes=bytes(payload))
     if kind == KIND_PIXELS:
         if len(payload) != count:
             raise ProtocolError(f"frame says {count} JPEG bytes but has {len(payload)}")
@@ -202,14 +177,14 @@ def decode_frame(data: bytes) -> Frame:
     raise ProtocolError(f"unknown frame kind {kind}")
 
 
-def encode_scene(scene: dict[str, Any], buffers: Sequence[np.ndarray]) -> bytes:
+def encode_scene(scene: dict[str, Any], buffers: Sequence[Any]) -> bytes:
     """Pack scene JSON and mesh buffers. ``scene["meshes"]`` offsets must index ``buffers``:
     this function rewrites each ``[buffer_index, count]`` pair to ``[byte_offset, count]``."""
     blobs: list[bytes] = []
     offsets: list[int] = []
     pos = 0
     for buf in buffers:
-        raw = np.ascontiguousarray(buf).tobytes()
+        raw = buf.tobytes() if hasattr(buf, "tobytes") else bytes(buf)  # numpy: C order
         offsets.append(pos)
         pad = (-len(raw)) % 4
         blobs.append(raw + b"\0" * pad)

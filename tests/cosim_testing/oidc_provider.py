@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+from cosim_hub.procs import free_port, terminate
+
 from .hub_client import HubClient, HubError
-from .procs import free_port, terminate
 
 
 @dataclass

@@ -48,6 +48,11 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
     profiles = load_profiles(hub.profiles_file or None)  # a bad file fails the hub at start
     if hub.spawner == "kubernetes" and "profile_list" not in c.KubeSpawner:
         c.KubeSpawner.profile_list = kubespawner_profiles_for_user(profiles)
+    if hub.spawner == "local" and "cluster_gpu_limit" not in c.CoSimCostGuard:
+        # The cluster's GPU limit is the machine's real pool (NVML, or declared in config).
+        from .gpus import CoSimGpus, reader_for
+
+        c.CoSimCostGuard.cluster_gpu_limit = len(reader_for(CoSimGpus(config=c)).devices())
     guard = CoSimCostGuard(config=c)
     if not guard.enabled:
         return None
@@ -62,6 +67,9 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         "COSIM_PROFILES_FILE": hub.profiles_file,
         SETTINGS_ENV: guard.to_json(),
     }
+    from .gpus import CoSimGpus
+
+    env.update(CoSimGpus(config=c).to_env())
     if os.environ.get(LAUNCH_ENV):
         env[LAUNCH_ENV] = os.environ[LAUNCH_ENV]
     services = list(c.JupyterHub.get("services", []))

@@ -55,6 +55,13 @@ class CoSimCostGuard(Configurable):
         help="Fraction of a monthly spend cap at which GPU users are warned in Lab (0-1).",
     ).tag(config=True)
 
+    spawn_warning_minutes = Float(
+        60.0,
+        help="""The spawn form warns when a priced profile would reach the user's or group's
+        monthly spend cap within this many minutes of running (then the cost guard would stop
+        it after grace_period). 0: no warning.""",
+    ).tag(config=True)
+
     grace_period = Float(
         600.0,
         help="""Seconds a GPU server keeps running once its user or group is past the spend
@@ -77,8 +84,8 @@ class CoSimCostGuard(Configurable):
 
     cluster_gpu_limit = Int(
         4,
-        help="""GPUs all users together may hold (the size of the GPU node pool; locally the
-        number of simulated GPUs).""",
+        help="""GPUs all users together may hold: the size of the GPU node pool on Kubernetes.
+        Locally it defaults to the machine's GPUs (NVML) or the pool in c.CoSimGpus.declared.""",
     ).tag(config=True)
 
     default_user_spend_cap = Float(

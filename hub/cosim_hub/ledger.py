@@ -105,6 +105,7 @@ return 1
 
 REASONS = {
     "gpu_user": "you already use {used} of your {limit} GPU(s)",
+    "gpu_user_none": "your GPU quota is 0: ask an admin for one",
     "gpu_group": "your group {group!r} already uses {used} of its {limit} GPU(s)",
     "gpu_cluster": "all {limit} GPU(s) of the cluster are in use",
     "spend_user": "your monthly spend cap is reached (${used} of ${limit})",
@@ -240,6 +241,8 @@ class Ledger:
         reason, used, limit = result
         if reason.startswith("spend"):
             used, limit = f"{from_micro(used):.2f}", f"{from_micro(limit):.2f}"
+        if reason == "gpu_user" and limit == "0":
+            reason = "gpu_user_none"  # "you already use 0 of your 0 GPU(s)" says nothing
         text = REASONS[reason].format(used=used, limit=limit, group=res.group)
         return Decision(False, reason, text)
 

@@ -24,6 +24,8 @@ _FORM_STYLE = """
 .cosim-profile input { margin-right: 8px; }
 .cosim-price { float: right; font-weight: bold; }
 .cosim-unavailable { color: #a94442; margin-top: 4px; }
+.cosim-near-cap { color: #8a6d3b; margin-top: 4px; }
+.cosim-gpus-free { color: #555; margin-top: 4px; font-size: 90%; }
 </style>
 """
 
@@ -73,8 +75,12 @@ class ProfileFormMixin:
         if guard is not None:
             found = await guard.availability(self.user.name, groups)
             choices = [(a.profile, a.message) for a in found]
+            warnings = {a.profile.name: a.warning for a in found}
         else:
             choices = [(p, "") for p in profiles_for(self.profiles, groups)]
+            warnings = {}
+        gpu_line, no_gpu = await self._gpu_form_line()
+        choices = [(p, why or (no_gpu if p.is_gpu else "")) for p, why in choices]
         default_name = next((p.name for p, why in choices if p.default and not why), None)
         default_name = default_name or next((p.name for p, why in choices if not why), "")
         rows = [_FORM_STYLE, '<div class="cosim-profiles">']
@@ -86,11 +92,28 @@ class ProfileFormMixin:
                 f"<strong>{html.escape(profile.display_name)}</strong>"
                 f'<span class="cosim-price">{html.escape(profile.price_label())}</span>'
                 f"<br><small>{html.escape(profile.description)}</small>"
+                + (f'<div class="cosim-gpus-free">{html.escape(gpu_line)}</div>' * profile.is_gpu)
                 + (f'<div class="cosim-unavailable">Not now: {html.escape(why)}</div>' * bool(why))
+                + (
+                    f'<div class="cosim-near-cap">Note: {html.escape(warnings[profile.name])}</div>'
+                    * bool(warnings.get(profile.name))
+                )
                 + "</label>"
             )
         rows.append("</div>")
         return "\n".join(rows)
+
+    async def _gpu_form_line(self) -> tuple[str, str]:
+        """("2 of 4 GPUs free on this machine", "") or ("", why GPU profiles cannot start)."""
+        pool = self.gpu_pool  # type: ignore[attr-defined]  # GpuSpawnerMixin
+        if not pool.ids:
+            return "", pool.unavailable_reason(1)
+        try:
+            free = await pool.free_count()
+        except Exception:  # Redis away: the spawn itself says so; the form still renders
+            return "", ""
+        where = "in the pool declared for this site" if pool.reader.declared else "on this machine"
+        return f"{free} of {len(pool.ids)} GPU(s) free {where}", ""
 
     async def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         name = (formdata.get("profile") or [""])[0]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim_protocol.gpus import device_environment
+
 DEFAULT_PROFILES = Path(__file__).with_name("profiles.toml")
 EVERYONE = "*"
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
@@ -54,6 +56,9 @@ class Profile:
     groups: tuple[str, ...] = (EVERYONE,)
     idle_timeout: int = 0
     max_runtime: int = 0
+    # GPU servers: seconds with their GPUs below c.CoSimGpus.idle_utilization and no kernel or
+    # job activity before the cost guard stops them (0 = never).
+    gpu_idle_timeout: int = 0
     default: bool = False
 
     @property
@@ -100,7 +105,7 @@ def profile_from_dict(raw: dict[str, Any]) -> Profile:
         for key in ("cpu_request", "cpu_limit", "price_per_hour"):
             if key in values:
                 values[key] = float(values[key])
-        for key in ("gpus", "idle_timeout", "max_runtime"):
+        for key in ("gpus", "idle_timeout", "max_runtime", "gpu_idle_timeout"):
             value = values.get(key, 0)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"'{key}' must be a whole number")
@@ -126,7 +131,8 @@ def profile_from_dict(raw: dict[str, Any]) -> Profile:
         (profile.mem_request_bytes > profile.mem_limit_bytes, "needs mem_request <= mem_limit"),
         (profile.gpus < 0, "gpus must be >= 0"),
         (profile.price_per_hour < 0, "price_per_hour must be >= 0"),
-        (profile.idle_timeout < 0 or profile.max_runtime < 0, "timeouts must be >= 0"),
+        (min(profile.idle_timeout, profile.max_runtime, profile.gpu_idle_timeout) < 0,
+         "timeouts must be >= 0"),
         (not profile.groups, "groups must name at least one group (or '*')"),
     ]  # fmt: skip
     for bad, message in checks:
@@ -191,6 +197,12 @@ def kubespawner_override(profile: Profile) -> dict[str, Any]:
         "environment": {"COSIM_PROFILE": profile.name, "COSIM_GPUS": str(profile.gpus)},
         "extra_labels": {"cosim.dev/profile": profile.name},
     }
+    if not profile.gpus:
+        # A CPU pod scheduled on a GPU node must not see that node's GPUs.
+        override["environment"].update(device_environment([]))
+    else:
+        # The device plugin sets NVIDIA_VISIBLE_DEVICES; MuJoCo renders with EGL on that GPU.
+        override["environment"].update({"MUJOCO_GL": "egl", "PYOPENGL_PLATFORM": "egl"})
     if profile.gpus:
         count = str(profile.gpus)
         override["extra_resource_guarantees"] = {profile.gpu_resource: count}
@@ -241,7 +253,7 @@ def local_limits(profile: Profile, available_cpus: set[int] | None = None) -> Lo
     """Map a profile onto this machine: ceil(cpu_limit) of the CPUs we may use (all of them if
     the profile asks for more), RLIMIT_DATA = mem_limit, and the profile in the environment.
 
-    GPUs are simulated: COSIM_GPUS carries the count and no device is handed over.
+    The GPUs themselves are handed over by the spawner (its own devices, see gpus.py).
     """
     pool = sorted(available_cpus if available_cpus is not None else os.sched_getaffinity(0))
     count = max(1, min(len(pool), math.ceil(profile.cpu_limit)))

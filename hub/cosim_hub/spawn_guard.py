@@ -57,10 +57,27 @@ class Availability:
     profile: Profile
     ok: bool
     message: str = ""
+    # Allowed, but worth knowing before choosing it (the spend cap is minutes away).
+    warning: str = ""
 
 
 class SpawnGuard:
     """One per hub process (kept in the hub's tornado settings)."""
+
+    def _near_cap(self, profile: Profile, left: float, cap_name: str) -> str:
+        """A warning when running ``profile`` would use up ``left`` within the warning window:
+        a spawn just under the cap would otherwise go straight into a stop countdown."""
+        window = self.settings.spawn_warning_minutes
+        if window <= 0 or profile.price_per_hour <= 0:
+            return ""
+        minutes = left / profile.price_per_hour * 60
+        if minutes >= window:
+            return ""
+        return (
+            f"at {profile.price_label()} this server reaches {cap_name} in about "
+            f"{max(1, round(minutes))} min (${left:.2f} left); it is then stopped after "
+            f"{round(self.settings.grace_period / 60)} min"
+        )
 
     def __init__(self, settings: CoSimCostGuard, profiles: list[Profile], redis_url: str) -> None:
         self.settings = settings
@@ -224,6 +241,9 @@ class SpawnGuard:
             ]  # fmt: skip
             why = ""
             for limit, used, text in checks:
+                if limit == 0 and text.startswith("you"):
+                    why = "your GPU quota is 0: ask an admin for one"
+                    break
                 if limit is not None and used + p.gpus > limit:
                     why = text.format(u=used, l=limit)
                     break
@@ -231,10 +251,13 @@ class SpawnGuard:
                 (uq.spend_cap, spend.get(f"user:{user}", 0.0), "your monthly spend cap"),
                 (gq.spend_cap, spend.get(f"group:{group}", 0.0), f"group {group!r}'s spend cap"),
             ]
+            warning = ""
             for cap, spent, text in spent_checks:
                 if not why and cap is not None and spent >= cap:
                     why = f"{text} is reached (${spent:.2f} of ${cap:.2f})"
-            result.append(Availability(p, not why, why))
+                elif not why and not warning and cap is not None:
+                    warning = self._near_cap(p, cap - spent, text)
+            result.append(Availability(p, not why, why, warning))
         return result
 
 

@@ -16,6 +16,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
 from traitlets import Enum, Unicode, default
 
+from .gpu_spawner import GpuSpawnerMixin
 from .installation import account_comment, created_by
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
@@ -59,7 +60,7 @@ class AccountConflict(web.HTTPError):
         self.jupyterhub_message = sentence
 
 
-class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
+class CoSimLocalSpawner(GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner):
     """Local user servers with per-user isolation.
 
     As root (isolation 'auto' or 'system-users') each hub user gets an unprivileged Unix account,
@@ -140,7 +141,18 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
                 raise AccountError("refusing to run a user server as root (isolation 'shared')")
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.notebook_dir = str(self.home)
-        return await super().start()
+        await self.allocate_gpus()
+        try:
+            return await super().start()
+        except BaseException:
+            await self.release_gpus()
+            raise
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now=now)
+        finally:
+            await self.release_gpus()
 
     async def _ensure_account(self) -> None:
         name, home = self.account, self.home
@@ -210,4 +222,5 @@ class CoSimLocalSpawner(ProfileFormMixin, LocalProcessSpawner):
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
         env.update(self.profile_environment())
+        env.update(self.gpu_environment())  # its own GPUs, or none: never every GPU
         return env

@@ -2,7 +2,7 @@
 
 from cosim_server._version import __version__
 
-__all__ = ["__version__", "snapshot", "viewer"]
+__all__ = ["__version__", "available_models", "model_path", "snapshot", "viewer"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,6 +11,10 @@ def __getattr__(name: str) -> object:
         from .live_viewer import viewer
 
         return viewer
+    if name in ("model_path", "available_models"):
+        from . import models
+
+        return getattr(models, name)
     if name == "snapshot":
         from .snapshots.notebook import snapshot
 

@@ -10,6 +10,8 @@ export interface IDiagnostic {
   column: number;
   severity: 'error' | 'warning' | 'note';
   message: string;
+  /** The file as a workspace path Lab can open; null for system headers and the linker. */
+  path?: string | null;
 }
 
 export type BuildState = 'building' | 'succeeded' | 'failed' | 'error';

@@ -7,8 +7,14 @@ import { el, errorText } from './dom';
 
 const POLL_MS = 300;
 
+/** Opens a workspace file at a line (1-based) and column (1-based; 0 = none). */
+export type OpenLocation = (path: string, line: number, column: number) => void;
+
 export class BuildPanel extends Widget {
-  constructor(readonly folder: string) {
+  constructor(
+    readonly folder: string,
+    private readonly _open: OpenLocation = () => undefined
+  ) {
     super();
     this.addClass('cosim-BuildPanel');
     this.title.label = `C++ build: ${folder || '/'}`;
@@ -98,7 +104,19 @@ export class BuildPanel extends Widget {
     for (const d of status.diagnostics ?? []) {
       const where = d.line ? `${d.file}:${d.line}:${d.column}` : d.file;
       const item = el('li', `cosim-BuildPanel-diagnostic cosim-BuildPanel-${d.severity}`);
-      item.append(el('span', 'cosim-BuildPanel-where', where), ` ${d.severity}: ${d.message}`);
+      const path = d.path;
+      if (path) {
+        const link = el('a', 'cosim-BuildPanel-where', where);
+        link.href = '#';
+        link.title = `Open ${path} at line ${d.line}`;
+        link.onclick = event => {
+          event.preventDefault();
+          this._open(path, d.line, d.column);
+        };
+        item.append(link, ` ${d.severity}: ${d.message}`);
+      } else {
+        item.append(el('span', 'cosim-BuildPanel-where', where), ` ${d.severity}: ${d.message}`);
+      }
       this._diagnostics.appendChild(item);
     }
     this._compilerOutput.textContent = status.output ?? '';

@@ -5,7 +5,7 @@ import { ICommandPalette, InputDialog, MainAreaWidget } from '@jupyterlab/apputi
 import { ILauncher } from '@jupyterlab/launcher';
 
 import { BuildPanel } from './buildPanel';
-import { cosimIcon } from './icons';
+import { buildIcon } from './icons';
 
 export const BuildCommandIDs = { buildFolder: 'cosim:build-cpp-folder' } as const;
 
@@ -20,10 +20,22 @@ export const buildPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ): void => {
     const panels = new Map<string, MainAreaWidget<BuildPanel>>();
+    /** Open a source in Lab's editor with the cursor on the diagnostic's line. */
+    const openAt = async (path: string, line: number, column: number) => {
+      const widget = await app.commands.execute('docmanager:open', { path });
+      await widget?.context?.ready; // the text arrives after the widget: place the cursor then
+      const editor = widget?.content?.editor;
+      if (editor && line > 0) {
+        const position = { line: line - 1, column: Math.max(column - 1, 0) };
+        editor.setCursorPosition(position);
+        editor.revealPosition?.(position);
+        editor.focus();
+      }
+    };
     app.commands.addCommand(BuildCommandIDs.buildFolder, {
       label: args => (args.isLauncher ? 'Build C++ Folder' : 'Build C++ Folder (CoSim)'),
       caption: 'Compile the C++ sources of the file browser folder, show diagnostics, run it',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : buildIcon),
       execute: async args => {
         let folder = typeof args.cwd === 'string' ? args.cwd : null;
         if (folder === null) {
@@ -39,9 +51,11 @@ export const buildPlugin: JupyterFrontEndPlugin<void> = {
         }
         let widget = panels.get(folder);
         if (!widget || widget.isDisposed) {
-          widget = new MainAreaWidget({ content: new BuildPanel(folder) });
+          widget = new MainAreaWidget({
+            content: new BuildPanel(folder, (p, l, c) => void openAt(p, l, c))
+          });
           widget.id = `cosim-build-${panels.size}-${Date.now()}`;
-          widget.title.icon = cosimIcon;
+          widget.title.icon = buildIcon;
           widget.title.closable = true;
           const key = folder;
           widget.disposed.connect(() => panels.delete(key));

@@ -71,6 +71,7 @@ export class CostBanner extends Widget {
     }
     const text = bannerText(status);
     this.node.textContent = text ?? '';
+    this.node.title = text ?? '';
     this.node.dataset.kind = status.notice?.kind ?? 'spend';
     this.node.classList.toggle('cosim-mod-warning', Boolean(status.notice));
     if (text) {

@@ -17,7 +17,7 @@ import {
   listCourses,
   runAction
 } from './coursesApi';
-import { cosimIcon } from './icons';
+import { coursesIcon } from './icons';
 import { errorText } from './dom';
 import { addSidePanel, PanelRank } from './sidePanel';
 
@@ -65,7 +65,7 @@ export class CoursesPanel extends Widget {
     super();
     this.id = COURSES_PANEL_ID;
     this.addClass('cosim-Courses');
-    this.title.icon = cosimIcon;
+    this.title.icon = coursesIcon;
     this.title.caption = 'CoSim Courses';
 
     const header = document.createElement('div');
@@ -227,6 +227,7 @@ export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Show CoSim Courses Panel',
       caption: 'Assignments of your courses: release, collect, return; fetch, submit',
       restoreName: COURSES_PANEL_ID,
+      icon: coursesIcon,
       palette,
       restorer
     });

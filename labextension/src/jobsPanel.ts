@@ -3,7 +3,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { jobsIcon } from './icons';
 import {
   ACTIVE_STATES,
   deleteJob,
@@ -35,22 +35,52 @@ function duration(seconds: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-/** An SVG polyline of episode reward over timesteps. */
-function rewardCurve(metrics: IJobMetric[]): SVGSVGElement {
+/** Axis numbers short enough for a side panel: 1.2k, 200k, 1.5M. */
+function tick(value: number): string {
+  const abs = Math.abs(value);
+  if (abs >= 1e6) {
+    return `${(value / 1e6).toFixed(abs >= 1e7 ? 0 : 1)}M`;
+  }
+  if (abs >= 1e3) {
+    return `${(value / 1e3).toFixed(abs >= 1e4 ? 0 : 1)}k`;
+  }
+  return abs >= 100 || value === Math.round(value) ? value.toFixed(0) : value.toFixed(1);
+}
+
+/**
+ * Episode reward over environment steps: the line in an SVG that stretches to the panel's
+ * width, the axes' ranges and names in HTML around it (SVG text would stretch with it).
+ */
+function rewardCurve(metrics: IJobMetric[]): HTMLDivElement {
+  const chart = document.createElement('div');
+  chart.className = 'cosim-Jobs-chart';
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('class', 'cosim-Jobs-curve');
   svg.setAttribute('viewBox', '0 0 200 50');
   svg.setAttribute('preserveAspectRatio', 'none');
   const points = metrics.filter(m => m.episode_reward !== null);
-  svg.dataset.points = String(points.length);
-  if (points.length < 2) {
-    return svg;
-  }
+  chart.dataset.points = String(points.length);
+  const label = (cls: string, text: string) => {
+    const node = document.createElement('span');
+    node.className = `cosim-Jobs-axis ${cls}`;
+    node.textContent = text;
+    chart.appendChild(node);
+  };
   const xs = points.map(m => m.timesteps);
   const ys = points.map(m => m.episode_reward as number);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const [x0, x1] = points.length ? [Math.min(...xs), Math.max(...xs)] : [0, 0];
+  const [y0, y1] = points.length ? [Math.min(...ys), Math.max(...ys)] : [0, 0];
+  label('cosim-Jobs-yMax', points.length ? tick(y1) : '');
+  label('cosim-Jobs-yName', 'episode reward');
+  label('cosim-Jobs-yMin', points.length ? tick(y0) : '');
+  chart.appendChild(svg);
+  label('cosim-Jobs-xMin', points.length ? tick(x0) : '');
+  label('cosim-Jobs-xName', 'env steps');
+  label('cosim-Jobs-xMax', points.length ? tick(x1) : '');
+  if (points.length < 2) {
+    return chart;
+  }
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute(
     'points',
@@ -66,7 +96,7 @@ function rewardCurve(metrics: IJobMetric[]): SVGSVGElement {
   const title = document.createElementNS(ns, 'title');
   title.textContent = `episode reward ${ys[ys.length - 1].toFixed(2)} (min ${y0.toFixed(2)}, max ${y1.toFixed(2)})`;
   svg.appendChild(title);
-  return svg;
+  return chart;
 }
 
 export interface IJobsPanelOptions {
@@ -167,7 +197,11 @@ class JobCard {
     const rate = last?.steps_per_s ?? j.steps_per_s ?? 0;
     this._progress.value = total > 0 ? Math.min(steps / total, 1) : 0;
     this.node.dataset.timesteps = String(steps);
-    const parts = [`${steps.toLocaleString()} / ${total.toLocaleString()} steps`];
+    // SB3 finishes its last rollout past the total (200,706 of 200,000): show the goal reached,
+    // the exact count in the tooltip.
+    const shown = total > 0 ? Math.min(steps, total) : steps;
+    const parts = [`${shown.toLocaleString()} / ${total.toLocaleString()} steps`];
+    this._stats.title = `${steps.toLocaleString()} environment steps taken`;
     if (rate > 0) {
       parts.push(`${Math.round(rate).toLocaleString()} steps/s`);
       if (ACTIVE_STATES.has(j.state) && total > steps) {
@@ -271,7 +305,7 @@ class JobCard {
   private _state = document.createElement('span');
   private _progress = document.createElement('progress');
   private _stats = document.createElement('div');
-  private _curve: SVGSVGElement = rewardCurve([]);
+  private _curve: HTMLDivElement = rewardCurve([]);
   private _message = document.createElement('div');
   private _log = document.createElement('pre');
   private _buttons = document.createElement('div');
@@ -287,7 +321,7 @@ export class JobsPanel extends Widget {
     super();
     this.id = JOBS_PANEL_ID;
     this.addClass('cosim-Jobs');
-    this.title.icon = cosimIcon;
+    this.title.icon = jobsIcon;
     this.title.caption = 'CoSim Jobs';
     const header = document.createElement('div');
     header.className = 'cosim-Jobs-header';

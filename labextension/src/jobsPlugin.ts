@@ -10,7 +10,7 @@ import {
 } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 
-import { cosimIcon } from './icons';
+import { jobsIcon, templatesIcon } from './icons';
 import { ITemplate, listTemplates, openTensorBoard, startJob, watchPolicy } from './jobsApi';
 import { JOBS_PANEL_ID, JobsPanel } from './jobsPanel';
 import { TemplateForm } from './templateDialog';
@@ -40,7 +40,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(JobCommandIDs.tensorBoard, {
       label: 'Open TensorBoard of a CoSim Job',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : jobsIcon),
       execute: async args => {
         const id = String(args.id ?? '');
         let widget = boards.get(id);
@@ -53,7 +53,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
           widget.addClass('cosim-TensorBoard');
           widget.title.label = `TensorBoard ${id.split('-').slice(2, -1).join('-')}`;
           widget.title.caption = `TensorBoard of job ${id}`;
-          widget.title.icon = cosimIcon;
+          widget.title.icon = jobsIcon;
           widget.title.closable = true;
           widget.disposed.connect(() => boards.delete(id));
           boards.set(id, widget);
@@ -82,6 +82,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Show CoSim Jobs Panel',
       caption: 'Background jobs of this server: progress, curves, logs, stop and resume',
       restoreName: JOBS_PANEL_ID,
+      icon: jobsIcon,
       palette,
       restorer
     });
@@ -89,7 +90,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(JobCommandIDs.newJob, {
       label: args => templates.get(String(args.template))?.title ?? 'New CoSim Job',
       caption: args => templates.get(String(args.template))?.description ?? '',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : templatesIcon),
       execute: async args => {
         const template = templates.get(String(args.template));
         if (!template) {

@@ -4,7 +4,7 @@ import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/appu
 import { Poll } from '@lumino/polling';
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { viewerIcon } from './icons';
 import { ISimMeta, listSims, SIM_ID_PATTERN } from './simApi';
 import type { SimViewerWidget } from './viewerWidget';
 import { addSidePanel, PanelRank } from './sidePanel';
@@ -58,7 +58,7 @@ export class SimListPanel extends Widget {
     super();
     this.id = PANEL_ID;
     this.addClass('cosim-SimList');
-    this.title.icon = cosimIcon;
+    this.title.icon = viewerIcon;
     this.title.caption = 'CoSim Viewer';
     const header = document.createElement('h2');
     header.className = 'cosim-SimList-header';
@@ -122,7 +122,7 @@ export const viewerPanelPlugin: JupyterFrontEndPlugin<void> = {
       const content = new SimViewerWidget({ simId, title });
       const widget = new MainAreaWidget({ content });
       widget.id = `cosim-sim-${simId}`;
-      widget.title.icon = cosimIcon;
+      widget.title.icon = viewerIcon;
       widget.title.closable = true;
       shell.add(widget, 'main');
       await tracker.add(widget);
@@ -134,7 +134,7 @@ export const viewerPanelPlugin: JupyterFrontEndPlugin<void> = {
       label: args =>
         args.simId ? `Open CoSim Sim ${String(args.title ?? args.simId)}` : 'Open CoSim Sim',
       caption: 'Show a live sim in a main-area tab',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : viewerIcon),
       isEnabled: args => SIM_ID_PATTERN.test(String(args.simId ?? '')),
       execute: args => {
         const simId = String(args.simId ?? '');
@@ -165,6 +165,7 @@ export const viewerPanelPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Show CoSim Viewer Panel',
       caption: 'The live sims of this server',
       restoreName: PANEL_ID,
+      icon: viewerIcon,
       palette,
       restorer
     });

@@ -3,7 +3,7 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { snapshotsIcon } from './icons';
 import {
   createSnapshot,
   exportUrl,
@@ -69,7 +69,7 @@ export class SnapshotsPanel extends Widget {
     super();
     this.id = SNAPSHOTS_PANEL_ID;
     this.addClass('cosim-Snapshots');
-    this.title.icon = cosimIcon;
+    this.title.icon = snapshotsIcon;
     this.title.caption = 'CoSim Snapshots';
 
     const header = document.createElement('div');

@@ -2,7 +2,7 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 
-import { cosimIcon } from './icons';
+import { snapshotsIcon } from './icons';
 import { SnapshotDiffWidget } from './snapshotDiff';
 import { SNAPSHOTS_PANEL_ID, SnapshotsPanel } from './snapshotsPanel';
 import { addSidePanel, PanelRank } from './sidePanel';
@@ -28,7 +28,7 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(SnapshotCommandIDs.diff, {
       label: 'Diff CoSim Snapshot Against Working Tree',
       caption: 'What changed since a snapshot: files, patches, Python packages',
-      icon: args => (args.isPalette ? undefined : cosimIcon),
+      icon: args => (args.isPalette ? undefined : snapshotsIcon),
       isEnabled: args => typeof args.id === 'string' && args.id.length > 0,
       execute: args => {
         const id = String(args.id ?? '');
@@ -36,7 +36,7 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
         if (!widget || widget.isDisposed) {
           widget = new MainAreaWidget({ content: new SnapshotDiffWidget(id) });
           widget.id = `cosim-snapshot-diff-${id}`;
-          widget.title.icon = cosimIcon;
+          widget.title.icon = snapshotsIcon;
           widget.title.closable = true;
           widget.disposed.connect(() => diffs.delete(id));
           diffs.set(id, widget);
@@ -57,6 +57,7 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
       label: 'Show CoSim Snapshots Panel',
       caption: 'Snapshots of this workspace: take, diff, restore, export',
       restoreName: SNAPSHOTS_PANEL_ID,
+      icon: snapshotsIcon,
       palette,
       restorer
     });

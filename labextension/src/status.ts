@@ -7,11 +7,17 @@ import { ICoSimStatus } from './tokens';
 
 const LABELS = { up: 'Redis up', down: 'Redis down', unknown: 'offline' } as const;
 
-/** The status-bar item: `CoSim · Redis up|down|offline`, details in its tooltip. */
+/** The status-bar item: `CoSim · Redis up|down|offline`, details in its tooltip; a click opens
+ * the status page. */
 export class StatusItem extends Widget {
-  constructor(private readonly _model: ICoSimStatus) {
+  constructor(
+    private readonly _model: ICoSimStatus,
+    onClick: () => void = () => undefined
+  ) {
     super();
     this.addClass('cosim-StatusItem');
+    this.node.onclick = onClick;
+    this.node.setAttribute('role', 'button');
     this._model.changed.connect(this._render, this);
     this._render();
   }
@@ -44,7 +50,8 @@ export const statusPlugin: JupyterFrontEndPlugin<ICoSimStatus> = {
     const model = new StatusModel();
     if (statusBar) {
       statusBar.registerStatusItem('@cosim/labextension:status', {
-        item: new StatusItem(model),
+        // By id: the command lives in the launcher plugin, which needs this one's token.
+        item: new StatusItem(model, () => void app.commands.execute('cosim:show-status')),
         align: 'left',
         rank: 50
       });

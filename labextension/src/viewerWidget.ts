@@ -1,7 +1,7 @@
 /** A Lumino widget showing one sim live: SimView + SimConnection, with stop, pause and follow. */
 import { Widget } from '@lumino/widgets';
 
-import { cosimIcon } from './icons';
+import { viewerIcon } from './icons';
 import { ISimMeta, simPresence, viewerSocketUrl } from './simApi';
 import { SimConnection, SimView, Viewpoint } from './viewer';
 
@@ -36,7 +36,7 @@ export class SimViewerWidget extends Widget {
     this.simId = options.simId;
     this.addClass('cosim-ViewerWidget');
     this.title.caption = `CoSim sim ${this.simId}`;
-    this.title.icon = cosimIcon;
+    this.title.icon = viewerIcon;
     this._view = new SimView(this.simId);
     this.node.appendChild(this._view.element);
 
@@ -55,6 +55,14 @@ export class SimViewerWidget extends Widget {
     this._follow.onchange = () => this._onViewpoint();
     this._follow.hidden = true; // until the scene says what there is to follow
     bar.appendChild(this._follow);
+    const reset = button(bar, 'cosim-Viewer-resetView', 'Reset view',
+      'Frame the robot again (or double-click the view)'); // prettier-ignore
+    reset.onclick = () => this._view.resetView();
+    const help = button(bar, 'cosim-Viewer-helpButton', '?', 'Mouse and key bindings');
+    help.onclick = () => this._view.toggleHelp();
+    this._view.element.addEventListener('cosim-view-reset', () => {
+      this._follow.selectedIndex = 0; // the reset view is the free camera
+    });
     this._setTitle(options.title || `sim ${this.simId.slice(0, 8)}`, options.engine ?? '');
 
     this._connection = new SimConnection({

@@ -88,6 +88,15 @@ class BuildService:
         except (OSError, ValueError):
             return None
 
+    def _workspace_path(self, folder: Path, file: str) -> str | None:
+        """A diagnostic's file as a workspace path Lab can open (None: outside, e.g. a system
+        header, or the linker)."""
+        try:
+            path = (folder / file).resolve()
+            return str(path.relative_to(self.root)) if path.is_file() else None
+        except (OSError, ValueError):
+            return None
+
     async def run_build(self, status: dict[str, Any], request: BuildRequest) -> None:
         try:
             result = await build(request)
@@ -95,6 +104,8 @@ class BuildService:
             status["status"] = "succeeded" if result.ok else "failed"
             if result.binary is not None:
                 status["binary"] = str(result.binary.relative_to(self.root))
+            for diagnostic in status.get("diagnostics", []):
+                diagnostic["path"] = self._workspace_path(request.root, diagnostic["file"])
         except (BuildError, ToolMissing) as err:
             status.update(status="error", error=str(err))
         except Exception as err:  # a bug must still end the build's status, not leave it hanging

@@ -108,6 +108,7 @@ c.CoSimCostGuard.meter_interval = 1.0
 c.CoSimCostGuard.grace_period = 4.0
 c.CoSimCostGuard.cull_warning = 8.0
 c.CoSimCostGuard.cluster_gpu_limit = 1
+c.CoSimGpus.declared = ["0", "1"]
 c.CoSimCostGuard.default_user_spend_cap = 1000.0
 # Only the servers' own activity counts (not requests through the proxy), so culls are exact;
 # servers report it every 2 s instead of 5 min.

@@ -222,6 +222,7 @@ def test_usage_page_and_api_for_admins_only(cosim_guard_stack: CoSimStack) -> No
     admin = stack.admin_client()
     page = admin.request("GET", f"{SERVICE}/")
     assert page.status_code == 200 and "CoSim usage" in page.text
+    assert 'id="hub-home" href="/hub/home"' in page.text  # a way back to the hub
     assert 'id="quota-form"' in page.text and "default:user" in page.text
 
     # Malformed quotas: 400 with a message, nothing stored.

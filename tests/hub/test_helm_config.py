@@ -244,3 +244,22 @@ def test_dockerfiles_build_from_this_repo() -> None:
     assert "cosim-singleuser" in values["singleuser"]["image"]["name"]
     assert "cosim-hub" in values["hub"]["image"]["name"]
     assert values["cull"]["enabled"] is True
+
+
+def test_user_image_has_the_cpp_toolchain_the_makefile_installs() -> None:
+    """The C++ kernel needs the same compilers and debuggers on Kubernetes as on `cosim up`."""
+    makefile = (HELM.parent / "Makefile").read_text()
+    toolchain = next(
+        line.split("+=", 1)[1].split()
+        for line in makefile.splitlines()
+        if line.startswith("APT_RUN +=") and "g++" in line
+    )
+    assert {"g++", "clang", "gdb", "lldb", "clangd"} <= set(toolchain)
+    dockerfile = (HELM / "images" / "singleuser.Dockerfile").read_text()
+    apt = " ".join(
+        chunk for chunk in dockerfile.split("RUN ") if "apt-get install" in chunk
+    ).split()
+    missing = [p for p in toolchain if p not in apt]
+    assert not missing, f"singleuser.Dockerfile lacks {missing}"
+    # EGL on the pod's GPU needs the driver's graphics capability.
+    assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics" in dockerfile

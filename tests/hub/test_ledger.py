@@ -7,6 +7,7 @@ periods are exact and need no sleeping.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -208,3 +209,49 @@ def test_redis_down_fails_closed_for_gpu_and_recovers(tmp_path: Path) -> None:
         assert decide(url, "b", "gpu-small") == "ok:gpu-small"
     finally:
         server.stop()
+
+
+def test_a_zero_gpu_quota_says_so(cosim_redis_url: str) -> None:
+    async def body(ledger: Ledger) -> None:
+        await ledger.set_quota("user:z", Quota(gpu_limit=0))
+        decision = await ledger.reserve(res("z"), enforce=True, now=NOW)
+        assert (decision.ok, decision.reason) == (False, "gpu_user_none")
+        assert decision.message == "your GPU quota is 0: ask an admin for one"
+
+    run(cosim_redis_url, body)
+
+
+def availability(url: str, user: str, quota: Quota, spent: float) -> dict[str, Any]:
+    """The spawn form's view of each profile for ``user`` with ``quota`` and ``spent`` so far."""
+
+    async def main() -> dict[str, Any]:
+        settings = CoSimCostGuard(redis_timeout=0.5, cluster_gpu_limit=100)
+        guard = SpawnGuard(settings, load_profiles(), url)
+        try:
+            await guard.ledger.set_quota(f"user:{user}", quota)
+            if spent:
+                await guard.ledger.redis.hincrby(
+                    f"{guard.ledger.p}:spend:{time.strftime('%Y-%m', time.gmtime())}",
+                    f"user:{user}",
+                    round(spent * MICRO),
+                )
+            found = await guard.availability(user, [])
+            return {a.profile.name: a for a in found}
+        finally:
+            await guard.redis.aclose()
+
+    return asyncio.run(main())
+
+
+def test_spawn_form_reasons_and_near_cap_warning(cosim_redis_url: str) -> None:
+    none = availability(cosim_redis_url, "nogpu", Quota(gpu_limit=0), 0)["gpu-small"]
+    assert not none.ok and none.message == "your GPU quota is 0: ask an admin for one"
+    # gpu-small costs $1.20/h in the default profiles: $1.00 left is 50 minutes.
+    near = availability(cosim_redis_url, "near", Quota(gpu_limit=1, spend_cap=10.0), 9.0)
+    assert near["gpu-small"].ok
+    assert (
+        "reaches your monthly spend cap in about 50 min ($1.00 left)" in near["gpu-small"].warning
+    ), near["gpu-small"].warning
+    assert near["cpu"].warning == ""  # a free or cheap profile far from the cap: no warning
+    far = availability(cosim_redis_url, "far", Quota(gpu_limit=1, spend_cap=100.0), 0)
+    assert far["gpu-small"].ok and far["gpu-small"].warning == ""

@@ -121,6 +121,11 @@ def test_kubespawner_profile_list() -> None:
     assert gpu["node_selector"] == {"cosim.dev/pool": "gpu"}
     assert gpu["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert gpu["environment"]["COSIM_PROFILE"] == "gpu-small"
+    # A CPU pod on a GPU node sees no GPU; a GPU pod renders with EGL on its own.
+    assert cpu["environment"]["CUDA_VISIBLE_DEVICES"] == ""
+    assert cpu["environment"]["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert gpu["environment"]["MUJOCO_GL"] == "egl"
+    assert "NVIDIA_VISIBLE_DEVICES" not in gpu["environment"]  # the device plugin sets it
 
 
 @pytest.mark.parametrize(

@@ -72,3 +72,54 @@ def test_new_project_copies_files_and_refuses_a_used_folder(tmp_path: Path) -> N
     with pytest.raises(TemplateError) as err:
         new_project(template, tmp_path / "arm", {})
     assert err.value.status == 409
+
+
+def test_reach_rollouts_show_the_floor_and_the_target(tmp_path: Path) -> None:
+    """What the viewer streams of the PyBullet reach task: a floor, and a moving ball sitting on
+    the target the policy reaches for, after reset and after each step."""
+    import runpy
+
+    import numpy as np
+
+    from cosim.scene_pybullet import PybulletScene
+
+    new_project(get_template("pybullet-ppo"), tmp_path / "arm", {})
+    env = runpy.run_path(str(tmp_path / "arm" / "reach_env.py"))["KukaReach"]()
+    try:
+        env.reset(seed=3)
+        scene = PybulletScene(env.client)
+        rows = {k: row for row, k in enumerate(scene.dynamic)}
+        ball = next(k for k, (uid, _) in enumerate(scene.frames) if uid == env.target_body)
+        assert ball in rows, "the target is not streamed"
+        assert any(not m for m in scene.moving), "no floor"
+        for _ in range(3):
+            np.testing.assert_allclose(scene.poses()[rows[ball], :3], env.target, atol=1e-6)
+            env.step(env.action_space.sample())
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("requested", "policy", "cuda", "device"),
+    [
+        ("auto", "MlpPolicy", True, "cpu"),  # small MLPs: the CPU is faster
+        ("auto", "CnnPolicy", True, "cuda"),
+        ("auto", "CnnPolicy", False, "cpu"),
+        ("cuda", "MlpPolicy", True, "cuda"),
+        ("cuda", "MlpPolicy", False, "cpu"),  # asked for, none visible: said in the log
+        ("cpu", "CnnPolicy", True, "cpu"),
+    ],
+)
+def test_device_choice(requested: str, policy: str, cuda: bool, device: str) -> None:
+    from cosim.jobs.training import choose_device
+
+    chosen, why = choose_device(requested, policy, cuda)
+    assert chosen == device and why
+
+
+def test_templates_take_a_device() -> None:
+    for name in ("mujoco-ppo", "pybullet-ppo"):
+        template = get_template(name)
+        assert template.validate({})["device"] == "auto"
+        with pytest.raises(TemplateError, match="device"):
+            template.validate({"device": "tpu"})

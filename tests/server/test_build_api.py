@@ -93,6 +93,7 @@ async def test_compile_errors_come_back_as_diagnostics(jp_fetch: Any, jp_root_di
     assert status["status"] == "failed" and status["binary"] is None
     first = status["diagnostics"][0]
     assert (first["file"], first["line"], first["severity"]) == ("broken.cpp", 2, "error")
+    assert first["path"] == "broken.cpp"  # a workspace path Lab opens at the line
     assert "nope" in first["message"]
     code, message = await _error(jp_fetch, started["id"], "run")
     assert code == 409 and "failed" in message

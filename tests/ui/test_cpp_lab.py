@@ -108,4 +108,10 @@ def test_build_panel_shows_diagnostics(cosim_stack: CoSimStack, cosim_context: A
     page.locator(".cosim-BuildPanel-state[data-state='failed']").wait_for(timeout=LAB_TIMEOUT)
     diagnostic = page.locator(".cosim-BuildPanel-diagnostic.cosim-BuildPanel-error").first
     assert "main.cpp:2:" in diagnostic.inner_text() and "nope" in diagnostic.inner_text()
-    assert page.locator(".cosim-BuildPanel-run").is_disabled()
+    run = page.locator(".cosim-BuildPanel-run")
+    assert run.is_disabled()
+    assert float(run.evaluate("b => getComputedStyle(b).opacity")) < 0.6, "looks enabled"
+    # The diagnostic opens the file in Lab's editor with the cursor on its line.
+    diagnostic.locator("a.cosim-BuildPanel-where").click()
+    page.locator(".jp-FileEditor:visible").first.wait_for(timeout=LAB_TIMEOUT)
+    page.locator(".jp-StatusBar-Item", has_text="Ln 2, Col 10").wait_for(timeout=30_000)

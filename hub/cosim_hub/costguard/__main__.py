@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
+from ..gpus import CoSimGpus, GpuPool, reader_for
 from ..guard_settings import CoSimCostGuard
 from ..ledger import Ledger
 from ..profiles import load_profiles
@@ -37,7 +38,10 @@ class CostGuardService:
         )
         self.ledger = Ledger(self.redis)
         profiles = load_profiles(os.environ.get("COSIM_PROFILES_FILE") or None)
-        self.meter = Meter(self.ledger, HubAPI(), settings, profiles, journal)
+        gpu_settings = CoSimGpus.from_env(dict(os.environ))
+        gpus = GpuPool(self.redis, reader_for(gpu_settings))
+        self.meter = Meter(self.ledger, HubAPI(), settings, profiles, journal, gpus=gpus,
+                           idle_utilization=gpu_settings.idle_utilization)  # fmt: skip
         self.collector = ReportCollector()
         self.meter_lag = 0.0
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 from http import HTTPStatus
 from typing import Any
 
@@ -73,7 +74,8 @@ class PageHandler(GuardHandler):
         can_write = bool(self.hub_auth.check_scopes({WRITE_SCOPE}, self.current_user))
         token = self.xsrf_token
         xsrf = token.decode() if isinstance(token, bytes) else str(token)
-        self.finish(render_page(report, xsrf, self.request.path, can_write))
+        hub_home = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/home"
+        self.finish(render_page(report, xsrf, self.request.path, can_write, hub_home))
 
 
 class UsageHandler(GuardHandler):

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..gpus import GpuPool
 from ..guard_settings import CoSimCostGuard
 from ..ledger import Ledger, Quota, Reservation, month_of
 from ..profiles import Profile
@@ -50,6 +51,9 @@ class Meter:
         settings: CoSimCostGuard,
         profiles: list[Profile],
         journal: Path | None = None,
+        *,
+        gpus: GpuPool | None = None,
+        idle_utilization: float = 5.0,
     ) -> None:
         self.ledger = ledger
         self.hub = hub
@@ -58,6 +62,10 @@ class Meter:
         self.journal = journal
         self.lag = 0.0
         self.stopped: list[str] = []
+        self.gpus = gpus
+        self.idle_utilization = idle_utilization
+        # Server key -> when its GPUs were last seen busy (first seen: counts as busy then).
+        self.gpu_busy: dict[str, float] = {}
 
     async def running(self) -> dict[str, RunningServer]:
         found = {}
@@ -89,12 +97,32 @@ class Meter:
             new = await self.ledger.meter_one(res, interval, now)
             if new:
                 self._journal(res, new, now)
+        await self._read_gpus(now)
         spend = await self.ledger.spend(month_of(now))
         for key, res in (await self.ledger.reservations()).items():
             server = running.get(key)
             if server is not None:
                 await self._enforce(res, server, quotas, spend, now)
         await self.ledger.mark_meter_run(now)
+
+    async def _read_gpus(self, now: float) -> None:
+        """Record GPU readings; note when each GPU server's devices were last busy. A GPU with
+        no reading (a declared pool without a readings file) is never taken as idle."""
+        if self.gpus is None or not self.gpus.ids:
+            return
+        readings = await self.gpus.record_readings()
+        holders: dict[str, bool] = {}
+        for gpu_id, assignment in (await self.gpus.assignments()).items():
+            reading = readings.get(gpu_id)
+            if reading is None:
+                continue
+            busy = reading.utilization >= self.idle_utilization
+            holders[assignment.server] = holders.get(assignment.server, False) or busy
+        for server, busy in holders.items():
+            if busy or server not in self.gpu_busy:
+                self.gpu_busy[server] = now
+        for server in set(self.gpu_busy) - set(holders):
+            del self.gpu_busy[server]
 
     async def _enforce(
         self,
@@ -162,6 +190,11 @@ class Meter:
             deadlines.append(("idle", server.last_activity + profile.idle_timeout))
         if profile.max_runtime and server.started:
             deadlines.append(("runtime", server.started + profile.max_runtime))
+        gpu_busy = self.gpu_busy.get(res.key)
+        if profile.gpu_idle_timeout and gpu_busy is not None:
+            # Kernel and job activity count too: a GPU idle between cells is not abandoned.
+            busy = max(gpu_busy, server.last_activity or 0.0)
+            deadlines.append(("gpu-idle", busy + profile.gpu_idle_timeout))
         if not deadlines:
             return False
         kind, stop_at = min(deadlines, key=lambda d: d[1])
@@ -169,7 +202,11 @@ class Meter:
             await self._stop(res, f"{kind} limit of profile {profile.name}")
             return True
         if stop_at - now <= self.settings.cull_warning:
-            why = "it has been idle" if kind == "idle" else "it reached its maximum runtime"
+            why = {
+                "idle": "it has been idle",
+                "gpu-idle": "its GPU has been idle",
+                "runtime": "it reached its maximum runtime",
+            }[kind]
             message = (
                 f"This server stops in {stop_at - now:.0f} s because {why} "
                 f"({profile.display_name}); your files are kept."

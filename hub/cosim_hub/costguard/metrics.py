@@ -35,6 +35,21 @@ class ReportCollector:
             in_use.add_metric(["group", name], count)
         yield in_use
 
+        util = GaugeMetricFamily(
+            "cosim_gpu_utilization_percent", "GPU utilisation (NVML)", labels=["gpu", "user"]
+        )
+        memory = GaugeMetricFamily(
+            "cosim_gpu_memory_used_mb", "GPU memory in use (NVML)", labels=["gpu", "user"]
+        )
+        for row in report.get("gpu_devices", []):
+            labels = [row["gpu"], row["user"] or ""]
+            if row["utilization"] is not None:
+                util.add_metric(labels, row["utilization"])
+            if row["memory_used_mb"] is not None:
+                memory.add_metric(labels, row["memory_used_mb"])
+        yield util
+        yield memory
+
         cluster_limit = (report.get("quotas", {}).get("cluster") or {}).get("gpu_limit")
         if cluster_limit is not None:
             yield GaugeMetricFamily(

@@ -13,6 +13,7 @@ table { border-collapse: collapse; margin: 8px 0 24px; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: left; }
 th { background: #f3f3f3; }
 .notice { color: #a94442; }
+nav { margin-bottom: 12px; }
 #quota-result { margin-left: 12px; }
 """
 
@@ -48,7 +49,9 @@ def _table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
     return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
 
 
-def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -> str:
+def render_page(
+    report: dict[str, Any], xsrf: str, base: str, can_write: bool, hub_home: str = "/hub/home"
+) -> str:
     now = time.time()
     servers = [
         [
@@ -72,6 +75,12 @@ def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -
     gpu_rows = [["cluster", str(gpus["cluster"]), str(cluster_limit)]]
     gpu_rows += [[f"group {escape(g)}", str(n), ""] for g, n in sorted(gpus["groups"].items())]
     gpu_rows += [[f"user {escape(u)}", str(n), ""] for u, n in sorted(gpus["users"].items())]
+    device_rows = [
+        [escape(d["gpu"]), escape(d["server"] or "free"),
+         "" if d["utilization"] is None else f"{d['utilization']:.0f} %",
+         "" if d["memory_used_mb"] is None else f"{d['memory_used_mb']} MB"]
+        for d in report.get("gpu_devices", [])
+    ]  # fmt: skip
     quota_rows = [
         [escape(scope), str(q["gpu_limit"]), _money(q["spend_cap"])]
         for scope, q in sorted(quotas.items())
@@ -94,6 +103,7 @@ def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>CoSim usage</title><style>{_STYLE}</style></head>
 <body>
+<nav><a id="hub-home" href="{escape(hub_home)}">&larr; Back to the hub</a></nav>
 <h1>CoSim usage — {escape(report["month"])}</h1>
 <p>Total spend this month: <strong id="total-spend">{_money(spend["total"])}</strong>
 ({escape(report["currency"])}). Meter: every {meter["interval"]:.0f} s, last pass {age}.</p>
@@ -107,6 +117,8 @@ def render_page(report: dict[str, Any], xsrf: str, base: str, can_write: bool) -
     }
 <h2>GPUs in use</h2>
 {_table(["scope", "in use", "limit"], gpu_rows, "gpus")}
+<h2>GPU devices</h2>
+{_table(["GPU", "held by", "utilisation", "memory"], device_rows, "gpu-devices")}
 <h2>Spend per user</h2>
 {_table(["user", "spend"], users, "spend-users")}
 <h2>Spend per group</h2>

@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from ..gpus import gpu_usage
 from ..guard_settings import CoSimCostGuard
 from ..ledger import Ledger, month_of
 
@@ -32,6 +33,7 @@ async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | No
         "servers": servers,
         "spend": {"users": users, "groups": groups, "total": spend.get("total", 0.0)},
         "gpus": await ledger.gpus_in_use(),
+        "gpu_devices": await gpu_usage(ledger.redis),
         "quotas": {scope: asdict(q) for scope, q in sorted(quotas.items())},
         "refused": await ledger.refused(),
         "meter": {

@@ -43,6 +43,28 @@ def choose_vec_env(kind: str, n_envs: int) -> type[DummyVecEnv] | type[SubprocVe
     return SubprocVecEnv if cores >= n_envs + 2 else DummyVecEnv
 
 
+def choose_device(requested: str, policy: Any, cuda_available: bool) -> tuple[str, str]:
+    """The torch device for a policy, and why (for the job's log).
+
+    ``auto`` puts only convolutional (pixel) policies on a GPU: small MLP policies run faster on
+    the CPU, since each env step waits for one tiny forward pass. Measured on an H200 machine:
+    PPO on Hopper 839 env steps/s on CPU vs 581 on CUDA, SAC 105 vs 109. SB3 advises the same.
+    """
+    name = policy if isinstance(policy, str) else getattr(policy, "__name__", str(policy))
+    if requested == "cpu":
+        return "cpu", "asked for"
+    if not cuda_available:
+        why = (
+            "no GPU visible to this job" if requested == "auto" else "asked for cuda, none visible"
+        )
+        return "cpu", why
+    if requested == "cuda":
+        return "cuda", "asked for"
+    if "cnn" in name.lower():
+        return "cuda", f"{name} is convolutional: faster on the GPU"
+    return "cpu", f"{name} is a small MLP: faster on the CPU than on the GPU"
+
+
 def load_params(script: str | Path, defaults: dict[str, Any]) -> dict[str, Any]:
     """``defaults`` updated with the params of ``cosim.json`` next to ``script`` (if any)."""
     project = Path(script).resolve().parent / "cosim.json"
@@ -100,9 +122,18 @@ class TrainingRun:
     def model(self, algo: type[BaseAlgorithm], env: VecEnv, **kwargs: Any) -> BaseAlgorithm:
         """A new model, or the latest checkpoint's (weights, optimizer, timesteps, schedules;
         the replay buffer of off-policy algorithms) when resuming."""
+        import torch
+
+        requested = str(self.params.get("device", "auto"))
+        device, why = choose_device(requested, kwargs.get("policy"), torch.cuda.is_available())
+        print(f"device: {device} ({why})", flush=True)
         if self.resume_from is None:
-            return algo(env=env, tensorboard_log=str(self.tensorboard), verbose=0, **kwargs)
-        model = algo.load(str(self.resume_from), env=env, tensorboard_log=str(self.tensorboard))
+            return algo(
+                env=env, tensorboard_log=str(self.tensorboard), verbose=0, device=device, **kwargs
+            )
+        model = algo.load(
+            str(self.resume_from), env=env, tensorboard_log=str(self.tensorboard), device=device
+        )
         replay = self.resume_from.with_name(self.resume_from.stem + "_replay.pkl")
         if replay.exists() and hasattr(model, "load_replay_buffer"):
             model.load_replay_buffer(str(replay))

@@ -24,7 +24,7 @@ from .store import (
     disk_error,
     sha256_file,
 )
-from .walk import walk
+from .walk import jupyter_state_matcher, walk
 
 DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024
 WORKERS = min(8, (os.cpu_count() or 2) * 2)
@@ -321,7 +321,11 @@ def restore(
 
 def _apply(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     """Move the verified stage over the workspace: renames only, nothing left to fail on."""
+    # A snapshot taken before Jupyter's state was ignored may hold it: never move such a file
+    # over the one the running server has open (its RTC database, its session list).
+    live = jupyter_state_matcher()
     wanted = {f["path"] for f in manifest["files"] + manifest.get("artifacts", [])}
+    wanted = {p for p in wanted if not live(p)}
     wanted_dirs = {d["path"] for d in manifest["dirs"]}
     # Data files are referenced, not stored: restore never deletes one (it could not bring it back).
     keep = wanted | {r["path"] for r in manifest.get("data_refs", [])}

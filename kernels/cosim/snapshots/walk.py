@@ -12,11 +12,22 @@ from typing import NamedTuple
 
 import pathspec
 
+# Jupyter's and Lab's own state: the RTC database and session list, Lab workspaces, checkpoints.
+# The running server holds these open; a snapshot of them buries the real change in JSON noise and
+# restoring them swaps a live database under the server. Never stored, never restored.
+JUPYTER_STATE = [
+    ".jupyter_ystore.db",
+    ".jupyter_ystore.db-journal",
+    "/.jupyter/",
+    ".ipynb_checkpoints/",
+    "*.jupyterlab-workspace",
+]
+
 DEFAULT_IGNORES = [
+    *JUPYTER_STATE,
     ".cosim/",
     ".git/",
     "__pycache__/",
-    ".ipynb_checkpoints/",
     "*.pyc",
     "node_modules/",
     ".mypy_cache/",
@@ -49,6 +60,19 @@ def ignore_spec(workspace: Path) -> pathspec.PathSpec:
     if custom.is_file():
         lines += custom.read_text(errors="replace").splitlines()
     return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def jupyter_state_matcher() -> Callable[[str], bool]:
+    """True for a path (file, or dir with a trailing "/") that is Jupyter's own state."""
+    match = ignore_matcher(pathspec.PathSpec.from_lines("gitwildmatch", JUPYTER_STATE))
+    return lambda path: any(match(p) for p in _self_and_parents(path))
+
+
+def _self_and_parents(path: str) -> Iterator[str]:
+    yield path
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i]) + "/"
 
 
 def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:

@@ -5,6 +5,7 @@
  */
 import {
   AmbientLight,
+  Box3,
   BufferGeometry,
   Color,
   DirectionalLight,
@@ -34,6 +35,8 @@ interface IInstanceRef {
   mesh: InstancedMesh;
   index: number;
   local: Matrix4;
+  /** A ground (plane or flat floor mesh): never part of what the camera frames. */
+  ground: boolean;
 }
 
 /** Something carried by a body that is not an instance: a plane's grid, a light. */
@@ -46,6 +49,8 @@ const tmpPos = new Vector3();
 const tmpQuat = new Quaternion();
 const unitScale = new Vector3(1, 1, 1);
 const tmpColor = new Color();
+const tmpBox = new Box3();
+const tmpWorld = new Matrix4();
 
 /** A rigid transform from a position and an (x, y, z, w) quaternion. */
 export function poseMatrix(pos: ArrayLike<number>, quat: ArrayLike<number>, out: Matrix4) {
@@ -154,6 +159,39 @@ export class BuiltScene {
     return world ? out.setFromMatrixPosition(world) : out.set(0, 0, 0);
   }
 
+  /**
+   * The world box the view should frame: the moving bodies' shapes (every shape when nothing
+   * moves), never a ground plane, whose size says nothing about where the robot is.
+   */
+  focusBox(out: Box3): Box3 {
+    out.makeEmpty();
+    const moving = this.dynamicBodies.length > 0;
+    this._instances.forEach((refs, body) => {
+      if (moving && !this._dynamic.has(body)) {
+        return;
+      }
+      for (const ref of refs) {
+        if (!ref.ground) {
+          out.union(this._instanceBox(body, ref));
+        }
+      }
+    });
+    return out;
+  }
+
+  /** The height of the highest ground's top surface, or -Infinity when there is no ground. */
+  get groundTop(): number {
+    let top = -Infinity;
+    this._instances.forEach((refs, body) => {
+      for (const ref of refs) {
+        if (ref.ground && !this._dynamic.has(body)) {
+          top = Math.max(top, this._instanceBox(body, ref).max.z);
+        }
+      }
+    });
+    return top;
+  }
+
   /** A scene camera's current world pose (it looks along its -z, y up, as three's cameras do). */
   cameraMatrix(index: number, out: Matrix4): Matrix4 {
     const camera = this.cameras[index];
@@ -180,6 +218,15 @@ export class BuiltScene {
     this.root.clear();
     this._meshes = [];
     this._movingMeshes = [];
+  }
+
+  private _instanceBox(body: number, ref: IInstanceRef): Box3 {
+    const geometry = ref.mesh.geometry;
+    if (!geometry.boundingBox) {
+      geometry.computeBoundingBox();
+    }
+    tmpWorld.multiplyMatrices(this._world[body], ref.local);
+    return tmpBox.copy(geometry.boundingBox!).applyMatrix4(tmpWorld);
   }
 
   private _addGroup(geoms: ISceneGeom[], scene: IScene): void {
@@ -215,7 +262,7 @@ export class BuiltScene {
       const [r = 0.5, g = 0.5, b = 0.5] = geom.rgba;
       mesh.setColorAt(index, tmpColor.setRGB(r, g, b, SRGBColorSpace));
       const local = poseMatrix(geom.pos, geom.quat, new Matrix4());
-      this._instances[geom.body].push({ mesh, index, local });
+      this._instances[geom.body].push({ mesh, index, local, ground });
       if (ground && !this._dynamic.has(geom.body)) {
         this._addGrid(geometry, geom.body, local);
       }

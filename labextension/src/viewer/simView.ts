@@ -3,11 +3,12 @@
  * rig and the overlay, renders only when something changed, and shows its state on its root
  * element for tests: data-sim-id, data-state, data-frame (last applied), data-reconnects.
  */
-import { Color, NeutralToneMapping, Scene, WebGLRenderer } from 'three';
+import { Box3, Color, NeutralToneMapping, Scene, Vector3, WebGLRenderer } from 'three';
 
 import { CameraRig, Viewpoint } from './cameraRig';
 import { Frame, IScene } from './codec';
 import { ConnectionState } from './connection';
+import { captureInput, IInputCapture } from './inputCapture';
 import { BuiltScene } from './sceneBuilder';
 
 export type { Viewpoint };
@@ -20,6 +21,15 @@ const STATE_TEXT: Record<ConnectionState, string> = {
 };
 const OVERLAY_MS = 250;
 const LATENCY_SAMPLES = 1000;
+
+/** Where the camera is, for tests (`element.cosimCamera()`). */
+export interface ICameraState {
+  position: number[];
+  target: number[];
+  groundTop: number;
+  /** The framed bodies' screen-space box, as shares of the canvas: [left, top, right, bottom]. */
+  focusRect: number[];
+}
 
 /** Counters for tests and benchmarks (`element.cosimStats()`). */
 export interface IViewStats {
@@ -56,7 +66,10 @@ export class SimView {
     const overlay = el('div', 'cosim-Viewer-overlay', this._stage);
     this._statsLine = el('div', 'cosim-Viewer-stats', overlay);
     this._stateLine = el('div', 'cosim-Viewer-stateline', overlay);
-    Object.assign(this.element, { cosimStats: () => this.stats });
+    Object.assign(this.element, {
+      cosimStats: () => this.stats,
+      cosimCamera: () => this.cameraState
+    });
 
     this._three.background = new Color(0xe8ecf1);
     this._three.add(this._rig.camera);
@@ -90,6 +103,45 @@ export class SimView {
         viewpoint: { kind: 'camera', index } as Viewpoint
       }))
     ];
+  }
+
+  get cameraState(): ICameraState | null {
+    if (!this._built) {
+      return null;
+    }
+    const camera = this._rig.camera;
+    camera.updateMatrixWorld();
+    const box = this._built.focusBox(new Box3());
+    const rect = [Infinity, Infinity, -Infinity, -Infinity];
+    const corner = new Vector3();
+    for (let i = 0; i < 8; i++) {
+      corner.set(i & 1 ? box.max.x : box.min.x, i & 2 ? box.max.y : box.min.y,
+        i & 4 ? box.max.z : box.min.z).project(camera); // prettier-ignore
+      const x = (corner.x + 1) / 2;
+      const y = (1 - corner.y) / 2;
+      rect[0] = Math.min(rect[0], x);
+      rect[1] = Math.min(rect[1], y);
+      rect[2] = Math.max(rect[2], x);
+      rect[3] = Math.max(rect[3], y);
+    }
+    return {
+      position: camera.position.toArray(),
+      target: this._rig.controls.target.toArray(),
+      groundTop: this._built.groundTop,
+      focusRect: rect
+    };
+  }
+
+  /** Back to the first framing of the robot (the Reset view button, double-click). */
+  resetView(): void {
+    this._rig.resetView();
+    this.element.dispatchEvent(new CustomEvent('cosim-view-reset'));
+    this._requestRender();
+  }
+
+  /** Show or hide the overlay listing the mouse and key bindings. */
+  toggleHelp(): void {
+    this._input?.toggleHelp();
   }
 
   setState(state: ConnectionState, detail: string): void {
@@ -129,7 +181,8 @@ export class SimView {
     this._built = new BuiltScene(scene);
     this._three.add(this._built.root);
     if (first) {
-      this._rig.frame(this._built.extent);
+      this._frameRobot();
+      this._frameOnPoses = true; // again on the first live poses, unless the user moved first
     }
     this._rig.setViewpoint({ kind: 'free' }, this._built);
     this._requestRender();
@@ -173,6 +226,7 @@ export class SimView {
     this._resize.disconnect();
     clearTimeout(this._overlayTimer);
     cancelAnimationFrame(this._raf);
+    this._input?.dispose();
     this._rig.dispose();
     this._built?.dispose();
     this._renderer?.dispose();
@@ -198,6 +252,10 @@ export class SimView {
           this.note(`frames carry ${frame.count} bodies, the scene moves ${expected}`);
         }
         this._built.applyPoses(frame.poses, frame.count);
+        if (this._frameOnPoses) {
+          this._frameOnPoses = false;
+          this._frameRobot();
+        }
         this._rig.track(this._built);
         this._paintWallTime = frame.wallTime;
         this._requestRender();
@@ -222,8 +280,18 @@ export class SimView {
     this._renderer.toneMapping = NeutralToneMapping; // bright white parts keep their shading
     this._stage.insertBefore(this._renderer.domElement, this._image);
     this._rig.controls.connect(this._renderer.domElement);
+    this._rig.controls.addEventListener('start', () => (this._frameOnPoses = false));
+    this._input = captureInput(this._stage, this._renderer.domElement, this);
     this._fit();
     return true;
+  }
+
+  private _frameRobot(): void {
+    const built = this._built;
+    if (built) {
+      this._rig.frame(built.focusBox(new Box3()), built.extent, built.groundTop);
+      this._requestRender();
+    }
   }
 
   private _showPixels(jpeg: Uint8Array): void {
@@ -321,6 +389,8 @@ export class SimView {
   private _built: BuiltScene | null = null;
   private _sceneKey = '';
   private _countWarned = false;
+  private _frameOnPoses = false;
+  private _input: IInputCapture | null = null;
   private _state: ConnectionState = 'connecting';
   private _detail = '';
   private _glError = '';

@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from cosim.jobs.cli import add_parsers as add_jobs
 
     add_jobs(sub)
+    from cosim.recording_cli import add_parser as add_rec
+
+    add_rec(sub)
     args = parser.parse_args(argv)
     if args.command == "up":
         from .launcher import UpOptions, up
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         from cosim.snapshots.cli import run as run_snapshot
 
         return run_snapshot(args)
+    if args.command == "rec":
+        from cosim.recording_cli import run as run_rec
+
+        return run_rec(args)
     if args.command in ("template", "jobs"):
         from cosim.jobs import cli as jobs_cli
 

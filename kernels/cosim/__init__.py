@@ -2,7 +2,15 @@
 
 from cosim_server._version import __version__
 
-__all__ = ["__version__", "available_models", "model_path", "snapshot", "viewer"]
+__all__ = [
+    "Recording",
+    "RecordingError",
+    "__version__",
+    "available_models",
+    "model_path",
+    "snapshot",
+    "viewer",
+]
 
 
 def __getattr__(name: str) -> object:
@@ -11,6 +19,10 @@ def __getattr__(name: str) -> object:
         from .live_viewer import viewer
 
         return viewer
+    if name in ("Recording", "RecordingError"):
+        from . import recording
+
+        return recording.Recording if name == "Recording" else recording.fmt.RecordingError
     if name in ("model_path", "available_models"):
         from . import models
 

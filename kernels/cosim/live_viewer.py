@@ -8,6 +8,7 @@ import time
 import warnings
 import weakref
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 from .protocol import MIME_TYPE, Keys, encode_pixels, encode_poses, namespace_user, new_sim_id
@@ -64,6 +65,8 @@ class Viewer:
         # Ends the sim in Redis if the viewer is forgotten: garbage-collected or at exit.
         self._finalizer = weakref.finalize(self, self._publisher.close)
         self._displayed = display
+        self._recorder: Any = None
+        self._rate = rate
         if display:
             self._display()
 
@@ -93,6 +96,8 @@ class Viewer:
             poses = self._scene.poses()
             frame = encode_poses(self.sim_id, self.frame_number, t, time.time(), poses)
         self._publisher.submit(frame)
+        if self._recorder is not None:
+            self._feed_recorder(frame)
         if self._publisher.error is not None and not self._warned:
             self._warn_transport(stacklevel=3)
 
@@ -105,6 +110,60 @@ class Viewer:
             RuntimeWarning,
             stacklevel=stacklevel,
         )
+
+    def record(self, path: str | os.PathLike[str]) -> None:
+        """Keep the scene, every frame published from now on and the control events in the
+        ``.cosimrec`` file ``path`` (read it back with ``cosim.Recording``). The file is
+        written on the viewer's thread; a disk problem warns once and stops the recording."""
+        from .recording import Recorder, recording_header
+
+        if self.mode != "poses":
+            raise ValueError("recordings keep pose frames: record a viewer in mode='poses'")
+        if self._recorder is not None:
+            raise RuntimeError(
+                f"already recording to {self._recorder.path}; call stop_recording() first"
+            )
+        if not self._finalizer.alive:
+            raise RuntimeError("this viewer is closed")
+        header = recording_header(self._publisher.scene, self.meta, self._rate)
+        try:
+            recorder = Recorder(path, header, self._publisher.scene)
+        except OSError as err:
+            warnings.warn(
+                f"CoSim cannot record to {path}: {err.strerror or err}; the simulation keeps "
+                "running without a recording",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        recorder.add_event("start")
+        self._recorder = recorder
+        self._publisher.recorder = recorder
+
+    def stop_recording(self, timeout: float = 10.0) -> Path | None:
+        """Finish the recording (its index and footer) and return its path; None if none."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return None
+        recorder.add_event("end")
+        recorder.request_stop()
+        self._publisher.wake()
+        if not self._publisher.is_alive() or not recorder.finished.wait(timeout):
+            recorder.pump(final=True)  # the thread is gone: finish here
+        self._publisher.recorder = None
+        return recorder.path
+
+    def _feed_recorder(self, frame: bytes) -> None:
+        recorder = self._recorder
+        recorder.add_frame(frame)
+        if recorder.error is not None:
+            self._recorder = None
+            warnings.warn(
+                f"CoSim stopped recording to {recorder.path} ({recorder.error}); the "
+                "simulation keeps running",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def camera(
         self,
@@ -131,7 +190,11 @@ class Viewer:
         )
 
     def close(self) -> None:
-        """End the sim for its viewers (they keep its last frame). Safe to call twice."""
+        """End the sim for its viewers (they keep its last frame) and finish a recording.
+        Safe to call twice."""
+        if self._recorder is not None:
+            self._recorder.add_event("end")
+            self._recorder = None  # the publisher finishes the file as it closes
         if self._finalizer.alive:
             self._finalizer()
             if self._pixels is not None:
@@ -224,13 +287,15 @@ def viewer(
     width: int = 640,
     height: int = 480,
     camera: str | int | None = None,
+    record: str | os.PathLike[str] | None = None,
 ) -> Viewer:
     """Stream a simulation live to CoSim viewers (inline in this cell, and the side panel).
 
     ``cosim.viewer(model, data)`` for MuJoCo (``MjModel``, ``MjData``), or
     ``cosim.viewer(client_id)`` for a connected PyBullet client. ``rate`` caps frames per second;
     ``mode="pixels"`` streams ``width`` x ``height`` JPEG images of ``camera`` (MuJoCo camera
-    name or id; default: a free camera) instead of poses. Redis: ``redis_url``, else
+    name or id; default: a free camera) instead of poses. ``record``: a ``.cosimrec`` path to
+    record the run into (see ``Viewer.record``). Redis: ``redis_url``, else
     ``$REDIS_URL``, else the local default. Transport problems are warned about once and never
     raised: the simulation always runs.
     """
@@ -270,8 +335,10 @@ def viewer(
 
         scene = PybulletScene(client)
     pixels = _pixels_for(scene, width, height, camera) if mode == "pixels" else None
+    if record is not None and mode != "poses":
+        raise ValueError("record= keeps pose frames: use it with mode='poses'")
     url = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-    return Viewer(
+    v = Viewer(
         scene,
         title=title or f"{scene.engine} sim",
         rate=rate,
@@ -280,3 +347,6 @@ def viewer(
         display=display,
         pixels=pixels,
     )
+    if record is not None:
+        v.record(record)
+    return v

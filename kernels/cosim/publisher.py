@@ -35,6 +35,7 @@ class Publisher(threading.Thread):
         self._client: redis.Redis | None = None
         self._pubsub: Any = None
         self.published = 0
+        self.recorder: Any = None  # a cosim.recording.Recorder: written on this thread only
 
     # -- called from the sim thread ---------------------------------------------------------
     def open(self) -> bool:
@@ -51,6 +52,10 @@ class Publisher(threading.Thread):
     def submit(self, frame: bytes) -> None:
         with self._cond:
             self._pending = frame
+            self._cond.notify()
+
+    def wake(self) -> None:
+        with self._cond:
             self._cond.notify()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -70,6 +75,9 @@ class Publisher(threading.Thread):
                     self._cond.wait(timeout=0.25)
                 frame, self._pending = self._pending, None
                 closing = self._closing
+            recorder = self.recorder
+            if recorder is not None:  # before Redis: the file is written even with Redis away
+                recorder.pump(final=closing)
             try:
                 if self._client is None:
                     self._connect()
@@ -143,7 +151,11 @@ class Publisher(threading.Thread):
                 command = json.loads(message["data"])
             except (TypeError, ValueError):
                 continue
-            if isinstance(command, dict) and command.get("cmd") == "stop":
+            if not isinstance(command, dict):
+                continue
+            if self.recorder is not None:  # every control message becomes a recorded event
+                self.recorder.control(command)
+            if command.get("cmd") == "stop":
                 self.stop_requested.set()
 
     def _end(self, last_frame: bytes | None) -> None:

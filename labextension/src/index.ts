@@ -6,6 +6,7 @@ import { coursesPanelPlugin } from './coursesPanel';
 import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { viewerPanelPlugin } from './panel';
+import { recordingPlugin } from './recordingPlugin';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 
@@ -20,7 +21,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   buildPlugin,
   jobsPlugin,
   costBannerPlugin,
-  coursesPanelPlugin
+  coursesPanelPlugin,
+  recordingPlugin
 ];
 
 export default plugins;

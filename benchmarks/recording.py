@@ -1,0 +1,228 @@
+"""Sim recordings: bytes on disk, size against meshcat, cost to the sim loop, seeking.
+
+Every figure is taken against a baseline in the same run:
+- bytes_per_body_frame: a ``.cosimrec`` file (scene, index and all) / (frames x moving bodies)
+  for Gymnasium's humanoid.xml, 60 s of sim time at 60 frames/s, recorded through
+  ``cosim.viewer(..., record=...)``; the humanoid is driven by random controls (uniform in
+  +-0.4, a random policy), so it falls and keeps flailing: every body moves in every frame.
+  bytes_per_body_frame_passive (full runs only): the same with zero controls (it falls, then
+  lies still).
+- size_ratio_vs_meshcat: that file / the same motion as a meshcat-python ``Animation`` (one
+  ``set_transform`` per body per frame, as meshcat's own examples do), serialized the way
+  ``Visualizer.set_animation`` sends it (umsgpack of ``SetAnimation(...).lower()``).
+- record_overhead: humanoid steps/s with ``v.sync()`` every step and a recording vs the same
+  viewer without one (many short alternating rounds, median of the per-round ratios)
+- seek_p95_ms_python: a 10-minute recording (the 60 s run repeated), ``pose_at`` at random
+  times with the block cache emptied first (one block read, decompressed, decoded). The issue's
+  ``seek_p95_ms`` is seek-to-drawn-frame in the browser: not measured yet.
+
+    python benchmarks/recording.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import report
+
+import cosim
+from cosim.recording import Recorder, Recording
+from cosim_hub.redis_server import RedisServer
+
+HUMANOID = Path(cosim.model_path("humanoid.xml"))
+FPS = 60
+
+
+def record_run(path: Path, url: str, seconds: float, controls: bool) -> tuple[int, list[Any]]:
+    """Record ``seconds`` of sim time, one published frame every 1/FPS s of sim time; return
+    the frame count and each frame's (xpos, xmat) for the meshcat animation."""
+    model = mujoco.MjModel.from_xml_path(str(HUMANOID))
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(0)
+    states = []
+    v = cosim.viewer(model, data, redis_url=url, display=False, rate=1000, record=path)
+    next_t = 0.0
+    while data.time < seconds:
+        if controls:
+            data.ctrl[:] = rng.uniform(-0.4, 0.4, size=model.nu)
+        mujoco.mj_step(model, data)
+        if data.time + 1e-9 < next_t:
+            continue
+        next_t += 1.0 / FPS
+        before = v.frame_number
+        while v.frame_number == before:  # the viewer caps at 1000 frames/s of wall time
+            v.sync()
+            if v.frame_number == before:
+                time.sleep(0.0002)
+        states.append((data.xpos[1:].copy(), data.xmat[1:].copy()))
+    v.stop_recording()
+    v.close()
+    return v.frame_number, states
+
+
+def meshcat_bytes(states: list[Any], names: list[str]) -> int:
+    import meshcat
+    import umsgpack
+    from meshcat.animation import Animation
+    from meshcat.commands import SetAnimation
+
+    class Window:  # what meshcat's ViewerWindow.send() puts on its socket, without a server
+        sent = 0
+
+        def send(self, command: Any) -> None:
+            lowered = command.lower()
+            parts = [lowered["type"].encode(), lowered["path"].encode(), umsgpack.packb(lowered)]
+            Window.sent += sum(len(p) for p in parts)
+
+    vis = meshcat.Visualizer(window=Window())
+    anim = Animation(default_framerate=FPS)
+    transform = np.eye(4)
+    for i, (xpos, xmat) in enumerate(states):
+        with anim.at_frame(vis, i) as frame:
+            for b, name in enumerate(names):
+                transform[:3, :3] = xmat[b].reshape(3, 3)
+                transform[:3, 3] = xpos[b]
+                frame[name].set_transform(transform)
+    vis.window.send(SetAnimation(anim))
+    return Window.sent
+
+
+def steps_per_second(model: Any, data: Any, v: Any, seconds: float) -> float:
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            mujoco.mj_step(model, data)
+            v.sync()
+        steps += 50
+    return steps / (time.perf_counter() - start)
+
+
+def overhead(url: str, tmp: Path, rounds: int, seconds: float) -> tuple[float, float, float, str]:
+    model = mujoco.MjModel.from_xml_path(str(HUMANOID))
+    data = mujoco.MjData(model)
+    plain, recorded, ratios = [], [], []
+    with cosim.viewer(model, data, redis_url=url, display=False, rate=60) as v:
+        for i in range(rounds):
+            pair = {}
+            for record in (False, True) if i % 2 == 0 else (True, False):
+                mujoco.mj_resetData(model, data)
+                if record:
+                    v.record(tmp / f"overhead{i}.cosimrec")
+                pair[record] = steps_per_second(model, data, v, seconds)
+                if record:
+                    v.stop_recording()
+            plain.append(pair[False])
+            recorded.append(pair[True])
+            ratios.append(1 - pair[True] / pair[False])
+    spread = f"rounds {min(ratios):+.1%} .. {max(ratios):+.1%}"
+    return statistics.median(plain), statistics.median(recorded), statistics.median(ratios), spread
+
+
+def seek_p95(source: Path, tmp: Path, minutes: int, seeks: int) -> tuple[float, float, int]:
+    """p95 and p50 ms of a cold ``pose_at`` in a recording ``minutes`` long, and its size."""
+    with Recording(source) as rec:
+        track = rec.to_numpy()
+        header, scene = rec.header, rec.scene_bytes
+    long_path = tmp / "long.cosimrec"
+    writer = Recorder(long_path, header, scene)
+    from cosim.protocol import encode_poses
+
+    number, span = 0, float(track.time[-1]) + 1.0 / FPS
+    while number < minutes * 60 * FPS:
+        lap = number // len(track.time)
+        for j in range(len(track.time)):
+            number += 1
+            t = float(track.time[j]) + lap * span
+            frame = encode_poses(header["sim_id"], number, t, time.time(), track.poses[j])
+            writer.add_frame(frame)
+        writer.pump()
+    writer.pump(final=True)
+    times = []
+    rng = random.Random(0)
+    with Recording(long_path) as rec:
+        for _ in range(seeks):
+            rec._block.cache_clear()
+            t = rng.uniform(rec.start_time, rec.end_time)
+            start = time.perf_counter()
+            rec.pose_at(t)
+            times.append((time.perf_counter() - start) * 1000)
+        size = rec.size
+    times.sort()
+    return times[int(0.95 * (len(times) - 1))], statistics.median(times), size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (under 60 s)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    rounds, seconds = (3, 1.0) if args.quick else (5, 3.0)
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    tmp = Path(tempfile.mkdtemp(prefix="cosim-bench-rec-"))
+    redis = RedisServer(tmp / "redis", persist=False).start()
+    try:
+        run = tmp / "humanoid.cosimrec"
+        frames, states = record_run(run, redis.url, 60.0, controls=True)
+        with Recording(run) as rec:
+            names, size, n = rec.bodies, rec.size, len(rec.bodies)
+        passive_per_body = None
+        if not args.quick:  # a side figure: full runs only, to keep --quick under 60 s
+            passive = tmp / "passive.cosimrec"
+            passive_frames, _ = record_run(passive, redis.url, 60.0, controls=False)
+            passive_per_body = round(passive.stat().st_size / (passive_frames * n), 2)
+        meshcat = meshcat_bytes(states, names)
+        plain, recorded, cost, spread = overhead(redis.url, tmp, rounds * 4, seconds / 4)
+        seek95, seek50, long_size = seek_p95(run, tmp, 10, 200 if args.quick else 400)
+    finally:
+        redis.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    per_body = size / (frames * n)
+    figures = {
+        "bytes_per_body_frame": round(per_body, 2),
+        "bytes_per_body_frame_passive": passive_per_body,
+        "size_ratio_vs_meshcat": round(size / meshcat, 4),
+        "record_overhead": round(cost, 4),
+        "seek_p95_ms": None,
+        "seek_p95_ms_python": round(seek95, 2),
+    }
+    rows = [
+        ("humanoid 60 s at 60 fps: frames x bodies", f"{frames} x {n}", "random controls"),
+        ("  .cosimrec file", f"{size:,} B", f"{per_body:.2f} B per body-frame (<= 14)"),
+        ("  same model, zero controls", "", f"{passive_per_body} B per body-frame (full run)"),
+        (
+            "  meshcat Animation (umsgpack)",
+            f"{meshcat:,} B",
+            f"ratio {size / meshcat:.4f} (<= 0.05)",
+        ),
+        ("steps/s, viewer only", f"{plain:,.0f}", ""),
+        (
+            "steps/s, viewer + recording",
+            f"{recorded:,.0f}",
+            f"overhead {cost:.1%} (< 2%), {spread}",
+        ),
+        (
+            "10-min recording: cold seek p50 / p95",
+            f"{seek50:.2f} / {seek95:.2f} ms",
+            f"Python reader, {long_size:,} B file; browser seek not measured yet",
+        ),
+    ]
+    report(rows, figures, args.json)
+
+
+if __name__ == "__main__":
+    main()

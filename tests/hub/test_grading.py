@@ -1,0 +1,164 @@
+"""Autograding with real nbgrader and real kernels in the real sandbox (own accounts, no network,
+limits): right and wrong answers score as expected, hidden tests count, late submissions are
+flagged, and hostile submissions are contained without touching anyone else's grade."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cosim_hub.courses.grading import CourseGrader, SandboxLimits
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root"),
+    # nbgrader 0.9.6 adds submissions in a way SQLAlchemy 2 warns about (it still works).
+    pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
+]
+
+SOLUTION = """def add(a, b):
+    ### BEGIN SOLUTION
+    return a + b
+    ### END SOLUTION"""
+TESTS = """assert add(1, 2) == 3
+### BEGIN HIDDEN TESTS
+assert add(-1, 1) == 0
+### END HIDDEN TESTS"""
+
+
+def _meta(grade_id: str, *, solution: bool = False, points: int = 0) -> dict[str, object]:
+    return {"nbgrader": {"grade": points > 0, "grade_id": grade_id, "locked": not solution,
+                         "points": points, "schema_version": 3, "solution": solution,
+                         "task": False}}  # fmt: skip
+
+
+def _source_notebook() -> nbformat.NotebookNode:
+    cells = [
+        nbformat.v4.new_markdown_cell("Write `add`.", metadata=_meta("intro")),
+        nbformat.v4.new_code_cell(SOLUTION, metadata=_meta("add", solution=True)),
+        nbformat.v4.new_code_cell(TESTS, metadata=_meta("test_add", points=3)),
+        nbformat.v4.new_code_cell("assert add(2, 2) == 4", metadata=_meta("test_more", points=1)),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
+    root = tmp_path_factory.mktemp("course") / "nbgrader"
+    prefix = f"cg{secrets.token_hex(2)}-"
+    limits = SandboxLimits(cell_timeout=3, wall_timeout=20, memory_bytes=2 << 30, processes=48)
+    grader = CourseGrader(root, "robotics101", limits=limits, account_prefix=prefix)
+    source = root / "source" / "hw1"
+    source.mkdir(parents=True)
+    nbformat.write(_source_notebook(), source / "hw1.ipynb")
+    release = grader.generate("hw1", due="2026-12-01 12:00:00 UTC")
+    released = nbformat.read(release / "hw1.ipynb", as_version=4)
+    text = "".join(c.source for c in released.cells)
+    assert "return a + b" not in text and "add(-1, 1)" not in text  # solution, hidden tests out
+    yield grader
+    import pwd
+    import subprocess
+
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix):
+            subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+
+
+def _submit(
+    grader: CourseGrader,
+    student: str,
+    solution: str,
+    *,
+    tests: str | None = None,
+    when: str = "2026-11-30 10:00:00 UTC",
+) -> None:
+    released = nbformat.read(grader.root / "release" / "hw1" / "hw1.ipynb", as_version=4)
+    released.cells[1].source = solution
+    if tests is not None:
+        released.cells[2].source = tests  # tampering with a test cell
+    folder = grader.root.parent / "incoming" / student
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    nbformat.write(released, folder / "hw1.ipynb")
+    grader.submit("hw1", student, folder, when)
+
+
+def test_right_and_wrong_answers_hidden_tests_and_lateness(grader: CourseGrader) -> None:
+    _submit(grader, "ada", "def add(a, b):\n    return a + b")
+    _submit(
+        grader, "bob", "def add(a, b):\n    return abs(a) + abs(b)", when="2026-12-02 09:00:00 UTC"
+    )
+    ada = grader.autograde("hw1", "ada")
+    bob = grader.autograde("hw1", "bob")
+    assert (ada["score"], ada["max_score"], ada["late"]) == (4.0, 4.0, False)
+    # bob passes the visible test and test_more, fails the hidden one (-1 + 1): 1 of 4.
+    assert bob["cells"] == {"test_add": 0.0, "test_more": 1.0}, bob
+    assert bob["late"] is True
+    # Each student's feedback is their own, and says what they got.
+    feedback = (grader.feedback_dir("hw1", "bob") / "hw1.html").read_text()
+    assert "1.0 / 4.0" in feedback or "1 / 4" in feedback
+    rows = list(csv.DictReader(io.StringIO(grader.gradebook_csv())))
+    by_student = {r["student_id"]: r for r in rows}
+    assert float(by_student["ada"]["score"]) == 4.0 and float(by_student["bob"]["score"]) == 1.0
+
+
+def _outputs(grader: CourseGrader, student: str) -> str:
+    """Everything the graded notebook's cells printed or raised."""
+    nb = nbformat.read(grader.root / "autograded" / student / "hw1" / "hw1.ipynb", as_version=4)
+    return "\n".join(
+        str(out.get("ename", "")) + " " + str(out.get("evalue", "")) + str(out.get("text", ""))
+        for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "solution", "raised"),
+    [
+        ("loops", "def add(a, b):\n    while True:\n        pass", "NotRun"),
+        ("forkbomb", "import os\ndef add(a, b):\n    while True:\n        os.fork()", "NotRun"),
+        ("memory", "def add(a, b):\n    blob = bytearray(10 * 2**30)\n    return a + b",
+         "MemoryError"),
+        ("network", "import socket\ndef add(a, b):\n"
+         "    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    return a + b", "Error"),
+    ],
+)  # fmt: skip
+def test_hostile_submissions_are_contained(
+    grader: CourseGrader, name: str, solution: str, raised: str
+) -> None:
+    _submit(grader, name, solution)
+    result = grader.autograde("hw1", name)
+    assert result["score"] == 0.0, result  # every test that calls add fails
+    assert raised in _outputs(grader, name)
+    assert grader.scores("hw1", "ada")["score"] == 4.0  # nobody else's grade moved
+    leftovers = list(Path("/tmp").glob("cosim-grade-*"))
+    assert not leftovers, leftovers
+
+
+def test_no_reading_elsewhere_no_gradebook_writes_no_test_edits(grader: CourseGrader) -> None:
+    gradebook = grader.root / "gradebook.db"
+    other = grader.root / "submitted" / "ada" / "hw1" / "hw1.ipynb"
+    snoop = f"def add(a, b):\n    return a + b\nprint(open({str(other)!r}).read()[:20])"
+    _submit(grader, "snoop", snoop)
+    assert grader.autograde("hw1", "snoop")["score"] == 4.0  # its own answer is right...
+    assert "PermissionError" in _outputs(grader, "snoop")  # ...but ada's file stayed closed
+    scribble = f"def add(a, b):\n    return a + b\nopen({str(gradebook)!r}, 'ab').write(b'x')"
+    _submit(grader, "scribble", scribble)
+    grader.autograde("hw1", "scribble")
+    assert "PermissionError" in _outputs(grader, "scribble")
+    assert grader.scores("hw1", "ada")["score"] == 4.0
+    # A wrong solution with its test cells emptied: nbgrader puts the tests back before running.
+    _submit(grader, "tamper", "def add(a, b):\n    return 0", tests="pass")
+    assert grader.autograde("hw1", "tamper")["cells"]["test_add"] == 0.0

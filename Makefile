@@ -23,27 +23,38 @@ LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/n
 	labextension/scripts/protocol_types.py $(wildcard kernels/cosim_protocol/schemas/*.json)
 PY_SOURCES := $(shell find cli hub server_extension/cosim_server kernels jupyter-config templates \
 	-name '*.py' -o -name '*.json' -o -name '*.toml' 2>/dev/null | grep -v /labextension/)
+# Debian's venv brings setuptools 66 without bdist_wheel: sdists such as onetimepass
+# (NativeAuthenticator) cannot build under --no-build-isolation without a newer one.
+VENV_BOOTSTRAP := pip "setuptools>=70.1" wheel hatchling hatch-jupyter-builder jupyter-builder
 
-.PHONY: up test install install-test lint typecheck pytest bench clean
+# Stamps are named by a hash of what they stand for (not by mtimes), so a stamp left in VENV by
+# another checkout, another pyproject.toml or an older bootstrap never stands in for this one.
+key = $(shell printf '%s\n' $(1) | sha256sum | cut -c1-12)
+SYSTEM_KEY := $(call key,$(BASE_PYTHON) $(APT_RUN) $(VENV_BOOTSTRAP))
+DEPS_KEY := $(call key,$(SYSTEM_KEY) $(shell sha256sum pyproject.toml))
+PACKAGE_KEY := $(call key,$(DEPS_KEY) $(shell cat $(PY_SOURCES) $(LAB_SOURCES) | sha256sum))
+SYSTEM_STAMP := $(STAMPS)/system-$(SYSTEM_KEY)
+DEPS_STAMP := $(STAMPS)/deps-$(DEPS_KEY)
+PACKAGE_STAMP := $(STAMPS)/package-$(PACKAGE_KEY)
+
+.PHONY: up test install install-test lint typecheck pytest fresh-install bench clean
 
 up: install
 	$(VENV)/bin/cosim up $(UP_ARGS)
 
-test: install-test lint typecheck pytest
+test: install-test lint typecheck fresh-install pytest
 
-install: $(STAMPS)/system $(STAMPS)/package
+install: $(SYSTEM_STAMP) $(PACKAGE_STAMP)
 install-test: install $(STAMPS)/system-test
 
-$(STAMPS)/system:
+$(SYSTEM_STAMP):
 	@missing=""; for p in $(APT_RUN); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@command -v configurable-http-proxy >/dev/null || npm install -g --silent configurable-http-proxy@5
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
-	# Debian's venv brings setuptools 66 without bdist_wheel: sdists such as onetimepass
-	# (NativeAuthenticator) cannot build under --no-build-isolation without a newer one.
-	$(PY) -m pip install -q -U pip "setuptools>=70.1" wheel hatchling hatch-jupyter-builder jupyter-builder
-	@mkdir -p $(STAMPS) && touch $@
+	$(PY) -m pip install -q -U $(VENV_BOOTSTRAP)
+	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/system-* $(STAMPS)/deps-* && touch $@
 
 $(STAMPS)/system-test:
 	@missing=""; for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,16 +65,26 @@ $(STAMPS)/system-test:
 server_extension/cosim_server/labextension/package.json: $(LAB_SOURCES)
 	cd labextension && npm ci --no-audit --no-fund --loglevel=error && PATH=$(VENV)/bin:$$PATH npm run build:prod
 
-$(STAMPS)/deps: pyproject.toml $(STAMPS)/system server_extension/cosim_server/labextension/package.json
+$(DEPS_STAMP): $(SYSTEM_STAMP) server_extension/cosim_server/labextension/package.json
 	$(PY) -m pip install -q --no-build-isolation '.[hub,user,test]'
-	@touch $@
+	$(PY) -m pip check
+	@rm -f $(STAMPS)/deps-* && touch $@
 
 # A real (non-editable) install: user servers run as other accounts and must not need the
 # source tree, which may sit in a directory they cannot enter.
-$(STAMPS)/package: $(STAMPS)/deps server_extension/cosim_server/labextension/package.json \
-		$(PY_SOURCES) pyproject.toml
+$(PACKAGE_STAMP): $(DEPS_STAMP) server_extension/cosim_server/labextension/package.json
 	$(PY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
-	@touch $@
+	@rm -f $(STAMPS)/package-* && touch $@
+
+# The README's first command's install step (`make install`, what `make up` runs before starting
+# CoSim) in a new venv in a temp dir with pip's cache off, as on a bare machine: a warm cache or
+# this checkout's venv cannot hide a package that fails to build. It does not start the stack.
+fresh-install:
+	@tmp=$$(mktemp -d /tmp/cosim-fresh-install.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	start=$$(date +%s); \
+	PIP_NO_CACHE_DIR=1 $(MAKE) --no-print-directory install VENV="$$tmp/venv"; \
+	"$$tmp/venv/bin/cosim" up --help >/dev/null; \
+	echo "fresh install: OK in $$(( $$(date +%s) - start )) s (new venv, no pip cache)"
 
 lint:
 	$(VENV)/bin/ruff check .

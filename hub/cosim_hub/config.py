@@ -219,6 +219,11 @@ def _configure_spawner(c: Config, settings: CoSimHub) -> None:
         singleuser = str(Path(sys.executable).parent / "jupyterhub-singleuser")
         _set_default(spawner, "cmd", [singleuser])
         _set_default(c.CoSimLocalSpawner, "homes_dir", str(settings.users_dir))
+        from .installation import account_prefix, installation_id
+
+        install_id = installation_id(settings.hub_dir)
+        _set_default(c.CoSimLocalSpawner, "installation_id", install_id)
+        _set_default(c.CoSimLocalSpawner, "account_prefix", account_prefix(install_id))
     else:
         _set_default(c.JupyterHub, "spawner_class", "kubespawner.KubeSpawner")
 

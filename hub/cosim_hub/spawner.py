@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from tornado import web
 from traitlets import Enum, Unicode, default
 
 from .gpu_spawner import GpuSpawnerMixin
+from .installation import account_comment, created_by
 from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
@@ -41,6 +43,24 @@ def unix_account_name(prefix: str, hub_name: str) -> str:
 
 class AccountError(RuntimeError):
     pass
+
+
+class AccountConflict(web.HTTPError):
+    """An account with the user's name exists and this installation did not create it.
+
+    An HTTPError with ``jupyterhub_message``: the hub shows the sentence on the spawn page (and in
+    the API's error) instead of "500: Unhandled error starting server".
+    """
+
+    def __init__(self, account: str) -> None:
+        sentence = (
+            f"Your server cannot start because the Unix account {account} already exists and was "
+            "not created by this CoSim installation: an admin should delete it (userdel "
+            f"{account}) if it is left over, or set c.CoSimLocalSpawner.account_prefix to a "
+            "prefix of this installation's own."
+        )
+        super().__init__(409, sentence.replace("%", "%%"))
+        self.jupyterhub_message = sentence
 
 
 class CoSimLocalSpawner(
@@ -69,7 +89,17 @@ class CoSimLocalSpawner(
 
     account_prefix = Unicode(
         "cosim-",
-        help="Prefix of the Unix account names created for hub users (system-users mode).",
+        help="""Prefix of the Unix account names created for hub users (system-users mode).
+        `cosim_hub.configure` sets it to cosim-<installation id>-, so two installations on one
+        machine never share an account.""",
+    ).tag(config=True)
+
+    installation_id = Unicode(
+        "",
+        help="""Id of this installation (`cosim_hub.configure` reads it from
+        <state_dir>/hub/installation-id, written at first start). Accounts this spawner creates
+        record it in their comment field; an existing account is used only when it records the
+        same id (or, for accounts made before ids, has exactly the user's home).""",
     ).tag(config=True)
 
     launch_id = Unicode(
@@ -143,18 +173,21 @@ class CoSimLocalSpawner(
             entry = pwd.getpwnam(name)
         except KeyError:
             entry = None
-        if entry is not None and Path(entry.pw_dir) != home:
-            # Never take over an account that CoSim did not create for this user.
-            raise AccountError(f"Unix account {name!r} exists with home {entry.pw_dir}, not {home}")
+        ours = entry is not None and created_by(self.installation_id, entry.pw_gecos)
+        if entry is not None and not ours and Path(entry.pw_dir) != home:
+            # Never take over an account that CoSim did not create for this installation.
+            self.log.error("Unix account %s exists with home %s, not %s", name, entry.pw_dir, home)
+            raise AccountConflict(name)
+        if entry is not None and ours and Path(entry.pw_dir) != home:
+            # Ours, but the state dir moved: follow it.
+            await self._run("usermod", "--home", str(home), name)
+            entry = pwd.getpwnam(name)
         if entry is None:
-            proc = await asyncio.create_subprocess_exec(
+            comment = account_comment(self.installation_id, self.user.name)
+            await self._run(
                 "useradd", "--home-dir", str(home), "--no-create-home", "--shell", "/bin/bash",
-                "--user-group", "--comment", f"CoSim user {self.user.name}", name,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                "--user-group", "--comment", comment, name,
             )  # fmt: skip
-            out, _ = await proc.communicate()
-            if proc.returncode != 0:
-                raise AccountError(f"useradd {name} failed: {out.decode().strip()}")
             entry = pwd.getpwnam(name)
             self.log.info("Created Unix account %s for hub user %s", name, self.user.name)
         home.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +195,14 @@ class CoSimLocalSpawner(
         home.mkdir(mode=0o700, exist_ok=True)
         os.chown(home, entry.pw_uid, entry.pw_gid)
         os.chmod(home, 0o700)
+
+    async def _run(self, *argv: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise AccountError(f"{argv[0]} {argv[-1]} failed: {out.decode().strip()}")
 
     def make_preexec_fn(self, name: str) -> Any:
         if self.system_users:

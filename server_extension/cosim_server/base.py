@@ -20,6 +20,33 @@ if TYPE_CHECKING:
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def action_for(method: str | None) -> str:
+    """The permission an HTTP verb needs: reading is not acting."""
+    return "read" if method in _READ_METHODS else "write"
+
+
+class PermissionMixin:
+    """``check_permission``: the one place CoSim asks Jupyter's authorizer, for every handler."""
+
+    auth_resource = "cosim"
+
+    async def check_permission(self, action: str) -> None:
+        """Raise 403 unless the current user may ``action`` CoSim's resource.
+
+        The authorizer may be async (jupyter_server allows it): its answer is awaited, because an
+        unawaited coroutine is truthy and would let every request through.
+        """
+        handler: Any = self
+        user = handler.current_user
+        if user is None:
+            raise web.HTTPError(403, "authentication required")
+        allowed = await ensure_async(
+            handler.authorizer.is_authorized(handler, user, action, self.auth_resource)
+        )
+        if not allowed:
+            raise web.HTTPError(403, f"not allowed to {action} {self.auth_resource}")
+
+
 class CoSimError(web.HTTPError):
     """A client error with a short message that is safe to show to the user."""
 
@@ -59,22 +86,16 @@ def write_json_error(handler: web.RequestHandler, status_code: int, exc_info: An
     handler.finish(json.dumps({"message": message, "reason": handler._reason}))
 
 
-class CoSimHandler(APIHandler):
+class CoSimHandler(PermissionMixin, APIHandler):
     """Base for CoSim REST handlers.
 
     Authentication and authorization are enforced once here, in ``prepare``, for every verb, so
     a subclass cannot forget them. Errors are JSON ``{"message", "reason"}`` without tracebacks.
     """
 
-    auth_resource = "cosim"
-
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        if self.current_user is None:
-            raise web.HTTPError(403, "authentication required")
-        action = "read" if self.request.method in _READ_METHODS else "write"
-        if not self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource):
-            raise web.HTTPError(403, f"not allowed to {action} {self.auth_resource}")
+        await self.check_permission(action_for(self.request.method))
 
     @property
     def cosim(self) -> CoSimContext:
@@ -95,23 +116,19 @@ class CoSimHandler(APIHandler):
         write_json_error(self, status_code, kwargs.get("exc_info"))
 
 
-class CoSimWebSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+class CoSimWebSocketHandler(PermissionMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Base for CoSim WebSockets: auth and authorization before the upgrade (403, never a
     redirect), Jupyter's origin check (WebSocketMixin), and ``pre_upgrade`` for subclasses to
-    refuse with a 4xx while it is still HTTP."""
+    refuse with a 4xx while it is still HTTP.
 
-    auth_resource = "cosim"
+    ``action`` is the permission the upgrade needs: "write" unless a subclass only streams data
+    to the client and says so with ``action = "read"`` (a socket that runs, stops or changes
+    anything acts, so a new socket is checked as acting until it declares otherwise)."""
+
+    action = "write"
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        user = self.current_user
-        if user is None:
-            self.log.warning("Couldn't authenticate WebSocket connection")
-            raise web.HTTPError(403, "authentication required")
-        allowed = await ensure_async(
-            self.authorizer.is_authorized(self, user, "read", self.auth_resource)
-        )
-        if not allowed:
-            raise web.HTTPError(403, f"not allowed to read {self.auth_resource}")
+        await self.check_permission(self.action)
         # Origin first, so a foreign page learns nothing (not even whether a sim exists).
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):

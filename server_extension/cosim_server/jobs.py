@@ -23,7 +23,14 @@ from cosim.jobs.progress import read_metrics
 from cosim.jobs.state import ACTIVE_STATES, JobDir
 from cosim_protocol.ws import CLOSE_JOB_DELETED
 
-from .base import CoSimError, CoSimHandler, CoSimWebSocketHandler
+from .base import (
+    CoSimError,
+    CoSimHandler,
+    CoSimWebSocketHandler,
+    PermissionMixin,
+    action_for,
+    write_json_error,
+)
 from .jobs_service import JobsService
 
 MAX_METRICS = 5000
@@ -228,6 +235,7 @@ class JobEventsHandler(CoSimWebSocketHandler):
     """Live job events: first ``{"type": "snapshot"}`` (state, log tail, all metrics), then
     ``log`` (new lines), ``metrics`` (new records) and ``state`` messages as they happen."""
 
+    action = "read"
     job: JobDir
     _task: asyncio.Task[None] | None = None
 
@@ -297,20 +305,18 @@ class JobEventsHandler(CoSimWebSocketHandler):
             self._task.cancel()
 
 
-class TensorBoardProxyHandler(ProxyHandler):
+class TensorBoardProxyHandler(PermissionMixin, ProxyHandler):
     """A job's TensorBoard through jupyter-server-proxy's handler, to a Unix socket only this
     user can reach. Auth as for every CoSim endpoint: 403 without a Jupyter login."""
-
-    auth_resource = "cosim"
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         prepared: Any = JupyterHandler.prepare(self)
         if prepared is not None:
             await prepared
-        if self.current_user is None:
-            raise web.HTTPError(403, "authentication required")
-        if not self.authorizer.is_authorized(self, self.current_user, "read", "cosim"):
-            raise web.HTTPError(403, "not allowed to read cosim")
+        await self.check_permission(action_for(self.request.method))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        write_json_error(self, status_code, kwargs.get("exc_info"))
 
     async def _target(self, job_id: str, path: str | None) -> str:
         service = _service(self)

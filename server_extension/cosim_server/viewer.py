@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from redis.exceptions import RedisError
+from tornado import web
 from tornado.websocket import WebSocketClosedError
 
 from cosim_protocol.keys import Keys, namespace_user
@@ -107,8 +108,12 @@ class SimFrameHandler(_BinaryKeyHandler):
 
 
 class SimWebSocket(CoSimWebSocketHandler):
-    """One browser watching one sim: hello, scene, latest frame, then live frames."""
+    """One browser watching one sim: hello, scene, latest frame, then live frames.
 
+    Watching needs "read"; the one acting message ("stop") needs "write", checked when it comes.
+    """
+
+    action = "read"
     sim_id = ""
     meta: dict[str, Any] | None = None
     slot: LatestSlot | None = None
@@ -169,6 +174,11 @@ class SimWebSocket(CoSimWebSocketHandler):
             except ValueError:
                 command = None
         if isinstance(command, dict) and command.get("type") == "stop":
+            try:
+                await self.check_permission("write")
+            except web.HTTPError:
+                await self._send_error("not allowed to stop this sim: you have read-only access")
+                return
             try:
                 await self.cosim.redis.publish(
                     _keys().control(self.sim_id), json.dumps({"cmd": "stop", "at": time.time()})

@@ -115,14 +115,17 @@ def start_cosim_up(
     ``subdomains``: each user server on its own origin (``cosim up``'s default); None reads
     $COSIM_TEST_SUBDOMAINS (``0`` runs a whole test session on one shared origin).
     ``python``: the interpreter of the environment to run it from (default: this one).
+    ``account_prefix=""`` keeps the installation's own prefix (cosim-<installation id>-).
     """
     if subdomains is None:
         subdomains = os.environ.get(SUBDOMAINS_ENV, "1") != "0"
     port = port or free_port()
-    account_prefix = account_prefix or f"ct{secrets.token_hex(2)}-"
+    if account_prefix is None:
+        account_prefix = f"ct{secrets.token_hex(2)}-"
     state_dir.parent.mkdir(parents=True, exist_ok=True)
     config = state_dir.parent / "test_config.py"
-    config.write_text(f"c.CoSimLocalSpawner.account_prefix = {account_prefix!r}\n{extra_config}")
+    prefix = f"c.CoSimLocalSpawner.account_prefix = {account_prefix!r}\n" if account_prefix else ""
+    config.write_text(prefix + extra_config)
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["COSIM_ADMIN_PASSWORD"] = admin_password
     proc = subprocess.Popen(
@@ -162,6 +165,9 @@ def start_cosim_up(
                 break
             continue
         if "CoSim is up" in line:
+            if not stack.account_prefix:
+                install_id = (state_dir / "hub" / "installation-id").read_text().strip()
+                stack.account_prefix = f"cosim-{install_id}-"
             return stack
     proc.kill()
     raise RuntimeError("cosim up did not start:\n" + "".join(stack.output))

@@ -1,0 +1,163 @@
+"""Every handler CoSim adds to the hub, and every handler of CoSim's hub services, refuses what the
+caller may not do, in a real ``cosim up`` stack.
+
+The routes come from the routing tables themselves: the handlers the authenticator gives the hub
+(``get_handlers``, as JupyterHub calls it), the cost guard's ``routes(prefix)`` and the course
+exchange's ``make_app(...)`` router. A handler added to any of them is covered without editing
+this test. Requests that write carry the hub's real XSRF pair (the ``_xsrf`` cookie of a login
+page and the ``X-XSRFToken`` header), so a refusal is the handler's own check, not XSRF's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from tornado.web import RequestHandler
+
+from cosim_hub.auth import CoSimNativeAuthenticator
+from cosim_hub.costguard.handlers import routes as costguard_routes
+from cosim_hub.courses.exchange import make_app as exchange_app
+from cosim_hub.guard_settings import READ_SCOPE
+from cosim_hub.guard_settings import SERVICE_NAME as GUARD
+from cosim_hub.oidc import CoSimOIDCAuthenticator
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+EXCHANGE = "cosim-courses"
+
+
+def _walk(router: Any) -> Iterator[Any]:
+    for rule in getattr(router, "rules", []):
+        if isinstance(rule.target, type):
+            yield rule
+        else:
+            yield from _walk(rule.target)
+
+
+def _sample_path(pattern: str) -> str:
+    """A path the route matches: optional groups dropped, each group a value it accepts (the
+    first word of an alternation such as ``(user|group)``, else "sample")."""
+    path = pattern.rstrip("$")
+    innermost = re.compile(r"\((\?:|\?P<\w+>)?([^()]*)\)(\?)?")
+
+    def value(m: re.Match[str]) -> str:
+        if m.group(3):  # optional: leave it out
+            return ""
+        words = m.group(2).split("|")
+        return words[0] if all(re.fullmatch(r"[\w-]+", w) for w in words) else "sample"
+
+    while innermost.search(path):
+        path = innermost.sub(value, path)
+    return path.replace("\\", "").replace("/?", "/").replace("?", "")
+
+
+def _cosim_only(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
+    return [(p, h) for p, h in routes if h.__module__.startswith("cosim_hub")]
+
+
+def hub_routes(authenticator: type) -> list[tuple[str, type]]:
+    """CoSim's handlers among those the authenticator gives the hub (under /hub)."""
+    # An instance without __init__ (which opens the hub database); no token-refresh sweeper.
+    instance = authenticator.__new__(authenticator)
+    if instance.has_trait("refresh_interval"):
+        instance.refresh_interval = 0
+    routes = authenticator.get_handlers(instance, None)
+    return [("/hub" + p, h) for p, h in _cosim_only(routes)]
+
+
+def service_routes() -> list[tuple[str, type]]:
+    guard = costguard_routes(f"/services/{GUARD}/")
+    app = exchange_app(f"/services/{EXCHANGE}/", None, None)  # type: ignore[arg-type]
+    exchange = [(r.matcher.regex.pattern, r.target) for r in _walk(app.wildcard_router)]
+    return _cosim_only(guard) + _cosim_only(exchange)
+
+
+def implemented(handler: type, method: str) -> bool:
+    """Whether the handler defines the verb (tornado answers 405 for the others)."""
+    return getattr(handler, method.lower()) is not getattr(RequestHandler, method.lower())
+
+
+def _is_xsrf(resp: requests.Response) -> bool:
+    return "xsrf" in resp.text.lower()
+
+
+def anonymous_problems(stack: CoSimStack, routes: list[tuple[str, type]]) -> list[str]:
+    """(verb, path) that a caller without credentials was not refused, XSRF pair sent."""
+    client = HubClient(stack.url)
+    problems = []
+    for pattern, handler in routes:
+        path = _sample_path(pattern)
+        for method in METHODS:
+            if not implemented(handler, method):
+                continue
+            resp = client.request(method, path, json={}, allow_redirects=False)
+            login = resp.status_code == 302 and (
+                "/hub/login" in resp.headers.get("Location", "")
+                or "/hub/api/oauth2/authorize" in resp.headers.get("Location", "")
+            )
+            refused = resp.status_code in (401, 403) and not _is_xsrf(resp)
+            if not (refused or (method == "GET" and login)):
+                problems.append(f"{method} {path} ({handler.__name__}): {resp.status_code}")
+    return problems
+
+
+def user_problems(
+    client: HubClient, routes: list[tuple[str, type]], headers: dict[str, str] | None = None
+) -> list[str]:
+    """Write verbs a user without the scope for them was not refused (cookie + XSRF, or token)."""
+    problems = []
+    for pattern, handler in routes:
+        path = _sample_path(pattern)
+        for method in sorted(WRITES):
+            if not implemented(handler, method):
+                continue
+            resp = client.request(method, path, json={}, headers=dict(headers or {}))
+            if resp.status_code != 403 or _is_xsrf(resp):
+                problems.append(f"{method} {path} ({handler.__name__}): {resp.status_code}")
+    return problems
+
+
+def test_routes_are_enumerated() -> None:
+    names = {h.__name__ for _, h in hub_routes(CoSimNativeAuthenticator)}
+    assert {"CoursesAPIHandler", "CourseAPIHandler", "CoursesPageHandler"} <= names
+    names = {h.__name__ for _, h in hub_routes(CoSimOIDCAuthenticator)}
+    assert {"BlockHandler", "RevokeHandler", "ProviderTokenHandler"} <= names
+    names = {h.__name__ for _, h in service_routes()}
+    assert {"QuotasHandler", "UsageHandler", "SubmissionHandler", "FeedbackReturnHandler"} <= names
+
+
+def test_hub_and_services_refuse_anonymous_callers(cosim_stack: CoSimStack) -> None:
+    routes = hub_routes(CoSimNativeAuthenticator) + service_routes()
+    assert anonymous_problems(cosim_stack, routes) == []
+
+
+def test_hub_handlers_refuse_writes_without_admin(cosim_stack: CoSimStack) -> None:
+    """A logged-in user (session cookie + XSRF header) cannot change courses."""
+    una, _ = cosim_stack.new_user("una")
+    assert una.api("GET", "cosim/courses").status_code == 200  # reading is allowed
+    assert user_problems(una, hub_routes(CoSimNativeAuthenticator)) == []
+
+
+def test_costguard_refuses_writes_with_a_read_only_token(cosim_stack: CoSimStack) -> None:
+    """A token holding only the cost guard's read scope reads usage but changes no quota."""
+    admin = cosim_stack.admin_client()
+    resp = admin.api(
+        "POST", f"users/{admin.user}/tokens", json={"note": "read-only", "scopes": [READ_SCOPE]}
+    )
+    assert resp.status_code == 201, resp.text
+    headers = {"Authorization": f"token {resp.json()['token']}"}
+    reader = HubClient(cosim_stack.url)
+    usage = reader.request("GET", f"services/{GUARD}/api/usage", headers=dict(headers))
+    assert usage.status_code == 200, usage.text
+    guard = [r for r in service_routes() if f"/services/{GUARD}/" in r[0]]
+    assert user_problems(reader, guard, headers) == []
+
+
+def test_oidc_handlers_refuse_anonymous_callers(oidc_stack: CoSimStack) -> None:
+    routes = hub_routes(CoSimOIDCAuthenticator)
+    assert anonymous_problems(oidc_stack, routes) == []

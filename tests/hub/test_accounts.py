@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from cosim_hub.hub_client import HubClient
 from cosim_hub.spawner import unix_account_name
-from cosim_hub.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
+from cosim_testing.hub_client import HubClient
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 CONFLICT = "already exists and was not created by this CoSim installation"
 

@@ -11,6 +11,7 @@ Short, because a Unix socket path holds at most 107 bytes (the kernel id alone i
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pwd
 import tempfile
@@ -84,10 +85,10 @@ class PrivateRuntimeMixin(Configurable):
         """Variables to add to ``env``: the runtime folder and, for IPC, CoSim's python3
         kernelspec first on JUPYTER_PATH (ipykernel's own binds a TCP pipe even under IPC)."""
         extra = {"JUPYTER_RUNTIME_DIR": str(self.runtime_dir)}
-        if self.kernel_transport == "ipc":
-            from cosim.private_kernel import KERNELSPEC_PATH
-
-            paths = [str(KERNELSPEC_PATH), *filter(None, env.get("JUPYTER_PATH", "").split(":"))]
+        spec = importlib.util.find_spec("cosim")  # located, not imported: the hub stays light
+        if self.kernel_transport == "ipc" and spec is not None and spec.origin:
+            kernelspecs = Path(spec.origin).parent / "kernelspecs"  # cosim.private_kernel's
+            paths = [str(kernelspecs), *filter(None, env.get("JUPYTER_PATH", "").split(":"))]
             extra["JUPYTER_PATH"] = os.pathsep.join(paths)
         return extra
 

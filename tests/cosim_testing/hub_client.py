@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from .origins import subdomain_origin
+from cosim_hub.origins import subdomain_origin
 
 # Paths served on their own origin with subdomains: user servers and hub services.
 _OWN_ORIGIN_PATH = re.compile(r"/?(user|services)/([^/?#]+)")

@@ -42,6 +42,19 @@ class _PostOnlyBase(BaseHandler):
         raise web.HTTPError(405, "This action changes state: use the buttons on /hub/authorize")
 
 
+class _SignUpAction(_PostOnlyBase):
+    """POST-only action on one sign-up, /hub/<action>/<name>; a GET is refused."""
+
+    async def get(self, name: str) -> None:
+        self._refuse_get()
+
+    def _sign_up(self, name: str) -> UserInfo:
+        info = UserInfo.find(self.db, name)
+        if info is None:
+            raise web.HTTPError(404, f"No sign-up named {name!r}")
+        return info
+
+
 class AuthorizationAreaHandler(_PostOnlyBase):
     """/hub/authorize: the list of sign-ups with POST forms (carrying _xsrf) for each action."""
 
@@ -55,17 +68,12 @@ class AuthorizationAreaHandler(_PostOnlyBase):
         self.finish(html)
 
 
-class ApprovalHandler(_PostOnlyBase):
+class ApprovalHandler(_SignUpAction):
     """POST /hub/authorize/<name> with ``approve=1`` (default) or ``approve=0``."""
-
-    async def get(self, name: str) -> None:
-        self._refuse_get()
 
     @admin_users_scope
     async def post(self, name: str) -> None:
-        info = UserInfo.find(self.db, name)
-        if info is None:
-            raise web.HTTPError(404, f"No sign-up named {name!r}")
+        info = self._sign_up(name)
         approve = self.get_body_argument("approve", "1").strip().lower() in TRUE_WORDS
         info.is_authorized = approve
         self.db.commit()
@@ -74,17 +82,12 @@ class ApprovalHandler(_PostOnlyBase):
         self.redirect(f"{self.hub.base_url}authorize#{name}", status=303)
 
 
-class DiscardHandler(_PostOnlyBase):
+class DiscardHandler(_SignUpAction):
     """POST /hub/discard/<name>: delete a sign-up that is not approved."""
-
-    async def get(self, name: str) -> None:
-        self._refuse_get()
 
     @admin_users_scope
     async def post(self, name: str) -> None:
-        info = UserInfo.find(self.db, name)
-        if info is None:
-            raise web.HTTPError(404, f"No sign-up named {name!r}")
+        info = self._sign_up(name)
         if info.is_authorized:
             raise web.HTTPError(409, f"{name} is approved: unapprove before discarding")
         self.authenticator.delete_user(type("User", (), {"name": name}))

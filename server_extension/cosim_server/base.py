@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from http import HTTPStatus
 from pathlib import Path
@@ -53,6 +54,35 @@ class CoSimError(web.HTTPError):
     def __init__(self, status_code: int, message: str) -> None:
         super().__init__(status_code, reason=HTTPStatus(status_code).phrase)
         self.message = message
+
+
+async def fetch_hub_json(
+    url: str, method: str, body: Any, *, service: str, timeout: float, token: str
+) -> Any:
+    """Call a hub-side API with this server's own token; its refusals come back as our 4xx with
+    its message, an outage as 502 naming ``service`` ("the hub", "the course exchange")."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+    request = HTTPRequest(
+        url,
+        method=method,
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        body=None if body is None else json.dumps(body),
+        allow_nonstandard_methods=True,
+        request_timeout=timeout,
+    )
+    try:
+        response = await AsyncHTTPClient().fetch(request)
+    except HTTPClientError as err:
+        message = f"{service} refused the request"
+        if err.response is not None:
+            with contextlib.suppress(ValueError, AttributeError):
+                message = json.loads(err.response.body).get("message", message)
+        status = err.code if err.code and 400 <= err.code < 500 else 502
+        raise CoSimError(status, message) from None
+    except OSError as err:
+        raise CoSimError(502, f"{service} is unreachable: {err}") from None
+    return json.loads(response.body) if response.body else {}
 
 
 def confine_path(root: str | Path, user_path: str) -> Path:

@@ -14,16 +14,12 @@ Folders in the workspace (all relative to the server's root):
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-
-from .base import CoSimError, CoSimHandler
+from .base import CoSimError, CoSimHandler, fetch_hub_json
 
 COURSES_URL_ENV = "COSIM_COURSES_URL"
 COURSE = r"(?P<course>[a-z0-9][a-z0-9-]{0,39})"
@@ -81,25 +77,10 @@ class _CoursesHandler(CoSimHandler):
         token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
         if not base or not token:
             raise CoSimError(503, "courses are not available: this server has no course exchange")
-        request = HTTPRequest(
-            base.rstrip("/") + "/api/" + path,
-            method=method,
-            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-            body=None if body is None else json.dumps(body),
-            request_timeout=60,
-        )
-        try:
-            response = await AsyncHTTPClient().fetch(request)
-        except HTTPClientError as err:
-            message = "the course exchange refused the request"
-            if err.response is not None:
-                with contextlib.suppress(ValueError, AttributeError):
-                    message = json.loads(err.response.body).get("message", message)
-            status = err.code if err.code and 400 <= err.code < 500 else 502
-            raise CoSimError(status, message) from None
-        except OSError as err:
-            raise CoSimError(502, f"the course exchange is unreachable: {err}") from None
-        return json.loads(response.body)
+        return await fetch_hub_json(
+            base.rstrip("/") + "/api/" + path, method, body, service="the course exchange",
+            timeout=60, token=token,
+        )  # fmt: skip
 
 
 class CourseListHandler(_CoursesHandler):

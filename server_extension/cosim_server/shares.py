@@ -10,17 +10,14 @@ hub's cached answers about who may enter are dropped and the revoked user's view
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-
 from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED, VIEW_SCOPE
 
 from .auth import refresh_soon
-from .base import CoSimError, CoSimHandler
+from .base import CoSimError, CoSimHandler, fetch_hub_json
 
 MAX_NAME = 255
 
@@ -54,26 +51,10 @@ class _SharesHandler(CoSimHandler):
     async def hub(self, method: str, path: str, body: Any = None) -> Any:
         base = os.environ.get("JUPYTERHUB_API_URL", "")
         token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
-        request = HTTPRequest(
-            base.rstrip("/") + "/" + path,
-            method=method,
-            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-            body=None if body is None else json.dumps(body),
-            allow_nonstandard_methods=True,
-            request_timeout=30,
-        )
-        try:
-            response = await AsyncHTTPClient().fetch(request)
-        except HTTPClientError as err:
-            message = "the hub refused the request"
-            if err.response is not None:
-                with contextlib.suppress(ValueError, AttributeError):
-                    message = json.loads(err.response.body).get("message", message)
-            status = err.code if err.code and 400 <= err.code < 500 else 502
-            raise CoSimError(status, message) from None
-        except OSError as err:
-            raise CoSimError(502, f"the hub is unreachable: {err}") from None
-        return json.loads(response.body) if response.body else {}
+        return await fetch_hub_json(
+            base.rstrip("/") + "/" + path, method, body, service="the hub", timeout=30,
+            token=token,
+        )  # fmt: skip
 
     @property
     def server_path(self) -> str:

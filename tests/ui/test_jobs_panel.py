@@ -88,8 +88,13 @@ def test_launcher_card_dialog_job_in_panel(
     frame.wait_for(timeout=60_000)
     src = frame.get_attribute("src") or ""
     assert src.endswith(f"/user/{user}/cosim/tensorboard/{job_id}/"), src
-    reply = page.request.get(cosim_stack.public_url(src) if src.startswith("/") else src)
-    assert reply.status == 200 and "tb-relative-root" in reply.text()
+    # Fetched by the page itself: Chromium resolves *.localhost (the user's own origin), Node's
+    # request context does not.
+    url = cosim_stack.public_url(src) if src.startswith("/") else src
+    status, body = page.evaluate(
+        "async u => { const r = await fetch(u); return [r.status, await r.text()]; }", url
+    )
+    assert status == 200 and "tb-relative-root" in body
 
     # Stop from the panel: the job saves a checkpoint and ends as stopped, resumable.
     job.locator(".cosim-Jobs-stop").click()

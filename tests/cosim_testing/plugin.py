@@ -32,6 +32,12 @@ from cosim_testing.stack import (
     stop_cosim_up,
 )
 
+from .hub_client import resolve_localhost_subdomains
+
+# Stacks serve <user>.cosim.localhost (one origin per user server): every test resolves those
+# names to loopback as a browser does, whichever client (requests, urllib, redis) it uses.
+resolve_localhost_subdomains()
+
 __all__ = ["CoSimStack", "cosim_up_command", "lab_login", "make_state_dir"]
 
 # ---- Redis -------------------------------------------------------------------------------

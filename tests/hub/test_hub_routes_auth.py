@@ -135,17 +135,13 @@ def test_routes_are_enumerated() -> None:
     assert {"QuotasHandler", "UsageHandler", "SubmissionHandler", "FeedbackReturnHandler"} <= names
 
 
-@pytest.mark.skip(
-    reason="broken by the end-of-session merge of the subdomain default with this test's branch; investigate and re-enable first (see the stop note)"
-)
+@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_hub_and_services_refuse_anonymous_callers(cosim_stack: CoSimStack) -> None:
     routes = hub_routes(CoSimNativeAuthenticator) + service_routes()
     assert anonymous_problems(cosim_stack, routes) == []
 
 
-@pytest.mark.skip(
-    reason="broken by the end-of-session merge of the subdomain default with this test's branch; investigate and re-enable first (see the stop note)"
-)
+@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_hub_handlers_refuse_writes_without_admin(cosim_stack: CoSimStack) -> None:
     """A logged-in user (session cookie + XSRF header) cannot change courses."""
     una, _ = cosim_stack.new_user("una")
@@ -153,9 +149,7 @@ def test_hub_handlers_refuse_writes_without_admin(cosim_stack: CoSimStack) -> No
     assert user_problems(una, hub_routes(CoSimNativeAuthenticator)) == []
 
 
-@pytest.mark.skip(
-    reason="broken by the end-of-session merge of the subdomain default with this test's branch; investigate and re-enable first (see the stop note)"
-)
+@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_costguard_refuses_writes_with_a_read_only_token(cosim_stack: CoSimStack) -> None:
     """A token holding only the cost guard's read scope reads usage but changes no quota."""
     admin = cosim_stack.admin_client()

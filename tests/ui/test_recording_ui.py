@@ -53,9 +53,7 @@ def _state(page: Any) -> dict[str, str]:
     return page.locator(f"{PLAYER} .cosim-Timeline").first.evaluate("el => ({...el.dataset})")
 
 
-@pytest.mark.skip(
-    reason="broken by the end-of-session merge of the subdomain default with this test's branch; investigate and re-enable first (see the stop note)"
-)
+@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_open_play_and_scrub_a_recording(
     cosim_stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path, tmp_path: Path
 ) -> None:

@@ -118,4 +118,5 @@ c.CoSimOIDCAuthenticator.groups_claim = "groups"
 c.CoSimOIDCAuthenticator.refresh_interval = {refresh_interval}
 c.CoSimOIDCAuthenticator.refresh_margin = {refresh_margin}
 """
-    return start_cosim_up(state_dir, port=port, extra_config=config)
+    # One origin: the test provider registers one redirect URL on the hub's own address.
+    return start_cosim_up(state_dir, port=port, extra_config=config, subdomains=False)

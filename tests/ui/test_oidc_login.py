@@ -32,7 +32,6 @@ def stack(provider: OIDCProvider) -> Iterator[CoSimStack]:
     assert survivors == []
 
 
-@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_oidc_login_flow_into_lab(
     stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path
 ) -> None:

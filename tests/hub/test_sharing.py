@@ -111,7 +111,7 @@ def test_alice_shares_with_her_own_token_and_revokes_through_her_server(
 
     sim_id = fake_sim(cosim_stack, a)
     cookies = "; ".join(f"{c.name}={c.value}" for c in bob.session.cookies)
-    ws_url = cosim_stack.url.replace("http", "ws", 1) + f"/user/{a}/cosim/api/sims/{sim_id}/ws"
+    ws_url = cosim_stack.public_url(f"user/{a}/cosim/api/sims/{sim_id}/ws").replace("http", "ws", 1)
 
     async def watch_then_revoke() -> tuple[int | None, float]:
         ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookies}))

@@ -23,7 +23,7 @@ from viewer_testing import KEYS, drain, wait_for
 
 import cosim
 from cosim.recording import Recording, interpolate
-from cosim_hub.cli import main as cosim_cli
+from cosim_cli import main as cosim_cli
 from cosim_protocol import recording as fmt
 from cosim_protocol.viewer import decode_frame
 

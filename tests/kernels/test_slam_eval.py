@@ -19,7 +19,7 @@ N = 300
 
 
 def cosim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "cosim_hub", *args]
+    cmd = [sys.executable, "-m", "cosim_cli", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 

@@ -16,7 +16,7 @@ from cosim.jobs.state import metrics_stream
 
 
 def cosim(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "cosim_hub", *args]
+    cmd = [sys.executable, "-m", "cosim_cli", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
 
 

@@ -86,10 +86,14 @@ def cosim_routes(serverapp: Any) -> list[tuple[str, type]]:
     registered: set[type] = set()
     for ext in serverapp.extension_manager.extension_apps.get("cosim_server", set()):
         registered.update(spec[1] for spec in ext.handlers)
+    # user_content only narrows jupyter-server-proxy's own routes (closed ports, sandboxed
+    # content; tests/ui/test_cross_user_origin.py): they take host:port paths this probe's
+    # sample paths do not make, and jupyter-server-proxy's own auth applies to them.
     return [
         (rule.matcher.regex.pattern, rule.target)
         for rule in _walk(serverapp.web_app.default_router)
-        if rule.target in registered or rule.target.__module__.startswith("cosim_server")
+        if (rule.target in registered or rule.target.__module__.startswith("cosim_server"))
+        and rule.target.__module__ != "cosim_server.user_content"
     ]
 
 

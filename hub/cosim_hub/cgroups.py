@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .procs import kill_until_gone
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _V1_CONTROLLERS = ("pids", "memory", "cpu")
@@ -92,16 +93,7 @@ class UserCgroup:
     def kill_all(self, spare: set[int] | None = None, timeout: float = 10.0) -> set[int]:
         """SIGKILL every process in the cgroup but ``spare``, again until none is left (a
         process forking while we kill is caught on the next pass). Returns what is left."""
-        spare = spare or set()
-        deadline = time.monotonic() + timeout
-        while True:
-            left = self.pids() - spare
-            if not left or time.monotonic() > deadline:
-                return left
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.05)
+        return kill_until_gone(self.pids, spare, timeout)
 
     def remove(self, timeout: float = 2.0) -> bool:
         """Remove the cgroup directories once empty (killed processes take a moment to be

@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # Every process `cosim up` starts carries this variable, so shutdown can find stragglers even
@@ -91,3 +91,20 @@ def terminate(pids: Iterable[int], grace: float = 5.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return pending
+
+
+def kill_until_gone(
+    find: Callable[[], set[int]], spare: set[int] | None = None, timeout: float = 10.0
+) -> set[int]:
+    """SIGKILL what ``find()`` returns (but ``spare``), again until nothing is left: a process
+    forking while we kill is caught on the next pass. Returns what is left at ``timeout``."""
+    spare = spare or set()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = find() - spare
+        if not left or time.monotonic() > deadline:
+            return left
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)

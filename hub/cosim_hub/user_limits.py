@@ -12,11 +12,7 @@ started), which are meant to outlive the server: they stay in the user's cgroup,
 
 from __future__ import annotations
 
-import contextlib
-import os
 import resource
-import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +21,7 @@ from traitlets import Bool
 from traitlets.config import Configurable
 
 from .cgroups import CgroupLimits, UserCgroup, open_user_cgroup
+from .procs import kill_until_gone
 from .profiles import Profile
 
 JOB_WORKER_MODULE = b"cosim.jobs.worker"
@@ -71,15 +68,7 @@ def job_pids(procs: dict[int, int]) -> set[int]:
 
 def kill_uid(uid: int, spare: set[int], timeout: float = 10.0) -> set[int]:
     """SIGKILL every process of ``uid`` not in ``spare`` until none is left; returns leftovers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = set(processes_of(uid)) - spare
-        if not left or time.monotonic() > deadline:
-            return left
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
+    return kill_until_gone(lambda: set(processes_of(uid)), spare, timeout)
 
 
 class UserLimitsMixin(Configurable):

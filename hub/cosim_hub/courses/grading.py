@@ -40,6 +40,9 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 from traitlets.config import Config
 
+from ..procs import kill_until_gone
+from ..user_limits import processes_of
+
 ACCOUNT_PREFIX_ENV = "COSIM_GRADER_PREFIX"
 
 
@@ -93,18 +96,7 @@ class GraderAccounts:
 
 
 def _kill_account(uid: int) -> None:
-    for _ in range(3):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{entry}").st_uid == uid:
-                        pids.append(int(entry))
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    kill_until_gone(lambda: set(processes_of(uid)), timeout=5.0)
 
 
 def _limit(limits: SandboxLimits) -> Any:

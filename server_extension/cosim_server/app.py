@@ -90,6 +90,14 @@ class CoSimServer(ExtensionApp):
         Empty: none (only for ports serving trusted content).""",
     ).tag(config=True)
 
+    control_edit_settle_s = Float(
+        0.5,
+        help="""Seconds an edit of a sim-control.json RTC document (Lab's editor) must be still
+        before the server validates and applies it, so a value half typed is not refused. Keep
+        it under jupyter-collaboration's document_save_delay (1 s by default), so an invalid
+        text is set back before the room saves it to disk.""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url()
@@ -101,7 +109,12 @@ class CoSimServer(ExtensionApp):
             redis=redis,
             redis_timeout=self.redis_timeout,
             relays=RelayHub(redis, self.max_frame_bytes),
-            rooms=control.Rooms(redis, self.settings["server_root_dir"]),
+            rooms=control.Rooms(
+                redis,
+                self.settings["server_root_dir"],
+                rtc_extension=self._collaboration,
+                edit_settle_s=self.control_edit_settle_s,
+            ),
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
@@ -111,6 +124,11 @@ class CoSimServer(ExtensionApp):
         self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
+
+    def _collaboration(self) -> Any:
+        """jupyter-collaboration's extension, when it runs on this server (else None)."""
+        app = self.serverapp
+        return app.web_app.settings.get("jupyter_server_ydoc") if app is not None else None
 
     def initialize_handlers(self) -> None:
         for module in FEATURE_MODULES.values():

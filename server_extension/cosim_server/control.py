@@ -183,10 +183,11 @@ class Rooms:
             async with doc.lock:
                 await self._written(doc, text.encode(), "the editor")
 
-        link = RtcLink(extension, doc.path.relative_to(self.root).as_posix(), edited,
-                       self.edit_settle_s)  # fmt: skip
-        if await link.attach():
-            doc.rtc = link
+        api_path = doc.path.relative_to(self.root).as_posix()
+        doc.rtc = RtcLink(
+            extension, api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s
+        )
+        await doc.rtc.attach()
 
     async def change(self, doc: ControlDoc, change: Any, who: str) -> dict[str, Any]:
         """Apply one change by ``who``; ``ControlError`` leaves everything as it was."""
@@ -228,7 +229,7 @@ class Rooms:
                 if doc.rtc is not None:
                     doc.rtc.close()
                 return
-            # A room dropped when its last editor left is joined again (a new one, from disk).
+            # Join a room an editor opened; let go of one jupyter-collaboration dropped.
             linked = doc.rtc is not None and await doc.rtc.attach()
             async with doc.lock:
                 with contextlib.suppress(ControlError):

@@ -12,9 +12,12 @@ room's text equal to it, both ways:
   is set back to the last valid document.
 
 The room is jupyter-collaboration's own (``YDocExtension.get_document``), the one every Lab editor
-of the file joins: Lab opens a ``.json`` file as a text document (``text:file:<file id>``).
-Rooms are dropped by jupyter-collaboration when their last client leaves; :meth:`RtcLink.attach`
-is called again on the control document's watch tick and follows the new room.
+of the file joins: Lab opens a ``.json`` file as a text document (``text:file:<file id>``). The
+server joins a room someone opened and never creates one (a room created through
+``get_document`` would keep its Y updates in a store outside jupyter-collaboration's config);
+:meth:`RtcLink.attach` runs on the control document's watch tick, so it joins a room within a
+tick of an editor opening it and lets go when jupyter-collaboration drops it (its last client
+left). Without a room the server writes and watches the file itself (control.py).
 """
 
 from __future__ import annotations
@@ -37,15 +40,12 @@ class RtcLink:
         self,
         extension: Any,
         api_path: str,
+        current: Callable[[], str],
         on_edit: Callable[[str], Awaitable[None]],
         settle_s: float,
     ) -> None:
-        self.extension, self.api_path, self.on_edit, self.settle_s = (
-            extension,
-            api_path,
-            on_edit,
-            settle_s,
-        )
+        self.extension, self.api_path, self.settle_s = extension, api_path, settle_s
+        self.current, self.on_edit = current, on_edit
         self.document: Any = None
         self._text: Text | None = None
         self._subscription: Any = None
@@ -54,26 +54,31 @@ class RtcLink:
         self._task: asyncio.Future[None] | None = None
 
     async def attach(self) -> bool:
-        """Join the file's room (created if nobody has it open); True while joined."""
+        """Join the file's room if someone has it open; True while joined."""
         try:
             document = await self.extension.get_document(
                 path=self.api_path,
                 content_type=ROOM_TYPE,
                 file_format=ROOM_FORMAT,
                 copy=False,
-                create=True,
+                create=False,
             )
         except Exception as err:  # the room failed to start: the file watch takes over
             log.warning("CoSim control: no RTC room for %s (%s)", self.api_path, err)
             document = None
+        if document is not None and not document.get():
+            document = None  # a room still loading its file (ours is never empty once loaded)
         if document is self.document:
             return document is not None
         self._unobserve()
-        self.document = document
+        self.document, self._written = document, None
         if document is None:
             return False
         self._text = document.ydoc.get("source", type=Text)
         self._subscription = self._text.observe(self._changed)
+        # On joining, the server's document wins: the room may have loaded the file before the
+        # server's last write of it (an edit in that first tick is lost, a press never is).
+        self.write(self.current())
         return True
 
     def write(self, text: str) -> bool:

@@ -57,6 +57,7 @@ def open_editor(
     jp_http_port: int,
     jp_base_url: str,
     jp_auth_header: dict[str, str],
+    jp_serverapp: Any,
     jp_asyncio_loop: asyncio.AbstractEventLoop,
 ) -> Iterator[OpenEditor]:
     """Lab's editor of sim-control.json, joined once the server holds the sim's document."""
@@ -70,6 +71,9 @@ def open_editor(
         )  # fmt: skip
         opened.append(client)
         assert await _until(lambda: _parsed(client).get("sim_id") == sim.viewer.sim_id)
+        # The server joins an open room on its next watch tick; wait for that, not a sleep.
+        doc = jp_serverapp.web_app.settings["cosim"].rooms.docs[sim.viewer.sim_id]
+        assert await _until(lambda: doc.rtc is not None and doc.rtc.document is not None)
         return client
 
     yield open_editor

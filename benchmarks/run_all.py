@@ -57,6 +57,14 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("relay_rss_growth_mb_with_50_slow", "relay RSS growth with them (MiB)", "< 50"),
         ("sync_overhead", "sim loop cost of v.sync()", "< 0.05"),
     ],
+    "sim_control": [
+        (
+            "control_latency_p95_ms",
+            "pause on a viewer socket -> sim stops p95, 10 collaborators, hub + proxy (ms)",
+            "< 100",
+        ),
+        ("control_overhead", "sim loop cost of an attached control document", "< 0.02"),
+    ],
     "spawn": [
         ("ratio", "login -> launcher visible / stock JupyterHub + Lab", "<= 1.05"),
         ("cosim_s", "CoSim login -> launcher (s)", ""),

@@ -48,7 +48,8 @@ class RoomClient:
             f"ws://127.0.0.1:{port}{base_url}api/collaboration/room/"
             f"{file_format}:{file_type}:{session['fileId']}?sessionId={session['sessionId']}"
         )
-        client = cls(await websocket_connect(HTTPRequest(url, headers=headers)), document_type)
+        request = HTTPRequest(url, headers=headers, connect_timeout=10, request_timeout=10)
+        client = cls(await websocket_connect(request), document_type)
         client.ws.write_message(create_sync_message(client.doc), binary=True)
         return client
 

@@ -130,6 +130,7 @@ async def test_an_invalid_edit_is_set_back_with_a_message_naming_the_field(
     editor.document.set(json.dumps({**before, "state": "paused", "speed": 1000}, indent=2))
     while True:  # the viewers hear why
         message = await asyncio.wait_for(ws.read_message(), 5)
+        assert message is not None, "the viewer socket closed before the error came"
         if isinstance(message, str) and json.loads(message)["type"] == "error":
             assert "speed must be in [0, 100]" in json.loads(message)["message"]
             break

@@ -450,7 +450,9 @@ def _collect_packs(store: SnapshotStore, live: set[str]) -> tuple[list[Path], in
         keep.abort()
         raise
     for path in doomed:
-        if path.suffix == ".pack":
+        # A committed pack's index goes with it; a temp pack's temp index is in `doomed` itself
+        # (deleting it here too made gc fail on it later).
+        if path.suffix == ".pack" and not path.name.startswith(".tmp-"):
             (folder / f"{path.stem}.idx").unlink(missing_ok=True)
     store.packs.invalidate()
     return doomed, dead

@@ -52,6 +52,13 @@ def compressor(level: int = 1) -> zstandard.ZstdCompressor:
     return cache[level]
 
 
+def decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's zstd decompressor (reused for the same reason as ``compressor``)."""
+    if not hasattr(_local, "decompressor"):
+        _local.decompressor = zstandard.ZstdDecompressor()
+    return _local.decompressor
+
+
 class SnapshotError(Exception):
     """A problem the user can act on; the message says what and what to do."""
 
@@ -207,7 +214,7 @@ class SnapshotStore:
             extract_verified(io.BytesIO(packed), digest, size, out)
             return
         try:  # a small blob whose frame declares the recorded size: one call
-            data = zstandard.ZstdDecompressor().decompress(packed)
+            data = decompressor().decompress(packed)
         except zstandard.ZstdError as err:
             raise SnapshotError(f"blob {digest[:12]} is corrupt ({err})") from None
         if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
@@ -265,7 +272,7 @@ class SnapshotStore:
 def extract_verified(compressed: IO[bytes], digest: str, size: int, out: IO[bytes]) -> None:
     hasher = hashlib.sha256()
     written = 0
-    with compressed, zstandard.ZstdDecompressor().stream_reader(compressed) as reader:
+    with compressed, decompressor().stream_reader(compressed) as reader:
         while chunk := reader.read(CHUNK):
             written += len(chunk)
             if written > size:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,9 @@ async def test_an_invalid_edit_is_set_back_with_a_message_naming_the_field(
     ws.write_message(json.dumps({"type": "join"}))
     before = await _control(jp_fetch, sim)
     editor.document.set(json.dumps({**before, "state": "paused", "speed": 1000}, indent=2))
-    while True:  # the viewers hear why
+    deadline = time.monotonic() + 5
+    while True:  # the viewers hear why (between the frames the socket carries)
+        assert time.monotonic() < deadline, "no error message on the viewer socket"
         message = await asyncio.wait_for(ws.read_message(), 5)
         assert message is not None, "the viewer socket closed before the error came"
         if isinstance(message, str) and json.loads(message)["type"] == "error":

@@ -15,10 +15,8 @@ from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import web
 from tornado.websocket import WebSocketClosedError
 
-from cosim.jobs import JobError, TemplateError
 from cosim.jobs.progress import read_metrics
 from cosim.jobs.state import ACTIVE_STATES, JobDir
 from cosim_protocol.ws import CLOSE_JOB_DELETED
@@ -31,6 +29,7 @@ from .base import (
     action_for,
     write_json_error,
 )
+from .errors import user_errors
 from .jobs_service import JobsService
 
 MAX_METRICS = 5000
@@ -42,10 +41,8 @@ def _service(handler: Any) -> JobsService:
 
 
 async def _call(handler: Any, fn: Any, *args: Any) -> Any:
-    try:
+    with user_errors():
         return await _service(handler).call(fn, *args)
-    except (JobError, TemplateError) as err:
-        raise CoSimError(err.status, str(err)) from None
 
 
 def _detail(job: JobDir) -> dict[str, Any]:
@@ -142,10 +139,8 @@ class JobsHandler(_JobsHandler):
             name = body["template"]
             params = body.get("params")
             template = await _call(self, self.manager.template, name)
-            try:
+            with user_errors():
                 template.validate(params)  # before any folder is made
-            except TemplateError as err:
-                raise CoSimError(err.status, str(err)) from None
             folder = (
                 self.folder(body, "folder")
                 if "folder" in body
@@ -214,20 +209,16 @@ class JobTensorBoardHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         """Start (or find) the job's TensorBoard; the reply says where Lab opens it."""
         job = await _call(self, self.manager.job, job_id)
-        try:
+        with user_errors():
             await _service(self).tensorboards.ensure(job_id, job.tensorboard)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
         self.finish({"id": job_id, "url": f"cosim/tensorboard/{job_id}/"})
 
 
 class JobWatchHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         """Roll out the latest checkpoint in the live viewer; the reply has its sim id."""
-        try:
+        with user_errors():
             reply = await _service(self).watch_policy(job_id)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
         self.finish({"id": job_id, **reply})
 
 
@@ -240,10 +231,8 @@ class JobEventsHandler(CoSimWebSocketHandler):
     _task: asyncio.Task[None] | None = None
 
     async def pre_upgrade(self, job_id: str) -> None:
-        try:
+        with user_errors():
             self.job = await _service(self).call(_service(self).manager.job, job_id)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
 
     def open(self, job_id: str) -> None:
         self._task = asyncio.ensure_future(self._pump())
@@ -320,11 +309,9 @@ class TensorBoardProxyHandler(PermissionMixin, ProxyHandler):
 
     async def _target(self, job_id: str, path: str | None) -> str:
         service = _service(self)
-        try:
+        with user_errors():
             job = await service.call(service.manager.job, job_id)
             self.unix_socket = str(await service.tensorboards.ensure(job_id, job.tensorboard))
-        except JobError as err:
-            raise web.HTTPError(err.status, str(err)) from None
         self.proxy_base = f"cosim/tensorboard/{job_id}"
         return path or "/"
 

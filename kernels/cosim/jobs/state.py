@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from cosim.snapshots.store import atomic_write
 from cosim_protocol.keys import Keys, namespace_name
 
@@ -173,16 +175,16 @@ def list_jobs(workspace: str | os.PathLike[str]) -> list[JobDir]:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot, or None if it is gone or a zombie."""
+    """Start time of ``pid`` in clock ticks since boot, or None if it is gone or a zombie.
+    (Ticks, as job states already stored hold: psutil gives boot time + ticks / CLK_TCK.)"""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+        proc = psutil.Process(pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None
+        since_boot = proc.create_time() - psutil.boot_time()
+    except psutil.Error:
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
+    return round(since_boot * os.sysconf("SC_CLK_TCK"))
 
 
 def is_alive(state: dict[str, Any]) -> bool:

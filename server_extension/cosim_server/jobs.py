@@ -47,31 +47,9 @@ async def _call(handler: Any, fn: Any, *args: Any) -> Any:
 
 def _detail(job: JobDir) -> dict[str, Any]:
     metrics, _ = read_metrics(job.metrics_file, limit=MAX_METRICS)
-    summary = job.summary()
+    summary = job.summary(metrics[-1] if metrics else None)
     summary["log_tail"] = job.log_tail()
     summary["metrics"] = metrics
-    if metrics:
-        last = metrics[-1]
-        summary.update(
-            timesteps=last["timesteps"],
-            steps_per_s=last.get("steps_per_s"),
-            episode_reward=last.get("episode_reward"),
-        )
-    return summary
-
-
-def _listed(job: JobDir) -> dict[str, Any]:
-    from cosim.jobs.progress import last_metric
-
-    summary = job.summary()
-    summary.pop("log_tail", None)
-    last = last_metric(job.metrics_file)
-    if last:
-        summary.update(
-            timesteps=last["timesteps"],
-            steps_per_s=last.get("steps_per_s"),
-            episode_reward=last.get("episode_reward"),
-        )
     return summary
 
 
@@ -124,7 +102,7 @@ class TemplateHandler(_JobsHandler):
 
 class JobsHandler(_JobsHandler):
     async def get(self) -> None:
-        jobs = await _call(self, lambda: [_listed(j) for j in self.manager.jobs()])
+        jobs = await _call(self, lambda: [j.summary() for j in self.manager.jobs()])
         self.finish({"jobs": jobs})
 
     async def post(self) -> None:
@@ -150,7 +128,7 @@ class JobsHandler(_JobsHandler):
         else:
             raise CoSimError(400, 'give "template" (and "params") or "project"')
         self.set_status(201)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
     def _fresh_folder(self, name: str) -> Path:
         root = self.confine(".")
@@ -196,13 +174,13 @@ class JobStopHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         await _call(self, self.manager.stop, job_id)
         job = await _call(self, self.manager.job, job_id)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
 
 class JobResumeHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         job = await _call(self, self.manager.resume, job_id)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
 
 class JobTensorBoardHandler(_JobsHandler):

@@ -31,6 +31,7 @@ from typing import Any
 
 import psutil
 
+from cosim.jobs.progress import last_metric
 from cosim.snapshots.store import atomic_write
 from cosim_protocol.keys import Keys, namespace_name
 
@@ -41,6 +42,8 @@ QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, FINISHED, FAILED, LOST = "stopped", "finished", "failed", "lost"
 ACTIVE_STATES = frozenset({QUEUED, RUNNING, STOPPING})
 LOG_TAIL_LINES = 20
+# What a job summary shows of its latest metric record.
+PROGRESS_FIELDS = ("timesteps", "steps_per_s", "episode_reward")
 
 
 class JobError(Exception):
@@ -148,11 +151,16 @@ class JobDir:
                 best, best_step = path, int(match.group(1))
         return best
 
-    def summary(self) -> dict[str, Any]:
-        """What a list of jobs shows: spec + state + latest metric, without the log."""
+    def summary(self, latest_metric: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What a list of jobs shows: spec + state + checkpoint + progress from the latest metric
+        (``latest_metric`` when the caller has read the metrics already), without the log."""
         spec, state = self.spec(), self.state()
         ckpt = self.latest_checkpoint()
-        return {**spec, **state, "id": self.id, "checkpoint": ckpt.name if ckpt else None}
+        summary = {**spec, **state, "id": self.id, "checkpoint": ckpt.name if ckpt else None}
+        metric = latest_metric or last_metric(self.metrics_file)
+        if metric:
+            summary.update({field: metric.get(field) for field in PROGRESS_FIELDS})
+        return summary
 
 
 def mirror(redis: Any, job_id: str, state: dict[str, Any]) -> None:

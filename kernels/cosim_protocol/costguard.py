@@ -1,7 +1,8 @@
 """The cost guard's ledger: money units, months, quotas, reservations and the reads of the
-ledger hashes (layout in cosim_hub.ledger; names in ``keys``). The hub's
-``cosim_hub.ledger.Ledger`` adds the writes (Lua scripts) on top. Only the hub and its cost-guard
-service read the ledger; a user sees their own figures through the service's ``api/self``.
+ledger hashes (layout in cosim_hub.costguard.ledger; names in ``keys``). The hub's
+``cosim_hub.costguard.ledger.Ledger`` adds the writes (Lua scripts) on top. Only the hub and
+its cost-guard service read the ledger; a user sees their own figures through the service's
+``api/self``.
 """
 
 from __future__ import annotations

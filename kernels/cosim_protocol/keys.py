@@ -17,7 +17,7 @@ Hub-wide names (written by the hub and its services only)::
 
     cosim:hub:blocked    SET     blocked user names (cosim_hub.revocation)
     cosim:hub:revoked    HASH    user name -> epoch of the last forced log-out
-    cosim:costguard:*    the cost guard's ledger (layout in cosim_hub.ledger)
+    cosim:costguard:*    the cost guard's ledger (layout in cosim_hub.costguard.ledger)
 
 A user server's Redis ACL (cosim_hub.redis_acl) allows ``user_pattern(user)`` for keys and
 channels, nothing else (not the cost guard's ledger: the Lab banner asks the cost-guard service).

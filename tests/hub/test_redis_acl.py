@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
 from cosim.publisher import Publisher
-from cosim_hub.ledger import Ledger, Quota, Reservation
+from cosim_hub.costguard.ledger import Ledger, Quota, Reservation
 from cosim_hub.redis_acl import acl_username, provision_user, user_url
 from cosim_protocol.keys import Keys, glob_escape, namespace_name
 from cosim_protocol.limits import REDIS_MAX_VALUE_BYTES, REDIS_MAXMEMORY

@@ -21,10 +21,10 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from redis.exceptions import RedisError
 from tornado import web
 
-from ..guard_settings import READ_SCOPE, SELF_SCOPE, WRITE_SCOPE
-from ..ledger import Quota
+from .ledger import Quota
 from .metrics import render
 from .page import render_page
+from .settings import READ_SCOPE, SELF_SCOPE, WRITE_SCOPE
 from .usage import own_status, usage_report
 
 

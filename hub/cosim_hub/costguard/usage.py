@@ -8,8 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from ..gpus import gpu_usage
-from ..guard_settings import CoSimCostGuard
-from ..ledger import Ledger, month_of
+from .ledger import Ledger, month_of
+from .settings import CoSimCostGuard
 
 
 async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | None = None) -> dict:

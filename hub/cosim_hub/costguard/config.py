@@ -16,8 +16,10 @@ from traitlets.config import Config
 
 from cosim_protocol.env import COSTGUARD_URL
 
-from .courses.setup import add_server_token_scopes, extend_user_role
-from .guard_settings import (
+from ..courses.setup import add_server_token_scopes, extend_user_role
+from ..procs import LAUNCH_ENV, free_port
+from ..profiles import Profile, kubespawner_profile_list, load_profiles, profiles_for
+from .settings import (
     READ_SCOPE,
     SELF_SCOPE,
     SERVICE_NAME,
@@ -25,11 +27,9 @@ from .guard_settings import (
     WRITE_SCOPE,
     CoSimCostGuard,
 )
-from .procs import LAUNCH_ENV, free_port
-from .profiles import Profile, kubespawner_profile_list, load_profiles, profiles_for
 
 if TYPE_CHECKING:
-    from .config import CoSimHub
+    from ..config import CoSimHub
 
 # What the service does through the hub API: list running servers (with their activity) and stop
 # them. Nothing else: no tokens, no user admin.
@@ -60,7 +60,7 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         c.KubeSpawner.profile_list = kubespawner_profiles_for_user(profiles)
     if hub.spawner == "local" and "cluster_gpu_limit" not in c.CoSimCostGuard:
         # The cluster's GPU limit is the machine's real pool (NVML, or declared in config).
-        from .gpus import CoSimGpus, reader_for
+        from ..gpus import CoSimGpus, reader_for
 
         c.CoSimCostGuard.cluster_gpu_limit = len(reader_for(CoSimGpus(config=c)).devices())
     guard = CoSimCostGuard(config=c)
@@ -77,7 +77,7 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         "COSIM_PROFILES_FILE": hub.profiles_file,
         SETTINGS_ENV: guard.to_json(),
     }
-    from .gpus import CoSimGpus
+    from ..gpus import CoSimGpus
 
     env.update(CoSimGpus(config=c).to_env())
     if os.environ.get(LAUNCH_ENV):
@@ -140,6 +140,6 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
 
 
 def _import(name: str) -> Any:
-    from . import spawn_guard
+    from . import spawn
 
-    return getattr(spawn_guard, name)
+    return getattr(spawn, name)

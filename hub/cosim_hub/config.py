@@ -179,7 +179,7 @@ def configure(c: Config) -> CoSimHub:
     configure_subdomains(c, settings.subdomain_host)
     _configure_authenticator(c, settings)
     _configure_spawner(c, settings)
-    from .guard_config import configure_cost_guard
+    from .costguard.config import configure_cost_guard
 
     configure_cost_guard(c, settings)
     _configure_redis_acls(c, settings)

@@ -19,6 +19,8 @@ PROFILE = "COSIM_PROFILE"
 GPUS = "COSIM_GPUS"
 # Hub -> user server: the courses service's URL.
 COURSES_URL = "COSIM_COURSES_URL"
+# Hub -> user server: the cost-guard service's URL (its api/self answers the server's own user).
+COSTGUARD_URL = "COSIM_COSTGUARD_URL"
 # User server -> job process: its workspace, its folder and its launch id.
 WORKSPACE = "COSIM_WORKSPACE"
 JOB_DIR = "COSIM_JOB_DIR"

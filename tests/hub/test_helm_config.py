@@ -190,7 +190,7 @@ def _user_pod(values: dict[str, Any], profile: str) -> tuple[dict[str, Any], dic
     """The pod and PVC that KubeSpawner builds with the chart's singleuser settings."""
     from kubespawner import KubeSpawner
 
-    from cosim_hub.guard_config import kubespawner_profiles_for_user
+    from cosim_hub.costguard.config import kubespawner_profiles_for_user
 
     single = values["singleuser"]
     storage = single["storage"]

@@ -182,7 +182,7 @@ def _artifact_sources(
     for job in job_ids:
         root = store.workspace / ".cosim" / "jobs" / job
         if not job.replace("-", "").isalnum() or not root.is_dir():
-            raise SnapshotError(f"no job {job!r} in {store.workspace / '.cosim' / 'jobs'}")
+            raise SnapshotError(f"no job {job!r} in {store.workspace / '.cosim' / 'jobs'}", 404)
         for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             digest = sha256_file(path)
             rel = path.relative_to(store.workspace).as_posix()
@@ -310,7 +310,8 @@ def restore(
         if changed and not force:
             raise SnapshotError(
                 f"{len(changed)} file(s) changed since snapshot {latest} (e.g. {changed[0]}); "
-                "restore with --force (a safety snapshot is taken first)"
+                "restore with --force (a safety snapshot is taken first)",
+                409,
             )
         if changed:
             safety = create(store.workspace, f"before restoring {snapshot_id}", auto=True)["id"]

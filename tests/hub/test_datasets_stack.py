@@ -1,6 +1,6 @@
 """The admin's dataset through the real hub, seen by two different users' servers: the same
-files, read-only (a write from a kernel fails with EROFS even as the files' owner would allow
-it), listed by ``cosim datasets list``, and recorded by a snapshot as a reference, never a copy.
+files, read-only (a write from a kernel fails with EROFS although the files' modes let anyone
+write), listed by ``cosim datasets list``, and recorded by a snapshot as a reference, never a copy.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ def _probe(stack: CoSimStack, name: str) -> dict:  # type: ignore[type-arg]
 def test_two_users_see_the_dataset_read_only(cosim_stack: CoSimStack) -> None:
     source = stack_dataset(cosim_stack.state_dir)
     generate(source, SequenceSpec(duration_s=0.5))
-    for path in [source, *source.rglob("*")]:  # the admin's files, writable by their owner only
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    # World-writable on purpose: only the read-only mount can stop the writes below.
+    for path in [source, *source.rglob("*")]:
+        os.chmod(path, 0o777 if path.is_dir() else 0o666)
     gt = hashlib.sha256((source / "groundtruth.txt").read_bytes()).hexdigest()
     expected = sorted(os.listdir(source))
 

@@ -61,6 +61,11 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("ratio", "login -> launcher visible / stock JupyterHub + Lab", "<= 1.05"),
         ("cosim_s", "CoSim login -> launcher (s)", ""),
     ],
+    "slam": [
+        ("fps", "baseline RGB-D tracking, 640x480, images preloaded (frames/s)", ">= 30"),
+        ("ate_rmse_m", "ATE RMSE on the generated sequence (m)", "< 0.05"),
+        ("eval_ratio", "`cosim slam eval -a` (ATE+RPE) / `evo_ape -a`, 10,000 poses", "<= 1.0"),
+    ],
 }
 START, END = "<!-- bench-table -->", "<!-- /bench-table -->"
 

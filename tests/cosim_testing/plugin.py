@@ -81,6 +81,8 @@ def cosim_stack() -> Iterator[CoSimStack]:
     dataset = stack_dataset(state_dir)
     dataset.mkdir(parents=True, mode=0o755)
     config = f"c.CoSimHub.datasets = {{{STACK_DATASET!r}: {str(dataset)!r}}}\n"
+    # A server takes 20-30 s to answer on 2 loaded cores: the hub's 30 s default failed spawns.
+    config += "c.Spawner.http_timeout = 120\nc.Spawner.start_timeout = 180\n"
     stack = start_cosim_up(state_dir, extra_config=config)
     yield stack
     survivors = stop_cosim_up(stack)

@@ -114,7 +114,6 @@ def test_mono_gives_a_trajectory_scaled_by_alignment(tmp_path: Path, sequence: P
     run_dir = _only_run_dir(folder)
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     assert evaluation["poses"] == 60 and evaluation["aligned"] and evaluation["scale_corrected"]
-    print("mono", evaluation["ate"], evaluation.get("scale"))
     assert evaluation["scale"] > 0 and evaluation["ate"]["rmse"] < 0.10
     lines = (run_dir / "trajectory.txt").read_text().splitlines()[1:]
     positions = {tuple(line.split()[1:4]) for line in lines}

@@ -25,6 +25,10 @@ COSTGUARD_URL = "COSIM_COSTGUARD_URL"
 WORKSPACE = "COSIM_WORKSPACE"
 JOB_DIR = "COSIM_JOB_DIR"
 LAUNCH_ID = "COSIM_LAUNCH_ID"
+# Spawner -> user server: the admin's read-only datasets, JSON {name: source folder}, which the
+# server sees under ~/datasets/<name> (COSIM_DATASETS_DIR moves that folder, for tests).
+DATASETS = "COSIM_DATASETS"
+DATASETS_DIR = "COSIM_DATASETS_DIR"
 # Hub -> cost-guard service: the settings file it reads.
 COSTGUARD_SETTINGS = "COSIM_COSTGUARD_SETTINGS"
 

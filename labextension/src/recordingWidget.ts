@@ -3,12 +3,15 @@
  * in a SimView and plays its frames with a Timeline. A file it cannot read shows the reader's
  * message in place of the view; nothing is thrown into the page.
  */
+import { PathExt } from '@jupyterlab/coreutils';
 import { ABCWidgetFactory, DocumentRegistry, DocumentWidget } from '@jupyterlab/docregistry';
 import { Widget } from '@lumino/widgets';
 
 import { viewerIcon } from './icons';
 import { RecordingReader } from './viewer/recordingReader';
 import { Timeline } from './viewer/timeline';
+import { VideoExport } from './viewer/videoExport';
+import { saveWorkspaceFile } from './workspaceFiles';
 
 export const RECORDING_FACTORY = 'CoSim Recording';
 export const RECORDING_FILE_TYPE = 'cosim-recording';
@@ -31,6 +34,7 @@ export class RecordingPlayer extends Widget {
   }
 
   dispose(): void {
+    this._video?.dispose();
     this._timeline?.dispose();
     this._view?.dispose();
     super.dispose();
@@ -97,6 +101,16 @@ export class RecordingPlayer extends Widget {
       marks: reader.events.map(e => ({ t: e.t, label: e.user ? `${e.kind} (${e.user})` : e.kind }))
     });
     this._timeline = timeline;
+    // Export video: plays from the current frame; saved next to the recording.
+    const video = new VideoExport({
+      canvas: () => view.element.querySelector('canvas'),
+      save: (blob, file) => saveWorkspaceFile(PathExt.dirname(this._context.path), file, blob),
+      stem: () => PathExt.basename(this._context.path, '.cosimrec'),
+      onStart: () => timeline.play(),
+      onMessage: message => view.note(message)
+    });
+    this._video = video;
+    view.toolbar.appendChild(video.element);
     this.node.appendChild(timeline.element);
     if (reader.frameCount > 0) {
       timeline.show(0);
@@ -105,6 +119,7 @@ export class RecordingPlayer extends Widget {
 
   private _view: { dispose(): void; element: HTMLElement } | null = null;
   private _timeline: Timeline | null = null;
+  private _video: VideoExport | null = null;
 }
 
 export class RecordingDocument extends DocumentWidget<RecordingPlayer> {}

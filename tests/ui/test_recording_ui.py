@@ -1,7 +1,8 @@
 """A recorded humanoid run opened from Lab's file tree in headless Chromium: the playback view
 shows the scene, plays, scrubs to the middle (the canvas changes and the shown time is the
-recording's), and a damaged file shows the reader's message without breaking the page. Two
-different hub users open the same (shared) recording: the follower shows the presenter's time."""
+recording's), exports a WebM of the view, and a damaged file shows the reader's message without
+breaking the page. Two different hub users open the same (shared) recording: the follower shows
+the presenter's time."""
 
 from __future__ import annotations
 
@@ -109,6 +110,33 @@ def test_open_play_and_scrub_a_recording(
     page.locator(f"{PLAYER}").first.screenshot(path=str(shot))
     docs = Path(__file__).resolve().parents[2] / "docs" / "recording-playback.png"
     shutil.copyfile(shot, docs)
+
+    # Export video: playback starts, the WebM lands next to the recording.
+    export = page.locator(f"{PLAYER} .cosim-Viewer-exportVideo")
+    export.click()
+    note = page.locator(f"{PLAYER} .cosim-Viewer-stateline").first
+    assert export.get_attribute("data-exporting") == "true", (note.text_content(), errors)
+    assert _state(page)["playing"] == "true", (note.text_content(), errors)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('{PLAYER} .cosim-Viewer-exportVideo')"
+        ".dataset.bytes) > 1000",
+        timeout=30_000,
+    )
+    export.click()
+    page.wait_for_function(
+        f"() => !!document.querySelector('{PLAYER} .cosim-Viewer-exportVideo').dataset.saved",
+        timeout=30_000,
+    )
+    saved = export.get_attribute("data-saved") or ""
+    assert saved.startswith(name.removesuffix(".cosimrec")) and saved.endswith(".webm"), saved
+    admin = cosim_stack.admin_client()
+    admin.open_lab()
+    resp = admin.request(
+        "GET", f"user/{cosim_stack.admin}/api/contents/{saved}?format=base64&type=file"
+    )
+    assert resp.status_code == 200, resp.text[:200]
+    video = base64.b64decode(resp.json()["content"])
+    assert len(video) > 1000 and video[:4] == b"\x1a\x45\xdf\xa3", video[:16]
 
     page.goto(cosim_stack.public_url(f"user/{cosim_stack.admin}/lab/tree/{bad}"))
     error = page.locator(".cosim-RecordingPlayer-error").first

@@ -57,6 +57,12 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("relay_rss_growth_mb_with_50_slow", "relay RSS growth with them (MiB)", "< 50"),
         ("sync_overhead", "sim loop cost of v.sync()", "< 0.05"),
     ],
+    "recording": [
+        ("bytes_per_body_frame", "stored bytes per moving body per frame, humanoid", "<= 14"),
+        ("size_ratio_vs_meshcat", "file / meshcat Animation of the same motion", "<= 0.05"),
+        ("record_overhead", "sim steps/s cost of recording", "< 0.02"),
+        ("seek_p95_ms", "seek in a 10-min recording -> frame drawn in Lab, p95 (ms)", "< 50"),
+    ],
     "spawn": [
         ("ratio", "login -> launcher visible / stock JupyterHub + Lab", "<= 1.05"),
         ("cosim_s", "CoSim login -> launcher (s)", ""),

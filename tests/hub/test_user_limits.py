@@ -85,6 +85,13 @@ def test_kernel_channels_are_private(limits_stack: CoSimStack, users: dict[str, 
         assert victim_kernels[0].run("print(6 * 7)").stdout.strip() == "42"
         cpp = victim_kernels[1].run("#include <iostream>\nint main() { std::cout << 6 * 7; }\n")
         assert "42" in cpp.stdout, cpp
+        # Victim debugs in Lab: debugpy runs (no debug client needs a password, so a TCP port
+        # would let anyone run code in her kernel).
+        init = victim_kernels[0].debug(1, "initialize", clientID="lab", adapterID="python",
+                                       pathFormat="path", linesStartAt1=True,
+                                       columnsStartAt1=True)  # fmt: skip
+        assert init["success"] is True
+        assert victim_kernels[0].debug(2, "attach")["success"] is True
         runtime = Path("/run/cosim") / unix_account_name(limits_stack.account_prefix, "victim")
         # The server's own HTTP port is meant to be there (the hub proxies to it, with auth).
         server_ports = {json.loads(p.read_text())["port"] for p in runtime.glob("jpserver-*.json")}
@@ -99,6 +106,7 @@ def test_kernel_channels_are_private(limits_stack: CoSimStack, users: dict[str, 
         assert info.st_uid == victim_uid and info.st_mode & 0o777 == 0o700  # (+ sticky bit)
         sockets = [p for p in runtime.iterdir() if p.is_socket()]
         assert len(sockets) >= 10, sorted(p.name for p in runtime.iterdir())  # 5 per kernel
+        assert [p for p in sockets if p.name.endswith("-debugpy")], sorted(map(str, sockets))
         probe = mallory.run(
             "import os, socket\n"
             f"print(os.access({str(runtime)!r}, os.R_OK | os.X_OK))\n"

@@ -7,8 +7,6 @@ kernel (issue 17).
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager, start_new_kernel
+from proc_sockets import descendants, tcp_sockets
 
 from cosim.private_kernel import KERNELSPEC_PATH
 
@@ -60,36 +59,6 @@ def test_debugger_initializes_and_reports_its_state(python_kernel: Any) -> None:
 # ---- CoSim's kernels under transport=ipc: the debugger on a Unix socket, no TCP port ----------
 
 
-def _tcp_sockets(pid: int) -> list[str]:
-    """TCP sockets (any state) that process ``pid`` holds, as "local-address state"."""
-    held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            held.add(os.readlink(fd))
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if f"socket:[{fields[9]}]" in held:
-                found.append(f"{fields[1]} {fields[3]}")
-    return found
-
-
-def _family(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    family, todo = [], [pid]
-    while todo:
-        family.append(todo.pop())
-        todo.extend(children.get(family[-1], []))
-    return family
-
-
 @pytest.fixture(scope="module")
 def ipc_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Path]]:
     """CoSim's python3 kernel (cosim.private_kernel) on IPC, as user servers start it."""
@@ -131,8 +100,8 @@ def test_ipc_kernel_debugs_over_a_unix_socket(ipc_kernel: tuple[Any, Any, Path])
         if msg["msg_type"] == "debug_event" and msg["content"]["event"] == "stopped":
             stopped = msg["content"]["body"]
     pid = km.provisioner.process.pid
-    family = _family(pid)
-    assert {p: _tcp_sockets(p) for p in family} == {p: [] for p in family}
+    family = [pid, *descendants(pid)]
+    assert {p: tcp_sockets(p) for p in family} == {p: [] for p in family}
     sock = runtime / "kernel-t-ipc-debugpy"
     assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o600
 

@@ -32,8 +32,19 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
+def _read_only(pid: int, fd: str) -> bool:
+    """Whether descriptor ``fd`` of ``pid`` was opened for reading only."""
+    try:
+        fdinfo = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+    except OSError:
+        return False
+    flags = [int(line.split()[1], 8) for line in fdinfo.splitlines() if line.startswith("flags")]
+    return bool(flags) and flags[0] & os.O_ACCMODE == os.O_RDONLY
+
+
 def _foreign_fds(pid: int, uid: int) -> list[str]:
-    """Descriptors of ``pid`` that point at a file (or tty) that ``uid`` does not own."""
+    """Descriptors of ``pid`` that point at a file (or tty) that ``uid`` does not own, but for
+    read-only ones of files anyone may read."""
     bad = []
     fd_dir = Path(f"/proc/{pid}/fd")
     for fd in fd_dir.iterdir():
@@ -46,6 +57,8 @@ def _foreign_fds(pid: int, uid: int) -> list[str]:
             continue  # pipe:[..], socket:[..], anon_inode:..: no file behind them
         if stat.S_ISCHR(info.st_mode) and target in HARMLESS_DEVICES:
             continue
+        if _read_only(pid, fd.name) and info.st_mode & stat.S_IROTH:
+            continue  # what anyone may read (a system library folder an import is listing)
         if info.st_uid != uid:
             bad.append(f"pid {pid} fd {fd.name} -> {target} (uid {info.st_uid})")
     return bad

@@ -50,12 +50,16 @@ def _probe(stack: CoSimStack, name: str) -> dict:  # type: ignore[type-arg]
     kernel = UserKernel(client, name)
     try:
         run = kernel.run(f"NAME = {STACK_DATASET!r}\n" + PROBE, timeout=180)
+        # Saving into the dataset from Lab's file browser: a clear 403, not a 500.
+        saved = client.request("PUT", f"user/{name}/api/contents/datasets/{STACK_DATASET}/lab.txt",
+                               json={"type": "file", "format": "text", "content": "x"})  # fmt: skip
+        lab_save = [saved.status_code, saved.json().get("message", "")]
     finally:
         kernel.close()
         client.stop()
     assert run.error == "", run.error + run.stdout
     line = next(x for x in run.stdout.splitlines() if x.startswith("PROBE"))
-    return dict(json.loads(line[len("PROBE") :]))
+    return dict(json.loads(line[len("PROBE") :]), lab_save=lab_save)
 
 
 def test_two_users_see_the_dataset_read_only(cosim_stack: CoSimStack) -> None:
@@ -73,6 +77,8 @@ def test_two_users_see_the_dataset_read_only(cosim_stack: CoSimStack) -> None:
         assert out["gt_sha256"] == gt, name
         for target in ("groundtruth.txt", "new-file.txt"):
             assert out["write_" + target] == "30 Read-only file system", (name, out)
+        status, message = out["lab_save"]
+        assert status == 403 and "read-only" in message, (name, out["lab_save"])
         (listed,) = out["listed"]
         assert listed["name"] == STACK_DATASET and listed["format"] == "tum"
         assert listed["frames"] == 15 and listed["read_only"] and listed["size_bytes"] > 100_000

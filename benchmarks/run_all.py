@@ -71,6 +71,10 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("collect_ratio", "/ copying a shared folder (nbgrader's exchange)", ""),
         ("submit_per_s", "submissions accepted per second", ""),
     ],
+    "grading": [
+        ("throughput_ratio", "pendulum submissions/s / `nbgrader autograde`, serial", ">= 1.0"),
+        ("per_submission_s", "CoSim's grader, seconds per submission (sandboxed)", ""),
+    ],
 }
 # A run that starts with the 1-minute load average above this (2 cores) was not on a quiet machine.
 QUIET_LOAD = 1.0

@@ -17,6 +17,7 @@ import {
   listCourses,
   runAction
 } from './coursesApi';
+import { CommandIDs } from './commandIds';
 import { coursesIcon } from './icons';
 import { errorText } from './dom';
 import { addSidePanel, PanelRank } from './sidePanel';
@@ -209,8 +210,6 @@ export class CoursesPanel extends Widget {
   private readonly _list: HTMLDivElement;
 }
 
-export const CoursesCommandIDs = { showPanel: 'cosim:show-courses-panel' } as const;
-
 export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:courses-panel',
   description: 'The CoSim Courses side panel: release, collect and return assignments.',
@@ -223,7 +222,7 @@ export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     addSidePanel(app, new CoursesPanel(), {
       rank: PanelRank.courses,
-      command: CoursesCommandIDs.showPanel,
+      command: CommandIDs.showCoursesPanel,
       label: 'Show CoSim Courses Panel',
       caption: 'Assignments of your courses: release, collect, return; fetch, submit',
       restoreName: COURSES_PANEL_ID,

@@ -75,6 +75,11 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("throughput_ratio", "pendulum submissions/s / `nbgrader autograde`, serial", ">= 1.0"),
         ("per_submission_s", "CoSim's grader, seconds per submission (sandboxed)", ""),
     ],
+    "slam": [
+        ("fps", "baseline RGB-D tracking, 640x480, images preloaded (frames/s)", ">= 30"),
+        ("ate_rmse_m", "ATE RMSE on the generated sequence (m)", "< 0.05"),
+        ("eval_ratio", "`cosim slam eval -a` (ATE+RPE) / `evo_ape -a`, 10,000 poses", "<= 1.0"),
+    ],
 }
 # A run that starts with the 1-minute load average above this (2 cores) was not on a quiet machine.
 QUIET_LOAD = 1.0

@@ -20,9 +20,9 @@ from tornado.web import RequestHandler
 
 from cosim_hub.auth import CoSimNativeAuthenticator
 from cosim_hub.costguard.handlers import routes as costguard_routes
+from cosim_hub.costguard.settings import READ_SCOPE
+from cosim_hub.costguard.settings import SERVICE_NAME as GUARD
 from cosim_hub.courses.exchange import make_app as exchange_app
-from cosim_hub.guard_settings import READ_SCOPE
-from cosim_hub.guard_settings import SERVICE_NAME as GUARD
 from cosim_hub.oidc import CoSimOIDCAuthenticator
 from cosim_testing.hub_client import HubClient
 from cosim_testing.stack import CoSimStack

@@ -77,6 +77,10 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
         ("collect_ratio", "/ copying a shared folder (nbgrader's exchange)", ""),
         ("submit_per_s", "submissions accepted per second", ""),
     ],
+    "grading": [
+        ("throughput_ratio", "pendulum submissions/s / `nbgrader autograde`, serial", ">= 1.0"),
+        ("per_submission_s", "CoSim's grader, seconds per submission (sandboxed)", ""),
+    ],
     "slam": [
         ("fps", "baseline RGB-D tracking, 640x480, images preloaded (frames/s)", ">= 30"),
         ("ate_rmse_m", "ATE RMSE on the generated sequence (m)", "< 0.05"),

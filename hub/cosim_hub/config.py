@@ -259,7 +259,7 @@ def _configure_redis_acls(c: Config, settings: CoSimHub) -> None:
 
 
 def _configure_courses(c: Config, settings: CoSimHub) -> None:
-    from .courses.setup import configure_courses
+    from .courses.hub_config import configure_courses
 
     # With OIDC groups claims the authenticator owns group membership (and adds course groups).
     manage_groups = settings.authenticator == "oidc" and bool(

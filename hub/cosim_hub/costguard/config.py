@@ -16,7 +16,7 @@ from traitlets.config import Config
 
 from cosim_protocol.env import COSTGUARD_URL
 
-from ..courses.setup import add_server_token_scopes, extend_user_role
+from ..courses.hub_config import add_server_token_scopes, extend_user_role
 from ..procs import LAUNCH_ENV, free_port
 from ..profiles import Profile, kubespawner_profile_list, load_profiles, profiles_for
 from .settings import (

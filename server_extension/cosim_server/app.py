@@ -13,6 +13,7 @@ from cosim_protocol.redis_client import make_async, redis_url
 
 from . import (
     build,
+    contents,
     control,
     costguard,
     courses,
@@ -139,6 +140,7 @@ class CoSimServer(ExtensionApp):
         super()._link_jupyter_server_extension(serverapp)
         # Before the server creates its contents manager and routes.
         user_content.sandbox_files_by_default(serverapp.config)
+        contents.use_by_default(serverapp)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.

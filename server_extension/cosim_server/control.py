@@ -49,6 +49,7 @@ from cosim_protocol.viewer import ProtocolError, decode_frame
 
 from .base import CoSimError, CoSimHandler
 from .control_rtc import RtcLink
+from .errors import user_errors
 from .viewer import _checked_sim_id, _RedisErrors, read_meta
 
 log = logging.getLogger("cosim_server.control")
@@ -334,10 +335,8 @@ class SimControlHandler(CoSimHandler):
 
     async def post(self, sim_id: str) -> None:
         doc = await open_for(self, _checked_sim_id(sim_id))
-        try:
+        with user_errors():
             self.finish(await self.cosim.rooms.change(doc, self.read_json_body(), self.who))
-        except ControlError as err:
-            raise CoSimError(400, str(err)) from None
 
     @property
     def who(self) -> str:

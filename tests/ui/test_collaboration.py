@@ -238,3 +238,50 @@ def _stable(alice: HubClient, sim_id: str) -> bool:
     before = _latest(alice, sim_id)
     time.sleep(0.3)
     return _latest(alice, sim_id) == before
+
+
+def test_remote_cursor_carries_the_other_users_hub_name(
+    cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
+) -> None:
+    """bob types in alice's notebook: in alice's browser his caret's label reads his hub name."""
+    tag = secrets.token_hex(2)
+    alice, alice_pw = cosim_stack.new_user(f"alice{tag}")
+    bob, bob_pw = cosim_stack.new_user(f"bob{tag}")
+    a, b = str(alice.user), str(bob.user)
+    alice.spawn()
+    alice.open_lab()
+    notebook = _put_notebook(alice, "x = 1\n")
+    shared = alice.request("POST", f"user/{a}/cosim/api/shares", data=json.dumps({"user": b}))
+    assert shared.status_code == 200, shared.text
+    contexts = [cosim_browser.new_context(viewport={"width": 1100, "height": 700}) for _ in "ab"]
+    page_a, page_b = (ctx.new_page() for ctx in contexts)
+    try:
+        _hub_login(page_a, cosim_stack, a, alice_pw)
+        _open_lab(page_a, cosim_stack, a, notebook)
+        _hub_login(page_b, cosim_stack, b, bob_pw)
+        _open_lab(page_b, cosim_stack, a, notebook)
+        editor_b = page_b.locator(f"{PANEL} .jp-Cell .cm-content").first
+        editor_b.wait_for(timeout=LAB_TIMEOUT)
+        editor_b.click()
+        page_b.keyboard.press("End")
+        page_b.keyboard.type("  # bob was here", delay=20)
+
+        # alice sees bob's edit and his caret; the caret's flag (shown on activity and on
+        # hover) names him by his hub name.
+        cell_a = page_a.locator(f"{PANEL} .jp-Cell").first
+        cell_a.locator(".cm-content", has_text="bob was here").wait_for(timeout=30_000)
+        caret = cell_a.locator(".jp-remote-cursor").first
+        caret.wait_for(timeout=30_000)
+        flag = page_a.locator(".jp-remote-userFlag-name", has_text=b).first
+        if not flag.count():
+            caret.hover(force=True)
+        flag.wait_for(timeout=10_000)
+        assert flag.inner_text().strip() == b
+        page_a.screenshot(path=str(cosim_artifacts / "collab-cursor-label.png"))
+    except Exception:
+        for i, page in enumerate((page_a, page_b)):
+            page.screenshot(path=str(cosim_artifacts / f"failed-cursor-{i}.png"))
+        raise
+    finally:
+        for ctx in contexts:
+            ctx.close()

@@ -25,6 +25,8 @@ from . import (
     user_content,
     viewer,
 )
+from .access_watch import SETTING as ACCESS_WATCH_SETTING
+from .access_watch import AccessWatch, close_viewer_sockets
 from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
@@ -99,6 +101,14 @@ class CoSimServer(ExtensionApp):
         text is set back before the room saves it to disk.""",
     ).tag(config=True)
 
+    access_recheck_s = Float(
+        2.0,
+        help="""Seconds between re-checks, with the hub, of each visitor active on this server
+        (someone it is shared with). Access taken away outside the Share dialog (hub REST API,
+        group membership, a group share, a revoked token) ends within this time: cached auth is
+        dropped and viewer sockets close. One hub request per active visitor per re-check.""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url()
@@ -123,6 +133,10 @@ class CoSimServer(ExtensionApp):
         self.settings[user_content.PROXY_CSP_SETTING] = self.proxied_content_csp
         root = self.settings["server_root_dir"]
         self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
+        relays = self.cosim.relays
+        self.settings[ACCESS_WATCH_SETTING] = AccessWatch(
+            self.access_recheck_s, lambda user: close_viewer_sockets(relays, user)
+        )
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
 
@@ -146,12 +160,15 @@ class CoSimServer(ExtensionApp):
         # The jobs watcher needs the running loop, and writes activity into the live settings.
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
         self.settings[VIEW_ONLY_SETTING].start()
+        self.settings[ACCESS_WATCH_SETTING].start()
 
     async def stop_extension(self) -> None:
         if "cosim_jobs" in self.settings:
             self.settings["cosim_jobs"].stop()
         if VIEW_ONLY_SETTING in self.settings:
             self.settings[VIEW_ONLY_SETTING].stop()
+        if ACCESS_WATCH_SETTING in self.settings:
+            self.settings[ACCESS_WATCH_SETTING].stop()
         cosim: Any = getattr(self, "cosim", None)
         if cosim is not None:
             cosim.relays.stop()

@@ -26,6 +26,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from cosim_protocol.sharing import VIEW_SCOPE
 
+from .access_watch import SETTING as ACCESS_WATCH_SETTING
+
 SETTING = "cosim_view_only"
 REFRESH_S = 5.0
 log = logging.getLogger("cosim_server.auth")
@@ -90,7 +92,12 @@ class CoSimHubAuthorizer(JupyterHubAuthorizer):
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         if not super().is_authorized(handler, user, action, resource):
             return False
-        if action == "read" or user.username == os.environ.get("JUPYTERHUB_USER"):
+        if user.username == os.environ.get("JUPYTERHUB_USER"):
+            return True
+        watch = handler.settings.get(ACCESS_WATCH_SETTING)
+        if watch is not None:  # a visitor: re-checked with the hub while they are active
+            watch.seen(handler, user.username)
+        if action == "read":
             return True
         shares = handler.settings.get(SETTING)
         hub_user = getattr(user, "hub_user", {}) or {}

@@ -9,13 +9,13 @@ hub's cached answers about who may enter are dropped and the revoked user's view
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED, VIEW_SCOPE
+from cosim_protocol.sharing import VIEW_SCOPE
 
+from .access_watch import close_viewer_sockets
 from .auth import refresh_soon
 from .base import CoSimError, CoSimHandler, fetch_hub_json
 
@@ -66,12 +66,8 @@ class _SharesHandler(CoSimHandler):
         cache = getattr(hub_auth, "cache", None)
         if cache is not None:
             cache.clear()
-        for relay in list(self.cosim.relays.relays.values()):
-            for client in list(relay.clients):
-                who = getattr(getattr(client, "current_user", None), "username", None)
-                if user is not None and who == user:
-                    with contextlib.suppress(Exception):
-                        client.close(CLOSE_ACCESS_REVOKED, "access revoked")  # type: ignore[attr-defined]
+        if user is not None:
+            close_viewer_sockets(self.cosim.relays, user)
 
 
 def _items(reply: Any) -> list[Any]:
@@ -138,8 +134,8 @@ class SharesHandler(_SharesHandler):
             raise CoSimError(400, "give exactly one of ?user= or ?group=")
         await self._drop({"user": user} if user else {"group": group})
         await refresh_soon(self.settings)
-        # A group's members are not looked up: their next request is checked afresh by the hub,
-        # but their open viewer sockets stay until they reconnect.
+        # A group's members are not looked up here: the access watch (cosim_server.access_watch)
+        # shuts them out within its interval.
         self.forget_access(user)
         self.finish({"revoked": True})
 

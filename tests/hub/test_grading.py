@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_notebooks import source_notebook
 
 from cosim_hub.courses.grading import CourseGrader, SandboxLimits
 
@@ -23,38 +24,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
 ]
 
-SOLUTION = """def add(a, b):
-    ### BEGIN SOLUTION
-    return a + b
-    ### END SOLUTION"""
-TESTS = """assert add(1, 2) == 3
-### BEGIN HIDDEN TESTS
-assert add(-1, 1) == 0
-### END HIDDEN TESTS"""
-
-
-def _meta(grade_id: str, *, solution: bool = False, points: int = 0) -> dict[str, object]:
-    return {"nbgrader": {"grade": points > 0, "grade_id": grade_id, "locked": not solution,
-                         "points": points, "schema_version": 3, "solution": solution,
-                         "task": False}}  # fmt: skip
-
-
-def _source_notebook() -> nbformat.NotebookNode:
-    cells = [
-        nbformat.v4.new_markdown_cell("Write `add`.", metadata=_meta("intro")),
-        nbformat.v4.new_code_cell(SOLUTION, metadata=_meta("add", solution=True)),
-        nbformat.v4.new_code_cell(TESTS, metadata=_meta("test_add", points=3)),
-        nbformat.v4.new_code_cell("assert add(2, 2) == 4", metadata=_meta("test_more", points=1)),
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
-
-
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
     root = tmp_path_factory.mktemp("course") / "nbgrader"
@@ -63,7 +32,7 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
     grader = CourseGrader(root, "robotics101", limits=limits, account_prefix=prefix)
     source = root / "source" / "hw1"
     source.mkdir(parents=True)
-    nbformat.write(_source_notebook(), source / "hw1.ipynb")
+    nbformat.write(source_notebook(), source / "hw1.ipynb")
     release = grader.generate("hw1", due="2026-12-01 12:00:00 UTC")
     released = nbformat.read(release / "hw1.ipynb", as_version=4)
     text = "".join(c.source for c in released.cells)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pwd
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -38,7 +39,6 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
     text = "".join(c.source for c in released.cells)
     assert "return a + b" not in text and "add(-1, 1)" not in text  # solution, hidden tests out
     yield grader
-    import pwd
     import subprocess
 
     for entry in pwd.getpwall():
@@ -112,8 +112,17 @@ def test_hostile_submissions_are_contained(
     assert result["score"] == 0.0, result  # every test that calls add fails
     assert raised in _outputs(grader, name)
     assert grader.scores("hw1", "ada")["score"] == 4.0  # nobody else's grade moved
-    leftovers = list(Path("/tmp").glob("cosim-grade-*"))
+    # This grader's work folders (owned by its accounts; other runs may share /tmp) are gone.
+    ours = {e.pw_uid for e in pwd.getpwall() if e.pw_name.startswith(grader.accounts.prefix)}
+    leftovers = [p for p in Path("/tmp").glob("cosim-grade-*") if _owner(p) in ours]
     assert not leftovers, leftovers
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 def test_no_reading_elsewhere_no_gradebook_writes_no_test_edits(grader: CourseGrader) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import nbformat
 import pytest
 import requests
-from nbgrader_notebooks import RIGHT, WRONG, answered, source_notebook
 
 from cosim_testing.hub_client import HubClient
+from cosim_testing.nbgrader_assignment import RIGHT, WRONG, answered, source_notebook
 from cosim_testing.procs import wait_for
 from cosim_testing.stack import CoSimStack
 

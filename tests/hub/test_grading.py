@@ -15,15 +15,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader_notebooks import source_notebook
 
 from cosim_hub.courses.grading import CourseGrader, SandboxLimits
+from cosim_testing.nbgrader_assignment import source_notebook
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root"),
     # nbgrader 0.9.6 adds submissions in a way SQLAlchemy 2 warns about (it still works).
     pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
 ]
+
 
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:

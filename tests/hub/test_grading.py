@@ -141,3 +141,59 @@ def test_no_reading_elsewhere_no_gradebook_writes_no_test_edits(grader: CourseGr
     # A wrong solution with its test cells emptied: nbgrader puts the tests back before running.
     _submit(grader, "tamper", "def add(a, b):\n    return 0", tests="pass")
     assert grader.autograde("hw1", "tamper")["cells"]["test_add"] == 0.0
+
+
+def test_formgrader_opens_the_course_storage(grader: CourseGrader, tmp_path: Path) -> None:
+    """nbgrader's own formgrader (its server extension, as an admin would run it on the hub's
+    machine) lists the graded submissions and takes a manual override that CoSim's scores use."""
+    import json
+    import subprocess
+    import sys
+
+    import requests
+
+    from cosim_hub.procs import free_port
+    from cosim_testing.procs import wait_for
+
+    _submit(grader, "fg", "def add(a, b):\n    return abs(a) + abs(b)")
+    assert grader.autograde("hw1", "fg")["score"] == 1.0
+    port, token = free_port(), secrets.token_hex(16)
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text(f"c.CourseDirectory.root = {str(grader.root)!r}\n"
+                      f"c.CourseDirectory.course_id = {grader.course_id!r}\n")  # fmt: skip
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser",
+         f"--port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={grader.root.parent}",
+         "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base, auth = f"http://127.0.0.1:{port}/formgrader/api", {"Authorization": f"token {token}"}
+
+    def get(path: str) -> requests.Response | None:
+        try:
+            return requests.get(f"{base}/{path}", headers=auth, timeout=5)
+        except requests.ConnectionError:
+            return None
+
+    try:
+        assert wait_for(lambda: get("assignments") is not None, 60, interval=0.2), server
+        assignments = {a["name"]: a for a in get("assignments").json()}  # type: ignore[union-attr]
+        assert "hw1" in assignments
+        subs = {s["student"]: s for s in get("submissions/hw1").json()}  # type: ignore[union-attr]
+        assert subs["fg"]["autograded"] and subs["fg"]["score"] == 1.0, subs["fg"]
+        # A manual override through formgrader (the hidden test was too strict, say).
+        notebooks = get("submitted_notebooks/hw1/hw1").json()  # type: ignore[union-attr]
+        notebook = next(n for n in notebooks if n["student"] == "fg")
+        grades = requests.get(f"{base}/grades", params={"submission_id": notebook["id"]},
+                              headers=auth, timeout=5).json()  # fmt: skip
+        test_add = next(g for g in grades if g["name"] == "test_add")
+        resp = requests.put(f"{base}/grade/{test_add['id']}", headers=auth, timeout=5,
+                            data=json.dumps({"manual_score": 3}))  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        assert grader.scores("hw1", "fg")["score"] == 4.0
+        assert {r["student_id"]: r["score"] for r in grader.gradebook_rows()}["fg"] == 4.0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -516,12 +516,11 @@ class GradeHandler(ExchangeHandler):
 class GradebookHandler(ExchangeHandler):
     """Every student's scores and status in a course, and nbgrader's CSV of the scores."""
 
-    def get(self, course_id: str) -> None:
+    async def get(self, course_id: str) -> None:
         course = self.staff_course(course_id)
         assignments = self.exchange.assignments(course_id)
         flow = self.exchange.grading
-        rows = flow.grader(course_id).gradebook_rows() if flow else []
-        csv_text = flow.grader(course_id).gradebook_csv() if flow else ""
+        rows, csv_text = await flow.gradebook(course_id) if flow else ([], "")
         self.write({
             "course": course_id,
             "students": course.students,
@@ -592,7 +591,11 @@ async def _serve() -> None:
     app_log.info("CoSim course exchange on %s (files in %s)", url, root)
     if exchange.grading is not None:
         exchange.grading.warm_up()
-    await asyncio.Event().wait()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        if exchange.grading is not None:
+            exchange.grading.stop()
 
 
 def main() -> None:

@@ -20,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import queue
 import shutil
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -71,6 +74,31 @@ def _files_of(root: Path) -> dict[PurePosixPath, bytes]:
     }
 
 
+class _Worker:
+    """One daemon thread running jobs in order (a thread pool's workers would hold the service's
+    exit until a grading run ends; :meth:`GradingFlow.stop` ends the runs instead)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._jobs = queue.Queue()
+        threading.Thread(target=self._run, name="cosim-grade", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # handed to whoever waits on the future
+                future.set_exception(err)
+
+
 class ReleaseError(ValueError):
     """An nbgrader-format assignment that cannot be generated, with a message for a 400."""
 
@@ -86,7 +114,7 @@ class GradingFlow:
         self.timeouts = (cell_timeout, wall_timeout)
         self._graders: dict[str, CourseGrader] = {}
         # One worker: nbgrader's runs share class-level state (see grading.SandboxExecute).
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosim-grade")
+        self._worker = _Worker()
         self.pending: set[tuple[str, str, str]] = set()
 
     def warm_up(self) -> None:
@@ -120,10 +148,9 @@ class GradingFlow:
         self, course_id: str, assignment: str, files: dict[PurePosixPath, bytes], due: float | None
     ) -> dict[PurePosixPath, bytes]:
         """The student version of an nbgrader-format assignment (raises ReleaseError)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._worker, self._generate, course_id, assignment, files, due
-        )
+        future = self._worker.submit(self._generate, course_id, assignment, files, due)
+        files_out: dict[PurePosixPath, bytes] = await asyncio.wrap_future(future)
+        return files_out
 
     def _generate(
         self, course_id: str, assignment: str, files: dict[PurePosixPath, bytes], due: float | None
@@ -233,5 +260,17 @@ class GradingFlow:
             row["graded"] = False
         return row
 
-    def shutdown(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
+    async def gradebook(self, course_id: str) -> tuple[list[dict[str, Any]], str]:
+        """nbgrader's gradebook rows and CSV, read off the event loop (not behind the queue)."""
+
+        def read() -> tuple[list[dict[str, Any]], str]:
+            grader = self.grader(course_id)
+            rows = grader.gradebook_rows()
+            return rows, grader.gradebook_csv(rows)
+
+        return await asyncio.get_running_loop().run_in_executor(None, read)
+
+    def stop(self) -> None:
+        """End what the sandbox accounts still run (the service is exiting mid-grading)."""
+        for grader in self._graders.values():
+            grader.accounts.stop()

@@ -84,6 +84,12 @@ class GraderAccounts:
                 self._free.put(entry)
             self._made = True
 
+    def stop(self) -> None:
+        """Kill whatever every account of the pool still runs."""
+        for i in range(self.size):
+            with contextlib.suppress(KeyError):
+                _kill_account(pwd.getpwnam(f"{self.prefix}{i}").pw_uid)
+
     @contextlib.contextmanager
     def lease(self) -> Any:
         self._ensure()
@@ -348,11 +354,12 @@ class CourseGrader:
                     })  # fmt: skip
         return rows
 
-    def gradebook_csv(self) -> str:
+    def gradebook_csv(self, rows: list[dict[str, Any]] | None = None) -> str:
+        """The rows (default: the gradebook's) as nbgrader's CSV export."""
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=GRADEBOOK_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.gradebook_rows())
+        writer.writerows(self.gradebook_rows() if rows is None else rows)
         return out.getvalue()
 
 

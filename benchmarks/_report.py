@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-# Said next to every figure until someone re-runs on a quiet machine (see README, `make bench`).
+# run_all.py says this beside runs that started on a busy machine (see README, `make bench`).
 LOAD_NOTE = "machine shared and loaded while measured"
 
 
@@ -81,6 +82,7 @@ def report(rows: list[tuple[str, str, str]], figures: dict[str, Any], as_json: b
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
-    print(f"({LOAD_NOTE})")
+    # The figures mean little on a busy machine: say how busy it was.
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
     if as_json:
         print(json.dumps(figures))

@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -140,14 +141,17 @@ def _relay_pid(stack: CoSimStack) -> int:
 
 def _slow_clients(stack: CoSimStack, token: str, sim_id: str, n: int) -> list[socket.socket]:
     """``n`` WebSockets to the sim through the proxy that never read (4 KiB receive buffers)."""
-    host, port = stack.url.split("//", 1)[1].split(":")
-    path = f"/user/{stack.admin}/cosim/api/sims/{sim_id}/ws"
+    # The user's own origin (``<name>.cosim.localhost`` under subdomains): the proxy routes by
+    # Host, and plain sockets cannot resolve *.localhost, so connect to loopback with that Host.
+    origin = urlsplit(stack.user_url(stack.admin))
+    host, port = origin.netloc, origin.port or 80
+    path = f"{origin.path}cosim/api/sims/{sim_id}/ws"
     socks = []
     for _ in range(n):
-        sock = socket.create_connection((host, int(port)), timeout=30)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             f"Sec-WebSocket-Version: 13\r\nAuthorization: token {token}\r\n\r\n".encode()
         )

@@ -14,7 +14,7 @@ recording was closed cleanly) an index block and a footer::
     12  4   JSON length (u32), then UTF-8 JSON padded with spaces to a multiple of 8:
             {"format": "cosimrec", "engine", "title", "sim_id", "created" (Unix s),
              "bodies": [names of the moving bodies, in the frames' order], "rate",
-             "writer"}  (schemas/recording.schema.json, "header")
+             "writer"}  (schemas/recording.schema.json, "RecordingHeader")
 
     block header (48 bytes), then ``stored`` payload bytes
     0   4   magic b"CRBK"

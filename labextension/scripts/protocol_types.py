@@ -1,7 +1,10 @@
 """Write TypeScript types for the Lab extension from CoSim's JSON Schemas.
 
 Reads kernels/cosim_protocol/schemas/*.schema.json and writes src/protocol/<name>.ts (one
-module per schema: the top-level type, its $defs, and its x-constants). Run by `npm run build`;
+module per schema: the top-level type, its $defs, and its x-constants). Our keywords: the
+top-level type is named by `x-type-name` (else `title`; a schema with neither `type` nor
+`properties` at the top only holds $defs); a $def with `x-enum-names` beside an integer `enum`
+becomes a TypeScript `enum`. Run by `npm run build`;
 tests/kernels/test_protocol_schemas.py fails when the committed files differ from what this
 writes. Standard library only. Usage: protocol_types.py [--check] [--out DIR]
 """
@@ -17,9 +20,7 @@ from typing import Any
 LAB = Path(__file__).resolve().parents[1]
 SCHEMAS = LAB.parent / "kernels" / "cosim_protocol" / "schemas"
 OUT = LAB / "src" / "protocol"
-# Schemas this writer handles so far; control and recording still have hand-written TS twins
-# (their schemas use constructs this writer does not translate yet).
-GENERATED = ("frame", "jobs", "scene", "viewer-socket")
+GENERATED = ("control", "frame", "jobs", "recording", "scene", "viewer-socket")
 
 
 def module_name(schema_file: Path) -> str:
@@ -79,6 +80,10 @@ class Writer:
 
     def declaration(self, name: str, schema: dict[str, Any]) -> str:
         doc = f"/** {schema['description']} */\n" if "description" in schema else ""
+        if "x-enum-names" in schema:
+            members = zip(schema["x-enum-names"], schema["enum"], strict=True)
+            body = ",\n".join(f"  {member} = {value}" for member, value in members)
+            return f"{doc}export enum {name} {{\n{body}\n}}\n"
         if schema.get("type") == "object" and "properties" in schema:
             return f"{doc}export interface I{name} {self.object_body(schema, '')}\n"
         return f"{doc}export type {name} = {self.ts(schema, '')};\n"
@@ -87,9 +92,9 @@ class Writer:
 def generate(schema_file: Path) -> str:
     schema = json.loads(schema_file.read_text())
     defs = dict(schema.get("$defs", {}))
-    title = schema["title"]
     top = {k: v for k, v in schema.items() if not k.startswith("$") and not k.startswith("x-")}
-    defs[title] = top
+    if {"type", "properties", "oneOf", "anyOf"} & set(top):
+        defs[schema.get("x-type-name", schema["title"])] = top
     writer = Writer(defs)
     rel = schema_file.relative_to(LAB.parent).as_posix()
     parts = [

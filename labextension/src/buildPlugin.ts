@@ -4,10 +4,9 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { ICommandPalette, InputDialog, MainAreaWidget } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 
+import { CommandIDs } from './commandIds';
 import { BuildPanel } from './buildPanel';
 import { buildIcon } from './icons';
-
-export const BuildCommandIDs = { buildFolder: 'cosim:build-cpp-folder' } as const;
 
 export const buildPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:cpp-build',
@@ -32,7 +31,7 @@ export const buildPlugin: JupyterFrontEndPlugin<void> = {
         editor.focus();
       }
     };
-    app.commands.addCommand(BuildCommandIDs.buildFolder, {
+    app.commands.addCommand(CommandIDs.buildCppFolder, {
       label: args => (args.isLauncher ? 'Build C++ Folder' : 'Build C++ Folder (CoSim)'),
       caption: 'Compile the C++ sources of the file browser folder, show diagnostics, run it',
       icon: args => (args.isPalette ? undefined : buildIcon),
@@ -67,11 +66,11 @@ export const buildPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     launcher?.add({
-      command: BuildCommandIDs.buildFolder,
+      command: CommandIDs.buildCppFolder,
       category: 'CoSim',
       rank: 5,
       args: { isLauncher: true }
     });
-    palette?.addItem({ command: BuildCommandIDs.buildFolder, category: 'CoSim' });
+    palette?.addItem({ command: CommandIDs.buildCppFolder, category: 'CoSim' });
   }
 };

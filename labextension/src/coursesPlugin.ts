@@ -2,11 +2,10 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 
+import { CommandIDs } from './commandIds';
 import { COURSES_PANEL_ID, CoursesPanel } from './coursesPanel';
 import { coursesIcon } from './icons';
 import { addSidePanel, PanelRank } from './sidePanel';
-
-export const CoursesCommandIDs = { showPanel: 'cosim:show-courses-panel' } as const;
 
 export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:courses-panel',
@@ -20,7 +19,7 @@ export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     addSidePanel(app, new CoursesPanel(), {
       rank: PanelRank.courses,
-      command: CoursesCommandIDs.showPanel,
+      command: CommandIDs.showCoursesPanel,
       label: 'Show CoSim Courses Panel',
       caption:
         'Assignments of your courses: release, collect, grade, return; fetch, submit, scores',

@@ -5,12 +5,13 @@ import { costBannerPlugin } from './costBanner';
 import { coursesPanelPlugin } from './coursesPlugin';
 import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
-import { viewerPanelPlugin } from './panel';
 import { recordingPlugin } from './recordingPlugin';
 import { sharePlugin } from './shareDialog';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
+import { viewerPanelPlugin } from './viewerPlugin';
 
+export { CommandIDs } from './commandIds';
 export { ICoSimStatus } from './tokens';
 export type { IStatusReply, RedisState } from './tokens';
 

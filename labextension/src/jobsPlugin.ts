@@ -10,18 +10,13 @@ import {
 } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 
+import { CommandIDs } from './commandIds';
 import { jobsIcon, templatesIcon } from './icons';
 import { ITemplate, listTemplates, openTensorBoard, startJob, watchPolicy } from './jobsApi';
 import { JOBS_PANEL_ID, JobsPanel } from './jobsPanel';
 import { TemplateForm } from './templateDialog';
 import { errorText } from './dom';
 import { addSidePanel, PanelRank } from './sidePanel';
-
-export const JobCommandIDs = {
-  newJob: 'cosim:new-job',
-  showPanel: 'cosim:show-jobs-panel',
-  tensorBoard: 'cosim:open-tensorboard'
-} as const;
 
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:jobs',
@@ -38,7 +33,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     const templates = new Map<string, ITemplate>();
     const boards = new Map<string, MainAreaWidget<IFrame>>();
 
-    commands.addCommand(JobCommandIDs.tensorBoard, {
+    commands.addCommand(CommandIDs.openTensorBoard, {
       label: 'Open TensorBoard of a CoSim Job',
       icon: args => (args.isPalette ? undefined : jobsIcon),
       execute: async args => {
@@ -66,11 +61,11 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new JobsPanel({
       openTensorBoard: id =>
         void commands
-          .execute(JobCommandIDs.tensorBoard, { id })
+          .execute(CommandIDs.openTensorBoard, { id })
           .catch(error => Notification.error(`TensorBoard: ${errorText(error)}`)),
       watchPolicy: async id => {
         const reply = await watchPolicy(id);
-        await commands.execute('cosim:open-viewer', {
+        await commands.execute(CommandIDs.openViewer, {
           simId: reply.sim_id,
           title: `policy ${reply.checkpoint}`
         });
@@ -78,7 +73,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     });
     addSidePanel(app, panel, {
       rank: PanelRank.jobs,
-      command: JobCommandIDs.showPanel,
+      command: CommandIDs.showJobsPanel,
       label: 'Show CoSim Jobs Panel',
       caption: 'Background jobs of this server: progress, curves, logs, stop and resume',
       restoreName: JOBS_PANEL_ID,
@@ -87,7 +82,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       restorer
     });
 
-    commands.addCommand(JobCommandIDs.newJob, {
+    commands.addCommand(CommandIDs.newJob, {
       label: args => templates.get(String(args.template))?.title ?? 'New CoSim Job',
       caption: args => templates.get(String(args.template))?.description ?? '',
       icon: args => (args.isPalette ? undefined : templatesIcon),
@@ -128,8 +123,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         list.forEach((template, i) => {
           templates.set(template.name, template);
           const args = { template: template.name };
-          launcher?.add({ command: JobCommandIDs.newJob, args, category: 'CoSim', rank: 10 + i });
-          palette?.addItem({ command: JobCommandIDs.newJob, args, category: 'CoSim' });
+          launcher?.add({ command: CommandIDs.newJob, args, category: 'CoSim', rank: 10 + i });
+          palette?.addItem({ command: CommandIDs.newJob, args, category: 'CoSim' });
         });
       })
       .catch(error => console.warn('CoSim: cannot list templates', error));

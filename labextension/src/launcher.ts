@@ -3,6 +3,7 @@ import { ICommandPalette, MainAreaWidget, showDialog, Dialog } from '@jupyterlab
 import { ILauncher } from '@jupyterlab/launcher';
 import { Widget } from '@lumino/widgets';
 
+import { CommandIDs } from './commandIds';
 import { requestAPI } from './api';
 import { ICostGuardStatus } from './costBanner';
 import { createHelpWidget, HelpPage } from './help';
@@ -11,13 +12,6 @@ import { STARTERS } from './starters';
 import { ICoSimStatus } from './tokens';
 
 const CATEGORY = 'CoSim';
-
-export const CommandIDs = {
-  newSimNotebook: 'cosim:new-sim-notebook',
-  openStarter: 'cosim:open-starter',
-  help: 'cosim:help',
-  showStatus: 'cosim:show-status'
-} as const;
 
 function money(value: number | null | undefined): string {
   return value === null || value === undefined ? 'no cap' : `$${value.toFixed(2)}`;

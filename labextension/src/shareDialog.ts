@@ -9,10 +9,10 @@ import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
+import { CommandIDs } from './commandIds';
 import { el, errorText } from './dom';
 import { createLink, ISharing, listSharing, revoke, revokeLinks, share } from './shareApi';
 
-const COMMAND = 'cosim:share';
 const LINK_LIFETIMES: [string, number][] = [
   ['1 hour', 3600],
   ['1 day', 86400],
@@ -148,7 +148,7 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
     if (!PageConfig.getOption('hubUser')) {
       return; // not under JupyterHub: there is no one to share with
     }
-    app.commands.addCommand(COMMAND, {
+    app.commands.addCommand(CommandIDs.share, {
       label: 'Share this server…',
       caption: 'Let other hub users or groups into this server, or make a share link',
       execute: () =>
@@ -158,10 +158,10 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
           buttons: [Dialog.okButton({ label: 'Done' })]
         })
     });
-    palette?.addItem({ command: COMMAND, category: 'CoSim' });
+    palette?.addItem({ command: CommandIDs.share, category: 'CoSim' });
     const button = new Widget({ node: el('button', 'cosim-ShareButton jp-mod-styled', 'Share') });
     button.node.title = 'Share this server';
-    button.node.onclick = () => void app.commands.execute(COMMAND);
+    button.node.onclick = () => void app.commands.execute(CommandIDs.share);
     button.id = 'cosim-share-button';
     app.shell.add(button, 'top', { rank: 900 });
   }

@@ -2,15 +2,11 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 
+import { CommandIDs } from './commandIds';
 import { snapshotsIcon } from './icons';
 import { SnapshotDiffWidget } from './snapshotDiff';
 import { SNAPSHOTS_PANEL_ID, SnapshotsPanel } from './snapshotsPanel';
 import { addSidePanel, PanelRank } from './sidePanel';
-
-export const SnapshotCommandIDs = {
-  showPanel: 'cosim:show-snapshots-panel',
-  diff: 'cosim:snapshot-diff'
-} as const;
 
 export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:snapshots-panel',
@@ -25,7 +21,7 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
     const diffs = new Map<string, MainAreaWidget<SnapshotDiffWidget>>();
 
-    commands.addCommand(SnapshotCommandIDs.diff, {
+    commands.addCommand(CommandIDs.snapshotDiff, {
       label: 'Diff CoSim Snapshot Against Working Tree',
       caption: 'What changed since a snapshot: files, patches, Python packages',
       icon: args => (args.isPalette ? undefined : snapshotsIcon),
@@ -48,12 +44,12 @@ export const snapshotsPanelPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     const panel = new SnapshotsPanel({
-      openDiff: id => void commands.execute(SnapshotCommandIDs.diff, { id }),
+      openDiff: id => void commands.execute(CommandIDs.snapshotDiff, { id }),
       restored: () => diffs.forEach(widget => void widget.content.load())
     });
     addSidePanel(app, panel, {
       rank: PanelRank.snapshots,
-      command: SnapshotCommandIDs.showPanel,
+      command: CommandIDs.showSnapshotsPanel,
       label: 'Show CoSim Snapshots Panel',
       caption: 'Snapshots of this workspace: take, diff, restore, export',
       restoreName: SNAPSHOTS_PANEL_ID,

@@ -2,6 +2,7 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
+import { CommandIDs } from './commandIds';
 import { StatusModel } from './statusModel';
 import { ICoSimStatus } from './tokens';
 
@@ -51,7 +52,7 @@ export const statusPlugin: JupyterFrontEndPlugin<ICoSimStatus> = {
     if (statusBar) {
       statusBar.registerStatusItem('@cosim/labextension:status', {
         // By id: the command lives in the launcher plugin, which needs this one's token.
-        item: new StatusItem(model, () => void app.commands.execute('cosim:show-status')),
+        item: new StatusItem(model, () => void app.commands.execute(CommandIDs.showStatus)),
         align: 'left',
         rank: 50
       });

@@ -67,3 +67,16 @@ def test_file_size_limit_gives_a_clear_error_and_keeps_earlier_snapshots(tmp_pat
     assert "Traceback" not in result.stderr
     assert [s["id"] for s in list_snapshots(ws)] == [first]
     assert verify(ws) == []
+
+
+def test_gc_removes_what_a_kill_during_pack_commit_left(tmp_path: Path) -> None:
+    """Killed between writing a pack's temp index and renaming it: a temp pack and a temp
+    index with the same id are left; gc removes both."""
+    ws = make_workspace(tmp_path / "ws")
+    create(ws, "first")
+    packs = ws / ".cosim" / "snapshots" / "packs"
+    (packs / ".tmp-deadbeef.pack").write_bytes(b"partial pack")
+    (packs / ".tmp-deadbeef.idx").write_bytes(b"{}")
+    gc(ws)
+    assert not list(packs.glob(".tmp-*"))
+    assert verify(ws) == []

@@ -33,6 +33,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -183,6 +184,7 @@ class Exchange:
         self.max_student_bytes = max_student_bytes
         self.max_student_files = max_student_files
         self.grading: GradingFlow | None = None
+        self.no_grading_reason = "grading is turned off on this hub (COSIM_GRADING=0)"
 
     def course(self, course_id: str) -> Course:
         course = self.store.load().get(course_id)
@@ -378,7 +380,11 @@ class AssignmentHandler(ExchangeHandler):
         files = decode_files(body, self.exchange.max_bytes)
         old = self.exchange.meta(course_id, assignment)
         policy = policy_from(body, AssignmentPolicy.from_meta(old) if old else None)
-        graded = self.exchange.grading is not None and has_nbgrader_cells(files)
+        graded = has_nbgrader_cells(files)
+        if graded and self.exchange.grading is None:  # never hand out the solutions instead
+            raise ExchangeError(
+                503, f"{assignment} is in nbgrader's format, but {self.exchange.no_grading_reason}"
+            )
         if graded:
             assert self.exchange.grading is not None
             try:  # students get nbgrader's release: no solutions, no hidden tests
@@ -572,7 +578,11 @@ async def _serve() -> None:
         int(float(student_mb) * 2**20) if student_mb else EXCHANGE_MAX_BYTES_PER_STUDENT,
         int(student_files) if student_files else EXCHANGE_MAX_FILES_PER_STUDENT,
     )
-    if os.environ.get("COSIM_GRADING", "1") != "0":
+    if importlib.util.find_spec("nbgrader") is None:
+        exchange.no_grading_reason = (
+            "nbgrader is not installed where the exchange runs (install cosim[user] there)"
+        )
+    elif os.environ.get("COSIM_GRADING", "1") != "0":
         exchange.grading = GradingFlow(
             exchange,
             os.environ.get("COSIM_GRADER_PREFIX", "cosim-grade-"),

@@ -13,8 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
 from .envlock import environment_lock
 from .startup_files import is_startup_file
 from .store import (
@@ -22,6 +20,7 @@ from .store import (
     SnapshotError,
     SnapshotStore,
     atomic_write,
+    compressor,
     disk_error,
     sha256_file,
 )
@@ -84,7 +83,7 @@ def _scan(
             data = path.read_bytes()  # one read for both the hash and the blob
             record["sha256"] = digest = hashlib.sha256(data).hexdigest()
             if pack is not None and store_it and digest not in pack and not store.has_blob(digest):
-                added += pack.add(digest, zstandard.ZstdCompressor(level=1).compress(data))
+                added += pack.add(digest, compressor().compress(data))
         return added
 
     batches = [to_hash[i : i + BATCH] for i in range(0, len(to_hash), BATCH)]
@@ -451,7 +450,9 @@ def _collect_packs(store: SnapshotStore, live: set[str]) -> tuple[list[Path], in
         keep.abort()
         raise
     for path in doomed:
-        if path.suffix == ".pack":
+        # A committed pack's index goes with it; a temp pack's temp index is in `doomed` itself
+        # (deleting it here too made gc fail on it later).
+        if path.suffix == ".pack" and not path.name.startswith(".tmp-"):
             (folder / f"{path.stem}.idx").unlink(missing_ok=True)
     store.packs.invalidate()
     return doomed, dead

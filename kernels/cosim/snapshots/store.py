@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,25 @@ HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}$")
 CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # compressed in one call into a pack; larger files are streamed to a blob
+
+
+_local = threading.local()
+
+
+def compressor(level: int = 1) -> zstandard.ZstdCompressor:
+    """This thread's zstd compressor at ``level``: a new context per file costs about as much as
+    compressing a small source file, and one context must not be shared between threads."""
+    cache: dict[int, zstandard.ZstdCompressor] = _local.__dict__.setdefault("by_level", {})
+    if level not in cache:
+        cache[level] = zstandard.ZstdCompressor(level=level)
+    return cache[level]
+
+
+def decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's zstd decompressor (reused for the same reason as ``compressor``)."""
+    if not hasattr(_local, "decompressor"):
+        _local.decompressor = zstandard.ZstdDecompressor()
+    return _local.decompressor
 
 
 class SnapshotError(Exception):
@@ -137,9 +157,7 @@ class SnapshotStore:
         """Store ``source`` as a blob file under ``digest`` unless present; returns compressed
         bytes written."""
         with open(source, "rb") as src:
-            return self._write_blob(
-                digest, lambda out: zstandard.ZstdCompressor(level=level).copy_stream(src, out)
-            )
+            return self._write_blob(digest, lambda out: compressor(level).copy_stream(src, out))
 
     def put_blob_stream(self, digest: str, compressed: IO[bytes]) -> None:
         """Store an already-compressed blob (from an archive) after the caller verified it."""
@@ -196,7 +214,7 @@ class SnapshotStore:
             extract_verified(io.BytesIO(packed), digest, size, out)
             return
         try:  # a small blob whose frame declares the recorded size: one call
-            data = zstandard.ZstdDecompressor().decompress(packed)
+            data = decompressor().decompress(packed)
         except zstandard.ZstdError as err:
             raise SnapshotError(f"blob {digest[:12]} is corrupt ({err})") from None
         if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
@@ -254,7 +272,7 @@ class SnapshotStore:
 def extract_verified(compressed: IO[bytes], digest: str, size: int, out: IO[bytes]) -> None:
     hasher = hashlib.sha256()
     written = 0
-    with compressed, zstandard.ZstdDecompressor().stream_reader(compressed) as reader:
+    with compressed, decompressor().stream_reader(compressed) as reader:
         while chunk := reader.read(CHUNK):
             written += len(chunk)
             if written > size:

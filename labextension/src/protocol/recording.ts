@@ -1,13 +1,8 @@
-/**
- * The `.cosimrec` recording format: TypeScript twin of
- * kernels/cosim_protocol/schemas/recording.schema.json (JSON parts) and the binary layout
- * documented in kernels/cosim_protocol/recording.py.
- *
- * Written by hand until the schema-to-TypeScript generator (issue 14) is on main; regenerate
- * then and keep these names.
- */
+// Generated from kernels/cosim_protocol/schemas/recording.schema.json by labextension/scripts/protocol_types.py (npm run build).
+// Do not edit: change the schema and rebuild.
 
-export const RECORDING_SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 1;
+
 export const RECORDING_SUFFIX = '.cosimrec';
 export const FILE_MAGIC = 'COSIMREC';
 export const BLOCK_MAGIC = 'CRBK';
@@ -16,9 +11,9 @@ export const FILE_HEADER_BYTES = 16;
 export const BLOCK_HEADER_BYTES = 48;
 export const INDEX_ENTRY_BYTES = 40;
 export const FOOTER_BYTES = 16;
-/** A reader refuses blocks that declare more than this once decompressed. */
-export const MAX_RAW_BLOCK = 64 * 1024 * 1024;
+export const MAX_RAW_BLOCK = 67108864;
 
+/** A block's type byte. */
 export enum BlockType {
   Scene = 1,
   Frames = 2,
@@ -26,50 +21,57 @@ export enum BlockType {
   Index = 4
 }
 
+/** A block's codec byte. */
 export enum Codec {
   None = 0,
   Zstd = 1
 }
 
-/** Frames-block flags, applied in this order when writing: delta, transpose, shuffle. */
+/** Frames-block flag bits, applied in this order when writing: delta, transpose, shuffle. */
 export enum PoseCoding {
   Delta = 1,
   Shuffle = 2,
   Transpose = 4
 }
 
-/** The file header's JSON ("header" in the schema). */
+/** The file header's JSON, right after the 16-byte binary header. */
 export interface IRecordingHeader {
   format: 'cosimrec';
   engine: 'mujoco' | 'pybullet';
   title: string;
   sim_id: string;
-  /** Unix seconds when recording began. */
+  /** Unix seconds when recording began */
   created: number;
-  /** Names of the moving bodies, in the order of each frame's poses. */
+  /** names of the moving bodies, in the order of each frame's poses */
   bodies: string[];
-  /** Frames/s cap of the viewer. */
+  /** frames/s cap of the viewer */
   rate: number;
+  /** the software that wrote the file */
   writer?: string;
 }
 
-/** One control event ("event" in the schema); an events block is a JSON list of them. */
+/** One control event; an events block holds a JSON list of them. */
 export interface IRecordingEvent {
-  /** Sim time of the latest frame when it happened. */
+  /** sim time of the latest frame when it happened */
   t: number;
+  /** that frame's number */
   frame: number;
+  /** Unix seconds */
   wall?: number;
-  /** start / end (of the recording), stop, or a sim-control command. */
+  /** start/end (of the recording), stop (a viewer pressed stop), or a sim-control command (pause, resume, reset, step, param, seed, speed) */
   kind: string;
+  /** hub user who sent it, if known */
   user?: string | null;
+  /** the command's other fields */
   detail?: Record<string, unknown>;
 }
 
-/** One block index entry ("indexEntry" in the schema). */
+/** One 40-byte binary index entry, as a reader exposes it. */
 export interface IIndexEntry {
   offset: number;
   type: BlockType;
   codec?: Codec;
+  /** PoseCoding bits (0 for blocks other than frames). */
   flags?: number;
   count: number;
   firstFrame: number;

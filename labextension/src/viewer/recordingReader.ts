@@ -20,7 +20,7 @@ import {
   IRecordingHeader,
   MAX_RAW_BLOCK,
   PoseCoding,
-  RECORDING_SCHEMA_VERSION
+  SCHEMA_VERSION as RECORDING_SCHEMA_VERSION
 } from '../protocol/recording';
 
 export class RecordingError extends Error {

@@ -85,7 +85,7 @@ export function renderGradebook(book: IGradebook): HTMLElement {
     body.appendChild(tr);
   }
   if (book.students.length === 0 || book.assignments.length === 0) {
-    box.appendChild(el('p', 'cosim-Courses-empty', 'No students or assignments yet.'));
+    box.appendChild(el('p', 'cosim-Courses-gradebookEmpty', 'No students or assignments yet.'));
   } else {
     box.appendChild(table);
   }

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from cosim_hub.guard_settings import CoSimCostGuard
-from cosim_hub.ledger import MICRO, Quota
+from cosim_hub.costguard.ledger import MICRO, Quota
+from cosim_hub.costguard.settings import CoSimCostGuard
+from cosim_hub.costguard.spawn import SpawnGuard, SpawnRefused
 from cosim_hub.profiles import load_profiles
 from cosim_hub.redis_server import RedisServer
-from cosim_hub.spawn_guard import SpawnGuard, SpawnRefused
 
 CONCURRENT = 50
 CLUSTER_GPUS = 20

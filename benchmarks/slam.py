@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _report import report
+from _report import figure, report
 
 from cosim.slam.datasets import read_sequence
 from cosim.slam.metrics import evaluate_trajectories
@@ -167,6 +167,12 @@ def main() -> None:
             "frames": spec.frames,
             "rounds": args.rounds,
             "quiet_machine": False,
+            "detail": {
+                "fps": figure(rates, 2),
+                "ate_rmse_m": figure(ates, 5),
+                "eval_ratio": figure(ratios),
+                "seconds": {"cosim_slam_eval": figure(ours), "evo_ape": figure(theirs)},
+            },
         }
         report(rows, figures, args.json)
     finally:

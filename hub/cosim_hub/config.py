@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 DEFAULT_STATE_DIR = "~/.local/share/cosim"
@@ -117,6 +117,22 @@ class CoSimHub(Configurable):
         packaged profiles.toml (CPU, GPU small, GPU large; GPUs simulated locally).""",
     ).tag(config=True)
 
+    datasets = Dict(
+        value_trait=Unicode(),
+        help="""Datasets that every user server sees read-only under ~/datasets/<name>, as
+        {name: absolute folder}, e.g. {"tum-fr1-xyz": "/srv/datasets/fr1_xyz"}. Names are
+        1-64 letters, digits, '.', '_' or '-'. With the local spawner as root each server gets
+        a read-only bind mount in its own mount namespace (writes fail with 'Read-only file
+        system'); snapshots record them as references, never copies. On Kubernetes declare the
+        same datasets as read-only volumes in helm-config/values.yaml (singleuser.storage).""",
+    ).tag(config=True)
+
+    @validate("datasets")
+    def _check_datasets(self, proposal: Any) -> dict[str, str]:
+        from .dataset_mounts import check_datasets
+
+        return check_datasets(dict(proposal["value"]), "CoSimHub.datasets")
+
     @default("state_dir")
     def _default_state_dir(self) -> str:
         return default_state_dir()
@@ -179,7 +195,7 @@ def configure(c: Config) -> CoSimHub:
     configure_subdomains(c, settings.subdomain_host)
     _configure_authenticator(c, settings)
     _configure_spawner(c, settings)
-    from .guard_config import configure_cost_guard
+    from .costguard.config import configure_cost_guard
 
     configure_cost_guard(c, settings)
     _configure_redis_acls(c, settings)
@@ -224,6 +240,8 @@ def _configure_spawner(c: Config, settings: CoSimHub) -> None:
         install_id = installation_id(settings.hub_dir)
         _set_default(c.CoSimLocalSpawner, "installation_id", install_id)
         _set_default(c.CoSimLocalSpawner, "account_prefix", account_prefix(install_id))
+        if settings.datasets:
+            _set_default(c.CoSimLocalSpawner, "datasets", dict(settings.datasets))
     else:
         _set_default(c.JupyterHub, "spawner_class", "kubespawner.KubeSpawner")
 
@@ -241,7 +259,7 @@ def _configure_redis_acls(c: Config, settings: CoSimHub) -> None:
 
 
 def _configure_courses(c: Config, settings: CoSimHub) -> None:
-    from .courses.setup import configure_courses
+    from .courses.hub_config import configure_courses
 
     # With OIDC groups claims the authenticator owns group membership (and adds course groups).
     manage_groups = settings.authenticator == "oidc" and bool(

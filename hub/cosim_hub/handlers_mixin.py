@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 COURSES_SETTING = "cosim_courses_file"
+COURSE_CREATORS_SETTING = "cosim_course_creators_group"
 
 
 def courses_file(app: Any) -> str:
@@ -20,9 +21,10 @@ class CoSimHandlersMixin:
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         from .courses.hub_api import course_handlers
+        from .courses.setup_pages import setup_page_handlers
 
         base: list[tuple[str, Any]] = super().get_handlers(app)  # type: ignore[misc]
-        return [*base, *course_handlers()]
+        return [*base, *course_handlers(), *setup_page_handlers()]
 
     def course_groups(self, name: str) -> set[str]:
         """Hub groups ``name`` belongs to as a student of a CoSim course."""

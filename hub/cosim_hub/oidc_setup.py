@@ -35,7 +35,7 @@ def crypt_keys(hub_dir: Path) -> list[str]:
 
 
 def configure_oidc(c: Config, hub_dir: Path, redis_url: str) -> None:
-    from .courses.setup import add_server_token_scopes, extend_user_role
+    from .courses.hub_config import add_server_token_scopes, extend_user_role
 
     _set_default(c.JupyterHub, "authenticator_class", "cosim_hub.oidc.CoSimOIDCAuthenticator")
     auth = c.CoSimOIDCAuthenticator

@@ -8,7 +8,8 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+
+import psutil
 
 # Every process `cosim up` starts carries this variable, so shutdown can find stragglers even
 # after they changed uid or process group.
@@ -33,47 +34,28 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie still answers kill(0); it is not running)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    # A zombie still answers kill(0); it is not running.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _environ_has(pid: int, needle: bytes) -> bool:
-    try:
-        return needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
-def _uid_of(pid: int) -> int | None:
-    try:
-        return Path(f"/proc/{pid}").stat().st_uid
-    except OSError:
-        return None
 
 
 def tagged_pids(launch_id: str, uids: Iterable[int] = ()) -> list[int]:
     """Live processes started under ``launch_id`` or owned by one of ``uids``, except us."""
-    needle = f"{LAUNCH_ENV}={launch_id}".encode()
     uid_set = set(uids)
     me = os.getpid()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for proc in psutil.process_iter(["uids", "environ", "status"]):
+        info = proc.info
+        if proc.pid == me or info["status"] in (None, psutil.STATUS_ZOMBIE):
             continue
-        pid = int(entry.name)
-        if pid == me or not pid_alive(pid):
-            continue
-        if _environ_has(pid, needle) or (uid_set and _uid_of(pid) in uid_set):
-            found.append(pid)
+        tagged = (info["environ"] or {}).get(LAUNCH_ENV) == launch_id
+        owned = info["uids"] is not None and info["uids"].effective in uid_set
+        if tagged or owned:
+            found.append(proc.pid)
     return found
 
 

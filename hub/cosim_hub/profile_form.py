@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import CoSimHub
-from .guard_settings import CoSimCostGuard
+from .costguard.settings import CoSimCostGuard
 from .profiles import Profile, find_profile, load_profiles, local_limits, profiles_for
 
 _FORM_STYLE = """
@@ -65,7 +65,7 @@ class ProfileFormMixin:
     def _guard(self) -> Any:
         if not CoSimCostGuard(config=self.config).enabled:
             return None
-        from .spawn_guard import SpawnGuard
+        from .costguard.spawn import SpawnGuard
 
         return SpawnGuard.for_spawner(self)
 

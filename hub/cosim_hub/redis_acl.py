@@ -9,11 +9,12 @@ in Redis (see ``cosim_protocol.keys``):
   PUBLISH ``sim:<id>:frames``; SUBSCRIBE ``sim:<id>:control``
 - viewer relay/REST (server): GET/MGET/EXISTS/ZRANGE/ZREM; SUBSCRIBE frames; PUBLISH control
 - jobs: SET ``job:<id>``, XADD ``job:<id>:metrics``, DEL both; build status: SET EX/GET
-- status: PING; the cost-guard banner: HGET/HGETALL on four ledger hashes, read only
+- status: PING
 
 So: keys and channels ``cosim:<user>:*``, read/write/keyspace/pub-sub/stream commands, nothing
 dangerous (FLUSHALL, KEYS, CONFIG, ACL, DEBUG, ...) and no scripts (a script could reach keys it
-does not declare). The ledger is written only by the hub and its cost-guard service.
+does not declare). The cost guard's ledger is out of reach altogether: its hashes hold every
+user's figures in fields, and ACLs work per key; the Lab banner asks the cost-guard service.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cosim_protocol.keys import LEDGER_READ_KEYS, user_pattern
+from cosim_protocol.keys import user_pattern
 from cosim_protocol.redis_client import make_async
 
 log = logging.getLogger("cosim.redis_acl")
@@ -102,7 +103,6 @@ def acl_rules(hub_name: str, password: str) -> list[str]:
         f">{password}",
         f"~{own}",
         f"&{own}",
-        *(f"%R~{key}" for key in LEDGER_READ_KEYS),
         *COMMAND_RULES,
     ]
 

@@ -12,7 +12,7 @@ from traitlets.config import Config
 
 from cosim_protocol.sharing import VIEW_SCOPE
 
-from .courses.setup import add_server_token_scopes, extend_user_role
+from .courses.hub_config import add_server_token_scopes, extend_user_role
 
 # Who a user may name in a share, and the right to share their own servers.
 SHARING_SCOPES = [

@@ -16,6 +16,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
 from traitlets import Enum, Unicode, default
 
+from .dataset_mounts import DatasetMountsMixin
 from .gpu_spawner import GpuSpawnerMixin
 from .installation import account_comment, created_by
 from .private_runtime import PrivateRuntimeMixin
@@ -64,7 +65,12 @@ class AccountConflict(web.HTTPError):
 
 
 class CoSimLocalSpawner(
-    UserLimitsMixin, PrivateRuntimeMixin, GpuSpawnerMixin, ProfileFormMixin, LocalProcessSpawner
+    UserLimitsMixin,
+    PrivateRuntimeMixin,
+    DatasetMountsMixin,
+    GpuSpawnerMixin,
+    ProfileFormMixin,
+    LocalProcessSpawner,
 ):
     """Local user servers with per-user isolation.
 
@@ -148,6 +154,7 @@ class CoSimLocalSpawner(
         self.notebook_dir = str(self.home)
         self.prepare_runtime_dir()
         self.prepare_user_limits()
+        self.prepare_dataset_mounts()
         await self.allocate_gpus()
         try:
             return await super().start()
@@ -215,11 +222,13 @@ class CoSimLocalSpawner(
 
         apply_limits = self.profile_limits_fn()
         enter_user_limits = self.user_limits_fn()
+        mount_datasets = self.datasets_fn()
         redirect_output = make_output_redirect(self.home)
 
         def preexec() -> None:
             apply_limits()  # before dropping root: lowering limits needs no privilege anyway
             enter_user_limits()  # joining a cgroup does need root
+            mount_datasets()  # so do a mount namespace and its read-only binds
             become_user()
             redirect_output()  # as the user: never the hub's own log descriptors
 
@@ -240,5 +249,6 @@ class CoSimLocalSpawner(
         env["PATH"] = os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"])
         env.update(self.profile_environment())
         env.update(self.runtime_env(env))
+        env.update(self.datasets_env())
         env.update(self.gpu_environment())  # its own GPUs, or none: never every GPU
         return env

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import resource
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 from traitlets import Bool
 from traitlets.config import Configurable
 
@@ -24,35 +24,23 @@ from .cgroups import CgroupLimits, UserCgroup, open_user_cgroup
 from .procs import kill_until_gone
 from .profiles import Profile
 
-JOB_WORKER_MODULE = b"cosim.jobs.worker"
-
-
-def _ppid_and_uid(pid: int) -> tuple[int, int] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        uid = Path(f"/proc/{pid}").stat().st_uid
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1]), uid
+JOB_WORKER_MODULE = "cosim.jobs.worker"
 
 
 def _is_job_worker(pid: int) -> bool:
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        return JOB_WORKER_MODULE in psutil.Process(pid).cmdline()
+    except psutil.Error:
         return False
-    return JOB_WORKER_MODULE in argv
 
 
 def processes_of(uid: int) -> dict[int, int]:
     """{pid: ppid} of every live process owned by ``uid``."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            info = _ppid_and_uid(int(entry.name))
-            if info is not None and info[1] == uid:
-                found[int(entry.name)] = info[0]
-    return found
+    return {
+        proc.pid: proc.info["ppid"]
+        for proc in psutil.process_iter(["ppid", "uids"])
+        if proc.info["uids"] is not None and proc.info["uids"].effective == uid
+    }
 
 
 def job_pids(procs: dict[int, int]) -> set[int]:

@@ -23,6 +23,7 @@ from cosim_protocol.control import (
     check_param_declaration,
     declare_params,
     default_document,
+    document_text,
 )
 
 # Behind real time by more than this, pacing starts again from now instead of racing to catch up.
@@ -46,8 +47,7 @@ def write_document(path: Path, doc: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(doc, out, indent=2)
-            out.write("\n")
+            out.write(document_text(doc))
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

@@ -4,7 +4,8 @@ ipykernel binds every channel to the transport in the connection file, except on
 that forked subprocesses use to send their output to IOPub, which it always binds to a random
 127.0.0.1 TCP port. Under ``transport = "ipc"`` this app binds that pipe to a Unix socket next to
 the kernel's other sockets instead (in the user's private runtime folder, see
-``cosim_hub.private_runtime``), so the kernel listens on no TCP port at all.
+``cosim_hub.private_runtime``), and Lab's debugger reaches debugpy over a Unix socket there too
+(``private_debugger``), so the kernel listens on no TCP port at all.
 
 CoSim's ``python3`` kernelspec (``kernelspecs/``, put first on ``JUPYTER_PATH`` by the spawner)
 and the C++ kernel start through :func:`launch`.
@@ -18,8 +19,12 @@ from typing import Any
 
 import zmq
 from ipykernel.iostream import IOPubThread
+from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
+from traitlets import Type
 from zmq.eventloop.zmqstream import ZMQStream
+
+from .private_debugger import debugger_class
 
 # A folder for JUPYTER_PATH whose kernels/python3 starts this module.
 KERNELSPEC_PATH = Path(__file__).with_name("kernelspecs")
@@ -69,6 +74,16 @@ class PrivateKernelApp(IPKernelApp):
     def initialize(self, argv: Any = None) -> None:
         prefer_oom_kill()
         super().initialize(argv)
+
+    def init_kernel(self) -> None:
+        if self.transport == "ipc" and issubclass(self.kernel_class, IPythonKernel):
+            # IPythonKernel builds its debugger in __init__ from ``debugger_class`` (a trait
+            # that config cannot set), so the kernel class gets the Unix-socket one as default.
+            debugger = Type(debugger_class(f"{self.ip}-debugpy"))
+            self.kernel_class = type(
+                self.kernel_class.__name__, (self.kernel_class,), {"debugger_class": debugger}
+            )
+        super().init_kernel()
 
     def init_iopub(self, context: Any) -> None:
         if self.transport != "ipc":

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
 
@@ -129,21 +130,11 @@ def scrubbed_env(limits: CoSimCppSandbox, base: Mapping[str, str] | None = None)
 
 def _tasks_of(uid: int) -> int:
     """Processes and threads ``uid`` runs now (what RLIMIT_NPROC counts)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid != uid:
-                continue
-            with open(f"/proc/{entry.name}/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"Threads:"):
-                        count += int(line.split()[1])
-                        break
-        except (OSError, ValueError):
-            continue
-    return count
+    return sum(
+        proc.info["num_threads"] or 0
+        for proc in psutil.process_iter(["uids", "num_threads"])
+        if proc.info["uids"] is not None and proc.info["uids"].effective == uid
+    )
 
 
 def _kill_group(pgid: int) -> None:

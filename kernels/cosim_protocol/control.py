@@ -29,6 +29,7 @@ channel (``cosim.protocol.Keys.control``); the kernel declares its params in the
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -70,6 +71,12 @@ def default_document(params: dict[str, Any] | None = None) -> dict[str, Any]:
         "params": dict(params or {}),
         "events": [],
     }
+
+
+def document_text(doc: dict[str, Any]) -> str:
+    """The file's text for ``doc``: every writer (the kernel, the server, the server's copy in
+    the RTC room) writes exactly this, so equal documents are equal texts."""
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def _is_int(value: Any) -> bool:

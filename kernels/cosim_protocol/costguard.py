@@ -1,9 +1,8 @@
-"""The cost guard's ledger as user servers may read it: money units, months, quotas,
-reservations and the read-only view of the ledger hashes (layout in cosim_hub.ledger; names in
-``keys``). The hub's ``cosim_hub.ledger.Ledger`` adds the writes (Lua scripts) on top.
-
-A user server's Redis ACL allows reading exactly ``keys.LEDGER_READ_KEYS``: what
-``LedgerView.reservation``, ``notices``, ``quotas`` and ``spend`` read. Keep them in step.
+"""The cost guard's ledger: money units, months, quotas, reservations and the reads of the
+ledger hashes (layout in cosim_hub.costguard.ledger; names in ``keys``). The hub's
+``cosim_hub.costguard.ledger.Ledger`` adds the writes (Lua scripts) on top. Only the hub and
+its cost-guard service read the ledger; a user sees their own figures through the service's
+``api/self``.
 """
 
 from __future__ import annotations

@@ -19,10 +19,16 @@ PROFILE = "COSIM_PROFILE"
 GPUS = "COSIM_GPUS"
 # Hub -> user server: the courses service's URL.
 COURSES_URL = "COSIM_COURSES_URL"
+# Hub -> user server: the cost-guard service's URL (its api/self answers the server's own user).
+COSTGUARD_URL = "COSIM_COSTGUARD_URL"
 # User server -> job process: its workspace, its folder and its launch id.
 WORKSPACE = "COSIM_WORKSPACE"
 JOB_DIR = "COSIM_JOB_DIR"
 LAUNCH_ID = "COSIM_LAUNCH_ID"
+# Spawner -> user server: the admin's read-only datasets, JSON {name: source folder}, which the
+# server sees under ~/datasets/<name> (COSIM_DATASETS_DIR moves that folder, for tests).
+DATASETS = "COSIM_DATASETS"
+DATASETS_DIR = "COSIM_DATASETS_DIR"
 # Hub -> cost-guard service: the settings file it reads.
 COSTGUARD_SETTINGS = "COSIM_COSTGUARD_SETTINGS"
 

@@ -17,10 +17,10 @@ Hub-wide names (written by the hub and its services only)::
 
     cosim:hub:blocked    SET     blocked user names (cosim_hub.revocation)
     cosim:hub:revoked    HASH    user name -> epoch of the last forced log-out
-    cosim:costguard:*    the cost guard's ledger (layout in cosim_hub.ledger)
+    cosim:costguard:*    the cost guard's ledger (layout in cosim_hub.costguard.ledger)
 
 A user server's Redis ACL (cosim_hub.redis_acl) allows ``user_pattern(user)`` for keys and
-channels, plus read-only ``LEDGER_READ_KEYS``.
+channels, nothing else (not the cost guard's ledger: the Lab banner asks the cost-guard service).
 """
 
 from __future__ import annotations
@@ -42,16 +42,6 @@ SCENE_TTL_S = 7 * 24 * 3600
 BLOCKED_KEY = "cosim:hub:blocked"
 REVOKED_KEY = "cosim:hub:revoked"
 LEDGER_PREFIX = "cosim:costguard"
-
-# The ledger hashes the Lab banner (cosim_server.costguard) reads. They hold every user's figures
-# in fields, and Redis ACLs work per key, not per field: read access to them shows a user others'
-# spend and reservations, never lets them change any.
-LEDGER_READ_KEYS = (
-    f"{LEDGER_PREFIX}:servers",
-    f"{LEDGER_PREFIX}:notices",
-    f"{LEDGER_PREFIX}:quotas",
-    f"{LEDGER_PREFIX}:spend:*",
-)
 
 
 def namespace_name(user: str) -> str:

@@ -1,14 +1,17 @@
 /** `.cosimrec` files open in the recording player (the file browser's double-click). */
+import { IGlobalAwareness } from '@jupyter/collaborative-drive';
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { viewerIcon } from './icons';
 import { RECORDING_FACTORY, RECORDING_FILE_TYPE, RecordingFactory } from './recordingWidget';
+import { IAwarenessLike } from './viewer/presenterFollow';
 
 export const recordingPlugin: JupyterFrontEndPlugin<void> = {
   id: '@cosim/labextension:recordings',
   description: 'Opens .cosimrec sim recordings with a playback timeline.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
+  optional: [IGlobalAwareness],
+  activate: (app: JupyterFrontEnd, awareness: IAwarenessLike | null) => {
     app.docRegistry.addFileType({
       name: RECORDING_FILE_TYPE,
       displayName: 'CoSim recording',
@@ -18,14 +21,14 @@ export const recordingPlugin: JupyterFrontEndPlugin<void> = {
       contentType: 'file',
       icon: viewerIcon
     });
-    app.docRegistry.addWidgetFactory(
-      new RecordingFactory({
-        name: RECORDING_FACTORY,
-        modelName: 'base64',
-        fileTypes: [RECORDING_FILE_TYPE],
-        defaultFor: [RECORDING_FILE_TYPE],
-        readOnly: true
-      })
-    );
+    const factory = new RecordingFactory({
+      name: RECORDING_FACTORY,
+      modelName: 'base64',
+      fileTypes: [RECORDING_FILE_TYPE],
+      defaultFor: [RECORDING_FILE_TYPE],
+      readOnly: true
+    });
+    factory.awareness = awareness;
+    app.docRegistry.addWidgetFactory(factory);
   }
 };

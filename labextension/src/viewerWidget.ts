@@ -5,6 +5,9 @@ import { viewerIcon } from './icons';
 import { ISimMeta, simPresence, viewerSocketUrl } from './simApi';
 import { SimConnection, SimView, Viewpoint } from './viewer';
 import { ControlToolbar } from './viewer/controlToolbar';
+import { LiveRewind } from './viewer/liveRewind';
+import { VideoExport } from './viewer/videoExport';
+import { saveWorkspaceFile } from './workspaceFiles';
 
 export interface IViewerWidgetOptions {
   simId: string;
@@ -59,6 +62,14 @@ export class SimViewerWidget extends Widget {
     const reset = button(bar, 'cosim-Viewer-resetView', 'Reset view',
       'Frame the robot again (or double-click the view)'); // prettier-ignore
     reset.onclick = () => this._view.resetView();
+    // Export video (viewer/videoExport.ts) into the workspace's top folder.
+    this._video = new VideoExport({
+      canvas: () => this._view.element.querySelector('canvas'),
+      save: (video, name) => saveWorkspaceFile('', name, video),
+      stem: () => this.title.label,
+      onMessage: message => this._view.note(message)
+    });
+    bar.appendChild(this._video.element);
     const help = button(bar, 'cosim-Viewer-helpButton', '?', 'Mouse and key bindings');
     help.onclick = () => this._view.toggleHelp();
     this._view.element.addEventListener('cosim-view-reset', () => {
@@ -70,6 +81,9 @@ export class SimViewerWidget extends Widget {
       this._connection.send({ type: 'control', change })
     );
     bar.after(this._control.element);
+    // The last minute of frames, for rewinding while the sim runs (viewer/liveRewind.ts).
+    this._rewind = new LiveRewind({ draw: frame => this._view.applyFrame(frame) });
+    this.node.appendChild(this._rewind.element);
 
     this._connection = new SimConnection({
       url: () => viewerSocketUrl(this.simId),
@@ -81,7 +95,7 @@ export class SimViewerWidget extends Widget {
             this._fillViewpoints();
           }
         },
-        onFrame: frame => this._view.applyFrame(frame),
+        onFrame: frame => this._rewind.push(frame),
         onMessage: message => this._control.handle(message),
         onState: (state, detail) => {
           if (state === 'live') {
@@ -119,6 +133,8 @@ export class SimViewerWidget extends Widget {
     }
     window.removeEventListener('online', this._online);
     this._connection.dispose();
+    this._video.dispose();
+    this._rewind.dispose();
     this._view.dispose();
     super.dispose();
   }
@@ -179,6 +195,8 @@ export class SimViewerWidget extends Widget {
   private _online = () => this._connection.retryNow();
   private _view: SimView;
   private _control: ControlToolbar;
+  private _rewind: LiveRewind;
+  private _video: VideoExport;
   private _connection: SimConnection;
   private _name: HTMLSpanElement;
   private _stop: HTMLButtonElement;

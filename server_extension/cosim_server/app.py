@@ -13,6 +13,7 @@ from cosim_protocol.redis_client import make_async, redis_url
 
 from . import (
     build,
+    contents,
     control,
     costguard,
     courses,
@@ -90,6 +91,14 @@ class CoSimServer(ExtensionApp):
         Empty: none (only for ports serving trusted content).""",
     ).tag(config=True)
 
+    control_edit_settle_s = Float(
+        0.5,
+        help="""Seconds an edit of a sim-control.json RTC document (Lab's editor) must be still
+        before the server validates and applies it, so a value half typed is not refused. Keep
+        it under jupyter-collaboration's document_save_delay (1 s by default), so an invalid
+        text is set back before the room saves it to disk.""",
+    ).tag(config=True)
+
     @default("redis_url")
     def _default_redis_url(self) -> str:
         return redis_url()
@@ -101,7 +110,12 @@ class CoSimServer(ExtensionApp):
             redis=redis,
             redis_timeout=self.redis_timeout,
             relays=RelayHub(redis, self.max_frame_bytes),
-            rooms=control.Rooms(redis, self.settings["server_root_dir"]),
+            rooms=control.Rooms(
+                redis,
+                self.settings["server_root_dir"],
+                rtc_extension=self._collaboration,
+                edit_settle_s=self.control_edit_settle_s,
+            ),
             features=set(FEATURE_MODULES),
         )
         self.settings["cosim"] = self.cosim
@@ -112,6 +126,11 @@ class CoSimServer(ExtensionApp):
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
 
+    def _collaboration(self) -> Any:
+        """jupyter-collaboration's extension, when it runs on this server (else None)."""
+        app = self.serverapp
+        return app.web_app.settings.get("jupyter_server_ydoc") if app is not None else None
+
     def initialize_handlers(self) -> None:
         for module in FEATURE_MODULES.values():
             self.handlers.extend(module.routes())
@@ -121,6 +140,7 @@ class CoSimServer(ExtensionApp):
         super()._link_jupyter_server_extension(serverapp)
         # Before the server creates its contents manager and routes.
         user_content.sandbox_files_by_default(serverapp.config)
+        contents.use_by_default(serverapp)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The jobs watcher needs the running loop, and writes activity into the live settings.

@@ -39,6 +39,7 @@ from cosim_cpp.toolchain import COMPILERS, ToolMissing
 from cosim_protocol.keys import Keys, namespace_user
 
 from .base import CoSimError, CoSimHandler, CoSimWebSocketHandler
+from .errors import http_error
 
 STATUS_TTL_S = 7 * 24 * 3600
 MAX_ARGS = 64
@@ -144,7 +145,7 @@ class BuildsHandler(CoSimHandler):
         try:
             flags = check_flags(body.get("flags", service.config.flags))
         except BuildError as err:
-            raise CoSimError(400, str(err)) from None
+            raise http_error(err) from None
         sources = find_sources(folder)
         if not sources:
             raise CoSimError(400, f"no C++ sources (.cpp, .cc, .cxx) in {body['path']!r}")

@@ -7,10 +7,13 @@ one lock, written atomically to the file, published on Redis for the kernel, and
 viewer of the sim. Invalid changes are refused with the protocol's message; the document keeps
 its last valid state and the file stays valid JSON.
 
+With jupyter-collaboration running, the file is also a live RTC document (control_rtc.py): the
+server keeps the file's room equal to its document, and an edit in the room (Lab's editor, or the
+room loading an outside write) is validated and applied like a button press. Without it, the
+server watches the file's mtime itself.
+
 Rooms: every viewer socket of a sim joins its room; the room tells its members who is watching
 (presence avatars) and what the control document is now.
-
-This is the REST + WS route with file persistence; the document is not (yet) a jupyter_ydoc type.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,11 +42,14 @@ from cosim_protocol.control import (
     check_document,
     declare_params,
     default_document,
+    document_text,
 )
 from cosim_protocol.keys import Keys, namespace_user
 from cosim_protocol.viewer import ProtocolError, decode_frame
 
 from .base import CoSimError, CoSimHandler
+from .control_rtc import RtcLink
+from .errors import user_errors
 from .viewer import _checked_sim_id, _RedisErrors, read_meta
 
 log = logging.getLogger("cosim_server.control")
@@ -69,6 +76,7 @@ class ControlDoc:
         self.lock = asyncio.Lock()
         self.stamp = self._stat()
         self.task: asyncio.Task[None] | None = None
+        self.rtc: RtcLink | None = None
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -78,6 +86,10 @@ class ControlDoc:
         return st.st_mtime_ns, st.st_size
 
     def save(self) -> None:
+        # With a room, the room is the one writer of the file (it saves after its save delay):
+        # a write of ours would look like an outside write to it and undo an edit in flight.
+        if self.rtc is not None and self.rtc.write(document_text(self.doc)):
+            return
         write_document(self.path, self.doc)
         self.stamp = self._stat()
 
@@ -85,9 +97,18 @@ class ControlDoc:
 class Rooms:
     """Per-sim rooms (viewer sockets) and control documents of this server."""
 
-    def __init__(self, redis: Any, root: str) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        root: str,
+        rtc_extension: Callable[[], Any] = lambda: None,
+        edit_settle_s: float = 0.5,
+    ) -> None:
         self.redis = redis
         self.root = Path(root).resolve()
+        # jupyter-collaboration's YDocExtension, looked up when a document opens (None: off).
+        self.rtc_extension = rtc_extension
+        self.edit_settle_s = edit_settle_s
         self.members: dict[str, set[Member]] = {}
         self.docs: dict[str, ControlDoc] = {}
 
@@ -148,10 +169,26 @@ class Rooms:
         doc = ControlDoc(
             self, sim_id, path, {**declare_params(loaded, params), "sim_id": sim_id, "state": state}
         )
-        doc.save()
         self.docs[sim_id] = doc
+        await self._link_rtc(doc)
+        doc.save()
         doc.task = asyncio.ensure_future(self._watch(doc))
         return doc
+
+    async def _link_rtc(self, doc: ControlDoc) -> None:
+        extension = self.rtc_extension()
+        if extension is None:
+            return
+
+        async def edited(text: str) -> None:
+            async with doc.lock:
+                await self._written(doc, text.encode(), "the editor")
+
+        api_path = doc.path.relative_to(self.root).as_posix()
+        doc.rtc = RtcLink(
+            extension, api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s
+        )
+        await doc.rtc.attach()
 
     async def change(self, doc: ControlDoc, change: Any, who: str) -> dict[str, Any]:
         """Apply one change by ``who``; ``ControlError`` leaves everything as it was."""
@@ -190,7 +227,11 @@ class Rooms:
                 continue
             if meta is None or meta.get("ended"):
                 self.docs.pop(doc.sim_id, None)
+                if doc.rtc is not None:
+                    doc.rtc.close()
                 return
+            # Join a room an editor opened; let go of one jupyter-collaboration dropped.
+            linked = doc.rtc is not None and await doc.rtc.attach()
             async with doc.lock:
                 with contextlib.suppress(ControlError):
                     declared = (meta.get(META_KEY) or {}).get("params") or {}
@@ -199,12 +240,21 @@ class Rooms:
                         doc.doc = merged
                         doc.save()
                         await self._publish(doc)
-                if doc._stat() != doc.stamp:
-                    await self._outside_write(doc)
+                # With a room, jupyter-collaboration watches the file and the room hands
+                # outside writes over; without one, the server looks at the file itself.
+                if not linked and doc._stat() != doc.stamp:
+                    try:
+                        raw: bytes | None = doc.path.read_bytes()
+                    except OSError:
+                        raw = None  # deleted or unreadable: written back below
+                    await self._written(doc, raw, doc.path.name)
 
-    async def _outside_write(self, doc: ControlDoc) -> None:
+    async def _written(self, doc: ControlDoc, raw: bytes | None, source: str) -> None:
+        """A whole document written to the file or the room (call with ``doc.lock`` held):
+        applied as one change, or refused with a message and replaced by the last valid one."""
         try:
-            raw = doc.path.read_bytes()
+            if raw is None:
+                raise OSError
             if len(raw) > MAX_DOCUMENT_BYTES:
                 raise ControlError(f"the file is larger than {MAX_DOCUMENT_BYTES} bytes")
             try:
@@ -213,8 +263,9 @@ class Rooms:
                 raise ControlError(f"the file is not valid JSON: {err}") from None
             checked = change_from_document(doc.doc, written)
         except OSError:
-            checked = {}  # deleted or unreadable: written back below
+            checked = {}
         except ControlError as err:
+            log.warning("CoSim control: %s refused (%s): %s", doc.path, source, err)
             self.broadcast(doc.sim_id, {"type": "error", "message": f"{doc.path.name}: {err}"})
             checked = {}
         if checked:
@@ -253,6 +304,8 @@ class Rooms:
         for doc in self.docs.values():
             if doc.task is not None:
                 doc.task.cancel()
+            if doc.rtc is not None:
+                doc.rtc.close()
         self.docs.clear()
 
 
@@ -282,10 +335,8 @@ class SimControlHandler(CoSimHandler):
 
     async def post(self, sim_id: str) -> None:
         doc = await open_for(self, _checked_sim_id(sim_id))
-        try:
+        with user_errors():
             self.finish(await self.cosim.rooms.change(doc, self.read_json_body(), self.who))
-        except ControlError as err:
-            raise CoSimError(400, str(err)) from None
 
     @property
     def who(self) -> str:

@@ -1,42 +1,36 @@
 """``GET /cosim/api/costguard``: this server's profile, this month's spend and cap, and any notice
 from the cost guard (spend warning, stop after grace, idle or runtime cull) for Lab's banner.
 
-It reads the cost guard's ledger in Redis for this server's own user only; quotas and other
-users' figures stay behind the admin-only service. The server's own Redis user may read only the
-ledger hashes read here, never write them (``cosim_protocol.keys.LEDGER_READ_KEYS``): Redis ACLs
-work per key, not per hash field, so keep that list in step with what this module reads.
+It asks the cost-guard service (``$COSIM_COSTGUARD_URL``, ``api/self``) with this server's own
+hub token, whose self scope the hub cuts down to this server's user: the service answers with
+that user's figures only. User servers cannot read the ledger in Redis at all (Redis ACLs work
+per key, not per hash field, and the ledger's hashes hold every user's figures).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from typing import Any
+from urllib.parse import quote
 
-from redis.exceptions import RedisError
+from cosim_protocol import env
 
-from cosim_protocol.costguard import LedgerView, month_of
-
-from .base import CoSimHandler
+from .base import CoSimError, CoSimHandler, fetch_hub_json
 
 
-async def banner_status(ledger: LedgerView, user: str, server: str, now: float) -> dict[str, Any]:
-    key = f"{user}/{server}"
-    reservation = await ledger.reservation(key)
-    notice = (await ledger.notices()).get(key)
-    spend = await ledger.spend(month_of(now))
-    quotas = await ledger.quotas()
-    cap = ledger.resolve(quotas, "user", user).spend_cap
+def banner(own: dict[str, Any]) -> dict[str, Any]:
+    """The banner's figures from the service's ``api/self`` reply (profile and GPUs from this
+    server's environment while the ledger holds no reservation for it)."""
+    reservation = own.get("reservation") or {}
     return {
         "available": True,
-        "profile": reservation.profile if reservation else os.environ.get("COSIM_PROFILE", ""),
-        "gpus": reservation.gpus if reservation else int(os.environ.get("COSIM_GPUS", "0") or 0),
-        "price_per_hour": reservation.price_per_hour if reservation else None,
-        "month": month_of(now),
-        "spend": round(spend.get(f"user:{user}", 0.0), 6),
-        "cap": cap,
-        "notice": notice,
+        "profile": reservation.get("profile") or os.environ.get(env.PROFILE, ""),
+        "gpus": reservation.get("gpus", int(os.environ.get(env.GPUS, "0") or 0)),
+        "price_per_hour": reservation.get("price_per_hour"),
+        "month": own.get("month"),
+        "spend": own.get("spend", 0.0),
+        "cap": own.get("cap"),
+        "notice": own.get("notice"),
     }
 
 
@@ -45,16 +39,22 @@ class CostGuardStatusHandler(CoSimHandler):
     _track_activity = False
 
     async def get(self) -> None:
-        user = os.environ.get("JUPYTERHUB_USER", "")
+        base = os.environ.get(env.COSTGUARD_URL, "")
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        if not base or not token:
+            self.finish({"available": False, "message": "this hub runs no cost guard"})
+            return
         server = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
-        ctx = self.cosim
+        url = f"{base.rstrip('/')}/api/self?server={quote(server, safe='')}"
         try:
-            body = await asyncio.wait_for(
-                banner_status(LedgerView(ctx.redis), user, server, time.time()), ctx.redis_timeout
-            )
-        except (TimeoutError, RedisError, OSError):
-            body = {"available": False, "message": "the cost guard's ledger is unreachable"}
-        self.finish(body)
+            own = await fetch_hub_json(
+                url, "GET", None, service="the cost guard", timeout=self.cosim.redis_timeout,
+                token=token,
+            )  # fmt: skip
+        except CoSimError as err:
+            self.finish({"available": False, "message": err.message})
+            return
+        self.finish(banner(own))
 
 
 def routes() -> list[tuple[str, type]]:

@@ -15,10 +15,8 @@ from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import web
 from tornado.websocket import WebSocketClosedError
 
-from cosim.jobs import JobError, TemplateError
 from cosim.jobs.progress import read_metrics
 from cosim.jobs.state import ACTIVE_STATES, JobDir
 from cosim_protocol.ws import CLOSE_JOB_DELETED
@@ -31,6 +29,7 @@ from .base import (
     action_for,
     write_json_error,
 )
+from .errors import user_errors
 from .jobs_service import JobsService
 
 MAX_METRICS = 5000
@@ -42,39 +41,15 @@ def _service(handler: Any) -> JobsService:
 
 
 async def _call(handler: Any, fn: Any, *args: Any) -> Any:
-    try:
+    with user_errors():
         return await _service(handler).call(fn, *args)
-    except (JobError, TemplateError) as err:
-        raise CoSimError(err.status, str(err)) from None
 
 
 def _detail(job: JobDir) -> dict[str, Any]:
     metrics, _ = read_metrics(job.metrics_file, limit=MAX_METRICS)
-    summary = job.summary()
+    summary = job.summary(metrics[-1] if metrics else None)
     summary["log_tail"] = job.log_tail()
     summary["metrics"] = metrics
-    if metrics:
-        last = metrics[-1]
-        summary.update(
-            timesteps=last["timesteps"],
-            steps_per_s=last.get("steps_per_s"),
-            episode_reward=last.get("episode_reward"),
-        )
-    return summary
-
-
-def _listed(job: JobDir) -> dict[str, Any]:
-    from cosim.jobs.progress import last_metric
-
-    summary = job.summary()
-    summary.pop("log_tail", None)
-    last = last_metric(job.metrics_file)
-    if last:
-        summary.update(
-            timesteps=last["timesteps"],
-            steps_per_s=last.get("steps_per_s"),
-            episode_reward=last.get("episode_reward"),
-        )
     return summary
 
 
@@ -127,7 +102,7 @@ class TemplateHandler(_JobsHandler):
 
 class JobsHandler(_JobsHandler):
     async def get(self) -> None:
-        jobs = await _call(self, lambda: [_listed(j) for j in self.manager.jobs()])
+        jobs = await _call(self, lambda: [j.summary() for j in self.manager.jobs()])
         self.finish({"jobs": jobs})
 
     async def post(self) -> None:
@@ -142,10 +117,8 @@ class JobsHandler(_JobsHandler):
             name = body["template"]
             params = body.get("params")
             template = await _call(self, self.manager.template, name)
-            try:
+            with user_errors():
                 template.validate(params)  # before any folder is made
-            except TemplateError as err:
-                raise CoSimError(err.status, str(err)) from None
             folder = (
                 self.folder(body, "folder")
                 if "folder" in body
@@ -155,7 +128,7 @@ class JobsHandler(_JobsHandler):
         else:
             raise CoSimError(400, 'give "template" (and "params") or "project"')
         self.set_status(201)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
     def _fresh_folder(self, name: str) -> Path:
         root = self.confine(".")
@@ -201,33 +174,29 @@ class JobStopHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         await _call(self, self.manager.stop, job_id)
         job = await _call(self, self.manager.job, job_id)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
 
 class JobResumeHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         job = await _call(self, self.manager.resume, job_id)
-        self.finish(await _call(self, _listed, job))
+        self.finish(await _call(self, job.summary))
 
 
 class JobTensorBoardHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         """Start (or find) the job's TensorBoard; the reply says where Lab opens it."""
         job = await _call(self, self.manager.job, job_id)
-        try:
+        with user_errors():
             await _service(self).tensorboards.ensure(job_id, job.tensorboard)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
         self.finish({"id": job_id, "url": f"cosim/tensorboard/{job_id}/"})
 
 
 class JobWatchHandler(_JobsHandler):
     async def post(self, job_id: str) -> None:
         """Roll out the latest checkpoint in the live viewer; the reply has its sim id."""
-        try:
+        with user_errors():
             reply = await _service(self).watch_policy(job_id)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
         self.finish({"id": job_id, **reply})
 
 
@@ -240,10 +209,8 @@ class JobEventsHandler(CoSimWebSocketHandler):
     _task: asyncio.Task[None] | None = None
 
     async def pre_upgrade(self, job_id: str) -> None:
-        try:
+        with user_errors():
             self.job = await _service(self).call(_service(self).manager.job, job_id)
-        except JobError as err:
-            raise CoSimError(err.status, str(err)) from None
 
     def open(self, job_id: str) -> None:
         self._task = asyncio.ensure_future(self._pump())
@@ -320,11 +287,9 @@ class TensorBoardProxyHandler(PermissionMixin, ProxyHandler):
 
     async def _target(self, job_id: str, path: str | None) -> str:
         service = _service(self)
-        try:
+        with user_errors():
             job = await service.call(service.manager.job, job_id)
             self.unix_socket = str(await service.tensorboards.ensure(job_id, job.tensorboard))
-        except JobError as err:
-            raise web.HTTPError(err.status, str(err)) from None
         self.proxy_base = f"cosim/tensorboard/{job_id}"
         return path or "/"
 

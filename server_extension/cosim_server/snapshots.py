@@ -24,6 +24,7 @@ from cosim.snapshots import (
 )
 
 from .base import CoSimError, CoSimHandler
+from .errors import http_error
 
 T = TypeVar("T")
 MAX_IMPORT_BYTES = 2 * 1024**3
@@ -39,9 +40,7 @@ class _SnapshotHandler(CoSimHandler):
         try:
             return await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
         except SnapshotError as err:
-            message = str(err)
-            status = 409 if "--force" in message else 404 if message.startswith("no ") else 400
-            raise CoSimError(status, message.replace("--force", '"force": true')) from None
+            raise http_error(err, str(err).replace("--force", '"force": true')) from None
 
 
 class SnapshotsHandler(_SnapshotHandler):

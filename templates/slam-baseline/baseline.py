@@ -131,20 +131,20 @@ class RgbdTracker:
             return np.empty(0, int), np.empty(0, int)
         # Up to 4 features near each projected point (fixed-size arrays: no Python loops).
         dist_px, cand = cKDTree(keypoints).query(uv, k=4, distance_upper_bound=self.search_radius)
-        valid = np.isfinite(dist_px)
-        t = np.repeat(front, 4).reshape(-1, 4)[valid]  # map point index of each pair
-        q = cand[valid]  # feature index of each pair
-        if len(q) == 0:
+        valid = np.isfinite(dist_px)  # cand == len(keypoints) where fewer than 4 were near
+        if not valid.any():
             return np.empty(0, int), np.empty(0, int)
-        dist = hamming(descriptors[q], map_desc[t])
-        # Best and second-best candidate per map point (sort by point, then distance).
-        order = np.lexsort((dist, t))
-        q, t, dist = q[order], t[order], dist[order]
-        first = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
-        has_second = np.r_[first[1:], len(t)] - first > 1
-        second = np.where(has_second, dist[np.minimum(first + 1, len(t) - 1)], 256)
-        keep = (dist[first] < 64) & (dist[first] < 0.8 * second)
-        qi, ti, di = q[first][keep], t[first][keep], dist[first][keep]
+        # Descriptor distances in the same (map point x 4 candidates) layout, 256 where none:
+        # best and second best per row without sorting the pairs.
+        dist = np.full(cand.shape, 256, dtype=np.int32)
+        dist[valid] = hamming(descriptors[cand[valid]], map_desc[front.repeat(4)[valid.ravel()]])
+        best_col = dist.argmin(axis=1)
+        rows = np.arange(len(dist))
+        best = dist[rows, best_col]
+        dist[rows, best_col] = 256
+        second = dist.min(axis=1)
+        keep = (best < 64) & (best < 0.8 * second)
+        qi, ti, di = cand[rows, best_col][keep], front[keep], best[keep]
         # One map point per feature: the closest in descriptor distance.
         order = np.lexsort((di, qi))
         qi, ti = qi[order], ti[order]

@@ -55,12 +55,13 @@ def run_orbslam(run) -> Path:
         sys.exit(2)
     if seq.format != "tum":
         raise DatasetError("engine=orbslam runs TUM-layout sequences only")
-    settings = run.dir / "orbslam.yaml"
+    work = run.dir.resolve()  # the binary runs there: every path it gets is absolute
+    settings = work / "orbslam.yaml"
     cam = dict(seq.camera, n_features=params["n_features"])
     settings.write_text(SETTINGS.format(**cam))
     args = [binary, vocabulary, str(settings), str(seq.folder)]
     if name == "rgbd_tum":
-        assoc = run.dir / "associations.txt"
+        assoc = work / "associations.txt"
         assoc.write_text(
             "".join(
                 f"{f.stamp:.6f} {f.rgb.relative_to(seq.folder)} "
@@ -70,8 +71,12 @@ def run_orbslam(run) -> Path:
         )
         args.append(str(assoc))
     print("running " + " ".join(args), flush=True)
-    subprocess.run(args, cwd=run.dir, check=True)
+    code = subprocess.run(args, cwd=work).returncode
+    if code != 0:
+        print(f"slam: {name} exited with status {code} (its output is above)", file=sys.stderr,
+              flush=True)  # fmt: skip
+        sys.exit(1)
     for candidate in ("CameraTrajectory.txt", "KeyFrameTrajectory.txt"):
-        if (run.dir / candidate).is_file():
-            return run.dir / candidate
-    raise DatasetError(f"{name} wrote no CameraTrajectory.txt in {run.dir}")
+        if (work / candidate).is_file():
+            return work / candidate
+    raise DatasetError(f"{name} wrote no CameraTrajectory.txt in {work}")

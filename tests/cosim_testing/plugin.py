@@ -5,7 +5,8 @@ Loaded by tests/conftest.py (``pytest_plugins``).
 - ``cosim_redis`` (session): a real ``redis-server`` on a free port; ``cosim_redis_url`` gives a
   flushed database per test.
 - ``cosim_stack`` (session): the whole ``cosim up`` stack (redis, hub, proxy; user servers on
-  demand) in a temp state dir, torn down with a check that no process survives.
+  demand) in a temp state dir, torn down with a check that no process survives. It declares one
+  dataset, ``STACK_DATASET`` (folder: ``stack_dataset(stack.state_dir)``, empty until filled).
 - ``cosim_guard_stack`` (session): another ``cosim up`` with the cost guard on a fast clock.
 - ``cosim_browser`` (session) + ``cosim_context``: headless Debian Chromium through Playwright.
 - ``cosim_artifacts``: a folder for screenshots and other files a test leaves for people.
@@ -38,7 +39,10 @@ from .hub_client import resolve_localhost_subdomains
 # names to loopback as a browser does, whichever client (requests, urllib, redis) it uses.
 resolve_localhost_subdomains()
 
-__all__ = ["CoSimStack", "cosim_up_command", "lab_login", "make_state_dir"]
+__all__ = [
+    "STACK_DATASET", "CoSimStack", "cosim_up_command", "lab_login", "make_state_dir",
+    "stack_dataset",
+]  # fmt: skip
 
 # ---- Redis -------------------------------------------------------------------------------
 
@@ -62,11 +66,24 @@ def cosim_redis_url(cosim_redis: RedisServer) -> str:
 
 # ---- cosim up ----------------------------------------------------------------------------
 
+STACK_DATASET = "shared-seq"  # the dataset ``cosim_stack`` declares
+
+
+def stack_dataset(state_dir: Path) -> Path:
+    """The folder behind ``cosim_stack``'s dataset (next to its state dir, root's)."""
+    return state_dir.parent / "datasets" / STACK_DATASET
+
 
 @pytest.fixture(scope="session")
 def cosim_stack() -> Iterator[CoSimStack]:
     state_dir = make_state_dir()
-    stack = start_cosim_up(state_dir)
+    # One admin dataset (empty until a test fills it), read-only in every user server.
+    dataset = stack_dataset(state_dir)
+    dataset.mkdir(parents=True, mode=0o755)
+    config = f"c.CoSimHub.datasets = {{{STACK_DATASET!r}: {str(dataset)!r}}}\n"
+    # A server takes 20-30 s to answer on 2 loaded cores: the hub's 30 s default failed spawns.
+    config += "c.Spawner.http_timeout = 120\nc.Spawner.start_timeout = 180\n"
+    stack = start_cosim_up(state_dir, extra_config=config)
     yield stack
     survivors = stop_cosim_up(stack)
     shutil.rmtree(state_dir.parent, ignore_errors=True)

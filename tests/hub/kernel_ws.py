@@ -65,5 +65,22 @@ class UserKernel:
                 idle = True
         return KernelRun("".join(out), error)
 
+    def debug(self, seq: int, command: str, **arguments: Any) -> dict[str, Any]:
+        """One request to the kernel's debugger (Lab's debug_request on the control channel)."""
+        msg_id = uuid.uuid4().hex
+        message: dict[str, Any] = {
+            "header": {"msg_id": msg_id, "msg_type": "debug_request", "username": self.name,
+                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "control", "buffers": [],
+            "content": {"type": "request", "seq": seq, "command": command,
+                        "arguments": arguments},
+        }  # fmt: skip
+        self.ws.send(json.dumps(message))
+        while True:
+            msg = json.loads(self.ws.recv())
+            parent = msg.get("parent_header", {}).get("msg_id")
+            if parent == msg_id and msg["msg_type"] == "debug_reply":
+                return dict(msg["content"])
+
     def close(self) -> None:
         self.ws.close()

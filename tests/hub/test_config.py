@@ -75,11 +75,24 @@ def test_existing_settings_win(tmp_path: Path) -> None:
         {"authenticator": "pam"},
         {"bind_url": "0.0.0.0:8000"},
         {"hub_port": 70000},
+        {"datasets": {"../etc": "/srv/datasets/x"}},
+        {"datasets": {"x y": "/srv/datasets/x"}},
+        {"datasets": {"tum": "relative/folder"}},
     ],
 )
 def test_bad_values_fail_at_start(tmp_path: Path, cosim: dict[str, object]) -> None:
     with pytest.raises(TraitError):
         configure(_config(tmp_path, **cosim))
+
+
+def test_datasets_reach_the_local_spawner(tmp_path: Path) -> None:
+    datasets = {"tum-fr1-xyz": "/srv/datasets/fr1_xyz/", "kitti.00": "/srv/kitti"}
+    c = _config(tmp_path, datasets=datasets)
+    configure(c)
+    assert c.CoSimLocalSpawner.datasets == {
+        "tum-fr1-xyz": "/srv/datasets/fr1_xyz",
+        "kitti.00": "/srv/kitti",
+    }
 
 
 @pytest.mark.parametrize(

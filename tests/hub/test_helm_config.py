@@ -190,7 +190,7 @@ def _user_pod(values: dict[str, Any], profile: str) -> tuple[dict[str, Any], dic
     """The pod and PVC that KubeSpawner builds with the chart's singleuser settings."""
     from kubespawner import KubeSpawner
 
-    from cosim_hub.guard_config import kubespawner_profiles_for_user
+    from cosim_hub.costguard.config import kubespawner_profiles_for_user
 
     single = values["singleuser"]
     storage = single["storage"]
@@ -205,8 +205,13 @@ def _user_pod(values: dict[str, Any], profile: str) -> tuple[dict[str, Any], dic
         spawner.storage_capacity = storage["capacity"]
         spawner.storage_class = storage["dynamic"]["storageClass"]
         spawner.storage_access_modes = storage["dynamic"]["storageAccessModes"]
-        spawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-ada"}}]
-        spawner.volume_mounts = [{"name": "home", "mountPath": storage["homeMountPath"]}]
+        # The chart's home volume, then storage.extraVolumes/extraVolumeMounts (the datasets).
+        home = {"name": "home", "persistentVolumeClaim": {"claimName": "claim-ada"}}
+        spawner.volumes = [home, *storage.get("extraVolumes", [])]
+        spawner.volume_mounts = [
+            {"name": "home", "mountPath": storage["homeMountPath"]},
+            *storage.get("extraVolumeMounts", []),
+        ]
         spawner.profile_list = kubespawner_profiles_for_user(PROFILES)
         spawner.user_options = {"profile": profile}
         await spawner.load_user_options()
@@ -263,3 +268,30 @@ def test_user_image_has_the_cpp_toolchain_the_makefile_installs() -> None:
     assert not missing, f"singleuser.Dockerfile lacks {missing}"
     # EGL on the pod's GPU needs the driver's graphics capability.
     assert "NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics" in dockerfile
+
+
+def test_datasets_are_read_only_volumes_in_user_pods() -> None:
+    """Each dataset of COSIM_DATASETS is a ReadOnlyMany claim, mounted read-only (volume and
+    mount) at ~/datasets/<name> of every user pod; the claims validate."""
+    values = _load("values.yaml")
+    raw = values["singleuser"]["extraEnv"]["COSIM_DATASETS"]  # KubeSpawner expands {{ }}
+    declared = json.loads(raw.replace("{{", "{").replace("}}", "}"))
+    assert declared
+    pod, _ = _user_pod(values, PROFILES[0].name)
+    pod.update(apiVersion="v1", kind="Pod")
+    _validate(pod)
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert json.loads(env["COSIM_DATASETS"]) == declared
+    claims = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        (HELM / "manifests" / "datasets.yaml").read_text())}  # fmt: skip
+    for name, source in declared.items():
+        mount = mounts[f"/home/jovyan/datasets/{name}"]
+        assert mount["readOnly"] is True, name
+        claim = volumes[mount["name"]]["persistentVolumeClaim"]
+        assert claim["readOnly"] is True, name
+        assert source == f"pvc/{claim['claimName']}"
+        pvc = claims[claim["claimName"]]
+        _validate(pvc)
+        assert pvc["spec"]["accessModes"] == ["ReadOnlyMany"]

@@ -5,13 +5,22 @@ The routes come from the routing tables themselves: the handlers the authenticat
 (``get_handlers``, as JupyterHub calls it), the cost guard's ``routes(prefix)`` and the course
 exchange's ``make_app(...)`` router. A handler added to any of them is covered without editing
 this test. Requests that write carry the hub's real XSRF pair (the ``_xsrf`` cookie of a login
-page and the ``X-XSRFToken`` header), so a refusal is the handler's own check, not XSRF's.
+page and the ``X-XSRFToken`` header), so a refusal is the handler's own check, not XSRF's: the
+two are told apart by the refusal's message, not by its status.
+
+``test_removing_the_checks_is_caught`` runs the same enumeration against a ``cosim up`` whose
+CoSim handlers lost their checks (``unchecked_site/sitecustomize.py``) and shows it names every
+handler and every write.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,16 +29,19 @@ from tornado.web import RequestHandler
 
 from cosim_hub.auth import CoSimNativeAuthenticator
 from cosim_hub.costguard.handlers import routes as costguard_routes
+from cosim_hub.costguard.settings import READ_SCOPE
+from cosim_hub.costguard.settings import SERVICE_NAME as GUARD
 from cosim_hub.courses.exchange import make_app as exchange_app
-from cosim_hub.guard_settings import READ_SCOPE
-from cosim_hub.guard_settings import SERVICE_NAME as GUARD
 from cosim_hub.oidc import CoSimOIDCAuthenticator
 from cosim_testing.hub_client import HubClient
-from cosim_testing.stack import CoSimStack
+from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 EXCHANGE = "cosim-courses"
+# What the XSRF checks of tornado.web and jupyterhub._xsrf_utils say when they refuse.
+XSRF_REFUSAL = re.compile(r"'_xsrf' argument|XSRF cookie does not match", re.IGNORECASE)
+UNCHECKED_SITE = Path(__file__).parent / "unchecked_site"
 
 
 def _walk(router: Any) -> Iterator[Any]:
@@ -83,8 +95,22 @@ def implemented(handler: type, method: str) -> bool:
     return getattr(handler, method.lower()) is not getattr(RequestHandler, method.lower())
 
 
-def _is_xsrf(resp: requests.Response) -> bool:
-    return "xsrf" in resp.text.lower()
+def refusal_message(resp: requests.Response) -> str:
+    """The reason a 401/403 gives: ``message`` of a JSON error, the hub error page's text."""
+    try:
+        return str(json.loads(resp.text).get("message", ""))
+    except (ValueError, AttributeError):
+        pass
+    # The hub's error page: <h1>403 : Forbidden</h1> then <p>message</p>. The page also carries
+    # the hub's xsrf_token in its script, so "xsrf" anywhere in the body tells nothing.
+    match = re.search(r"</h1>\s*<p>(.*?)</p>", resp.text, re.DOTALL)
+    return html.unescape(match.group(1)).strip() if match else ""
+
+
+def refused_by_check(resp: requests.Response) -> bool:
+    """Refused by the handler's own check: 401/403 with a reason that is not XSRF's."""
+    reason = refusal_message(resp)
+    return resp.status_code in (401, 403) and bool(reason) and not XSRF_REFUSAL.search(reason)
 
 
 def anonymous_problems(stack: CoSimStack, routes: list[tuple[str, type]]) -> list[str]:
@@ -101,7 +127,7 @@ def anonymous_problems(stack: CoSimStack, routes: list[tuple[str, type]]) -> lis
                 "/hub/login" in resp.headers.get("Location", "")
                 or "/hub/api/oauth2/authorize" in resp.headers.get("Location", "")
             )
-            refused = resp.status_code in (401, 403) and not _is_xsrf(resp)
+            refused = refused_by_check(resp)
             # A GET of a state-changing page is refused outright (405, see native_handlers).
             refused = refused or (method == "GET" and resp.status_code == 405)
             if not (refused or (method == "GET" and login)):
@@ -121,8 +147,9 @@ def user_problems(
             if not implemented(handler, method):
                 continue
             resp = client.request(method, path, json={}, headers=dict(headers or {}))
-            if resp.status_code != 403 or _is_xsrf(resp):
-                problems.append(f"{method} {path} ({handler.__name__}): {resp.status_code}")
+            if resp.status_code != 403 or not refused_by_check(resp):
+                why = f"{resp.status_code} {refusal_message(resp) or resp.text[:80]}"
+                problems.append(f"{method} {path} ({handler.__name__}): {why}")
     return problems
 
 
@@ -135,13 +162,11 @@ def test_routes_are_enumerated() -> None:
     assert {"QuotasHandler", "UsageHandler", "SubmissionHandler", "FeedbackReturnHandler"} <= names
 
 
-@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_hub_and_services_refuse_anonymous_callers(cosim_stack: CoSimStack) -> None:
     routes = hub_routes(CoSimNativeAuthenticator) + service_routes()
     assert anonymous_problems(cosim_stack, routes) == []
 
 
-@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_hub_handlers_refuse_writes_without_admin(cosim_stack: CoSimStack) -> None:
     """A logged-in user (session cookie + XSRF header) cannot change courses."""
     una, _ = cosim_stack.new_user("una")
@@ -149,7 +174,6 @@ def test_hub_handlers_refuse_writes_without_admin(cosim_stack: CoSimStack) -> No
     assert user_problems(una, hub_routes(CoSimNativeAuthenticator)) == []
 
 
-@pytest.mark.skip(reason="broken by the end-of-session merge; see the stop note")
 def test_costguard_refuses_writes_with_a_read_only_token(cosim_stack: CoSimStack) -> None:
     """A token holding only the cost guard's read scope reads usage but changes no quota."""
     admin = cosim_stack.admin_client()
@@ -158,7 +182,7 @@ def test_costguard_refuses_writes_with_a_read_only_token(cosim_stack: CoSimStack
     )
     assert resp.status_code == 201, resp.text
     headers = {"Authorization": f"token {resp.json()['token']}"}
-    reader = HubClient(cosim_stack.url)
+    reader = cosim_stack.client()
     usage = reader.request("GET", f"services/{GUARD}/api/usage", headers=dict(headers))
     assert usage.status_code == 200, usage.text
     guard = [r for r in service_routes() if f"/services/{GUARD}/" in r[0]]
@@ -168,3 +192,40 @@ def test_costguard_refuses_writes_with_a_read_only_token(cosim_stack: CoSimStack
 def test_oidc_handlers_refuse_anonymous_callers(oidc_stack: CoSimStack) -> None:
     routes = hub_routes(CoSimOIDCAuthenticator)
     assert anonymous_problems(oidc_stack, routes) == []
+
+
+def test_xsrf_refusal_is_told_apart(cosim_stack: CoSimStack) -> None:
+    """Without the pair the hub's XSRF check answers; with it, the handler's own check does."""
+    client = cosim_stack.client()
+    bare = client.request("POST", "hub/discard/sample", headers={"X-XSRFToken": "x"})
+    assert bare.status_code == 403 and XSRF_REFUSAL.search(refusal_message(bare)), bare.text
+    assert not refused_by_check(bare)
+    paired = client.request("POST", "hub/discard/sample")
+    assert refused_by_check(paired), paired.text
+    assert refusal_message(paired) == "Missing or invalid credentials."
+
+
+@pytest.fixture(scope="module")
+def unchecked_stack() -> Iterator[CoSimStack]:
+    """A ``cosim up`` (hub and services) whose CoSim handlers have no authorization checks."""
+    state_dir = make_state_dir("cosim-unchecked-")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(UNCHECKED_SITE))  # the hub keeps it for its services
+        stack = start_cosim_up(state_dir)
+    yield stack
+    survivors = stop_cosim_up(stack)
+    shutil.rmtree(state_dir.parent, ignore_errors=True)
+    assert survivors == [], f"processes outlived cosim up: {survivors}"
+
+
+def test_removing_the_checks_is_caught(unchecked_stack: CoSimStack) -> None:
+    """Mutation: with the checks removed, the enumeration names every handler and every write."""
+    routes = hub_routes(CoSimNativeAuthenticator) + service_routes()
+    problems = anonymous_problems(unchecked_stack, routes)
+    for pattern, handler in routes:
+        path = _sample_path(pattern)
+        mine = [p for p in problems if f" {path} ({handler.__name__})" in p]
+        assert mine, f"removing {handler.__name__}'s check went unnoticed"
+        for method in sorted(WRITES):
+            if implemented(handler, method):
+                assert any(p.startswith(f"{method} ") for p in mine), (method, path, mine)

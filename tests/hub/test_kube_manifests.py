@@ -16,7 +16,7 @@ import pytest
 from jupyterhub.objects import Hub
 from kubernetes_asyncio.client import ApiClient
 
-from cosim_hub.guard_config import kubespawner_profiles_for_user
+from cosim_hub.costguard.config import kubespawner_profiles_for_user
 from cosim_hub.profiles import Profile, load_profiles, parse_bytes, pod_resources
 
 KUBECONFIG = """apiVersion: v1

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import pytest
 import redis.asyncio as aioredis
 
-from cosim_hub.guard_settings import CoSimCostGuard
-from cosim_hub.ledger import MICRO, Ledger, Quota, Reservation
+from cosim_hub.costguard.ledger import MICRO, Ledger, Quota, Reservation
+from cosim_hub.costguard.settings import CoSimCostGuard
+from cosim_hub.costguard.spawn import REDIS_DOWN_MESSAGE, SpawnGuard, SpawnRefused
 from cosim_hub.profiles import load_profiles
 from cosim_hub.redis_server import RedisServer
-from cosim_hub.spawn_guard import REDIS_DOWN_MESSAGE, SpawnGuard, SpawnRefused
 
 T = TypeVar("T")
 NOW = 1_800_000_000.0  # 2027-01-15, mid-month

@@ -14,12 +14,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
 from cosim.publisher import Publisher
-from cosim_hub.ledger import Ledger, Quota, Reservation
+from cosim_hub.costguard.ledger import Ledger, Quota, Reservation
 from cosim_hub.redis_acl import acl_username, provision_user, user_url
 from cosim_protocol.keys import Keys, glob_escape, namespace_name
 from cosim_protocol.limits import REDIS_MAX_VALUE_BYTES, REDIS_MAXMEMORY
 from cosim_protocol.viewer import END_MESSAGE
-from cosim_server.costguard import banner_status
 
 # Hub user names with characters Redis globs treat specially must be literal in the patterns.
 ODD = "a*l?i[c]e\\x"
@@ -104,39 +103,47 @@ def test_own_keys_and_channels_work(cosim_redis_url: str) -> None:
     admin.close()
 
 
-def test_cost_guard_banner_reads_the_ledger_read_only(cosim_redis_url: str) -> None:
-    url = _provision(cosim_redis_url, "alice")
+def test_no_user_reads_or_writes_the_cost_guard_ledger(cosim_redis_url: str) -> None:
+    """Spend privacy: the ledger's hashes hold every user's figures in fields, and ACLs work per
+    key, so user servers get none of them: bob cannot read alice's spend, reservation, quota or
+    notice (nor his own: his banner asks the cost-guard service), and nobody writes them."""
+    _provision(cosim_redis_url, "alice")
+    bob_url = _provision(cosim_redis_url, "bob")
+    month = time.strftime("%Y-%m", time.gmtime())
 
-    async def body() -> dict[str, Any]:
+    async def body() -> None:
         admin = aioredis.Redis.from_url(cosim_redis_url)
-        await Ledger(admin).set_quota("user:alice", Quota(spend_cap=5.0))
+        ledger = Ledger(admin)
+        await ledger.set_quota("user:alice", Quota(spend_cap=5.0))
         res = Reservation(
-            user="alice", server="", profile="cpu", group="students", gpus=0,
-            price_per_hour=1.0, started=time.time(),
+            user="alice", server="", profile="gpu-small", group="students", gpus=1,
+            price_per_hour=3.0, started=time.time(),
         )  # fmt: skip
-        assert (await Ledger(admin).reserve(res, enforce=True, now=time.time())).ok
+        assert (await ledger.reserve(res, enforce=True, now=time.time())).ok
+        await admin.hset(f"cosim:costguard:spend:{month}", "user:alice", 4_200_000)
         await admin.aclose()
 
-        user = aioredis.Redis.from_url(url)
-        ledger = Ledger(user)
-        status = await banner_status(ledger, "alice", "", time.time())
-        # Every write to the ledger is refused: a user cannot wipe spend or drop reservations.
-        writes: list[Callable[[], Any]] = [
-            lambda: ledger.set_quota("user:alice", Quota(spend_cap=1e9)),
-            lambda: ledger.delete_quota("user:alice"),
-            lambda: ledger.release("alice/", now=time.time()),
-            lambda: user.hset("cosim:costguard:spend:2026-01", "user:alice", 0),
-            lambda: user.delete("cosim:costguard:servers"),
-            lambda: user.set("cosim:costguard:gpu:cluster", 0),
+        bob = aioredis.Redis.from_url(bob_url)
+        bobs = Ledger(bob)
+        attempts: list[Callable[[], Any]] = [
+            lambda: bobs.spend(month),
+            lambda: bob.hget(f"cosim:costguard:spend:{month}", "user:alice"),
+            lambda: bobs.reservations(),
+            lambda: bobs.reservation("alice/"),
+            lambda: bobs.quotas(),
+            lambda: bobs.notices(),
+            lambda: bobs.set_quota("user:bob", Quota(spend_cap=1e9)),
+            lambda: bobs.release("alice/", now=time.time()),
+            lambda: bob.hset(f"cosim:costguard:spend:{month}", "user:bob", 0),
+            lambda: bob.delete("cosim:costguard:servers"),
+            lambda: bob.set("cosim:costguard:gpu:cluster", 0),
         ]
-        for write in writes:
+        for attempt in attempts:
             with pytest.raises(NoPermissionError):
-                await write()
-        await user.aclose()
-        return status
+                await attempt()
+        await bob.aclose()
 
-    status = asyncio.run(body())
-    assert status["available"] and status["cap"] == 5.0 and status["profile"] == "cpu"
+    asyncio.run(body())
 
 
 def _subscribe(client: redis.Redis, channel: str) -> Any:

@@ -15,6 +15,7 @@ import jupyter_kernel_test
 import pytest
 from cpp_kernel_client import CellRun, cpp_kernel, execute, open_workspace
 from cpp_projects import ARM_CPP, ARM_HPP, MUJOCO_MAIN, PENDULUM_XML
+from proc_sockets import descendants, process_name, tcp_sockets
 
 KernelInFolder = tuple[Any, Any, Path]  # (KernelManager, client, project folder)
 
@@ -91,6 +92,38 @@ def test_notebook_project_workflow(kernel: KernelInFolder) -> None:
     clang = run(kernel, f"%compiler clang++\n{cell}")
     assert clang.status == "ok" and clang.text("stdout") == "steps 2\n", clang.error
     assert run(kernel, "%compiler g++").status == "ok"
+
+
+SLEEPER = "#include <unistd.h>\nint main() { usleep(800000); return 0; }\n"
+
+
+@pytest.mark.parametrize("debugger", ["gdb", "lldb"])
+def test_debuggers_open_no_port(kernel: KernelInFolder, debugger: str) -> None:
+    """While gdb or lldb runs a program for the kernel, nothing below the kernel holds a TCP
+    socket (lldb reaches its lldb-server over a socket pair): no other user can attach."""
+    built = run(kernel, f"%flags -g -O0\n%%build sleeper\n{SLEEPER}")
+    assert built.status == "ok", built.error
+    result: list[CellRun] = []
+    cell = threading.Thread(target=lambda: result.append(run(kernel, f"%%{debugger}\nrun\n")))
+    kernel_pid = kernel[0].provisioner.process.pid
+    seen: set[str] = set()
+    sockets: dict[str, list[str]] = {}
+    assert run(kernel, "%timeout 30").status == "ok"  # a debugger starts slowly on a busy machine
+    try:
+        cell.start()
+        while cell.is_alive():
+            for pid in descendants(kernel_pid):
+                name = process_name(pid)
+                seen.add(name)
+                if held := tcp_sockets(pid):
+                    sockets[name] = held
+            time.sleep(0.05)
+        cell.join()
+    finally:
+        assert run(kernel, "%timeout 3").status == "ok"
+    assert result and result[0].status == "ok", result and result[0].error
+    assert any(name.startswith(debugger) for name in seen), seen
+    assert sockets == {}
 
 
 def test_mujoco_c_api(kernel: KernelInFolder) -> None:

@@ -68,6 +68,9 @@ def test_scene_round_trip_with_buffers() -> None:
         encode_pixels(new_sim_id(), 1, 0, 0, b"abc", (1, 1))[:-1],
         b"CSF1\x07\0" + encode_poses(new_sim_id(), 1, 0, 0, np.zeros((0, 7)))[6:],  # kind 7
     ],
+    # Named, not shown: the frames hold random sim ids, and parallel workers (pytest-xdist)
+    # must collect the same test names.
+    ids=["empty", "short", "magic", "poses-cut", "pixels-extra", "pixels-cut", "kind-7"],
 )
 def test_malformed_frames_raise_protocol_error(data: bytes) -> None:
     with pytest.raises(ProtocolError):

@@ -13,10 +13,7 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_ydoc import YNotebook
-from pycrdt import Doc, YMessageType, create_sync_message, create_update_message
-from pycrdt import handle_sync_message as handle_sync
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from rtc_client import RoomClient
 
 
 @pytest.fixture
@@ -38,39 +35,6 @@ def jp_server_config(cosim_redis_url: str, jp_root_dir: Path) -> dict[str, Any]:
             "session_store_path": str(jp_root_dir / ".jupyter" / "collaboration_sessions.json"),
         },
     }
-
-
-class RoomClient:
-    """One collaborator's end of a notebook room, speaking the Y sync protocol."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws, self.doc = ws, Doc()
-        self.notebook = YNotebook(self.doc)
-        self._reader = asyncio.create_task(self._read())
-        self.doc.observe(self._send_local)
-        self._remote = False
-
-    async def start(self) -> None:
-        self.ws.write_message(create_sync_message(self.doc), binary=True)
-
-    def _send_local(self, event: Any) -> None:
-        if not self._remote:
-            self.ws.write_message(create_update_message(event.update), binary=True)
-
-    async def _read(self) -> None:
-        while (message := await self.ws.read_message()) is not None:
-            if isinstance(message, bytes) and message[0] == YMessageType.SYNC:
-                self._remote = True
-                try:
-                    reply = handle_sync(message[1:], self.doc)
-                finally:
-                    self._remote = False
-                if reply is not None:
-                    self.ws.write_message(reply, binary=True)
-
-    async def close(self) -> None:
-        self.ws.close()
-        self._reader.cancel()
 
 
 async def _wait(predicate: Any, timeout: float = 10.0) -> None:
@@ -104,27 +68,11 @@ async def test_restore_with_an_open_rtc_notebook_keeps_the_server_clean(
     nb_path = jp_root_dir / "walk.ipynb"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("kp = 1")])
     nbformat.write(nb, nb_path)
-    session = json.loads(
-        (
-            await jp_fetch(
-                "api",
-                "collaboration",
-                "session",
-                "walk.ipynb",
-                method="PUT",
-                body=json.dumps({"format": "json", "type": "notebook"}),
-            )
-        ).body
-    )
-    # Built by hand: jp_ws_fetch would percent-encode the ':' of the room id into another room.
-    url = (
-        f"ws://127.0.0.1:{jp_http_port}{jp_base_url}api/collaboration/room/"
-        f"json:notebook:{session['fileId']}?sessionId={session['sessionId']}"
-    )
-    ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
-    client = RoomClient(ws)
-    await client.start()
-    await _wait(lambda: len(client.notebook.ycells) == 1)
+    client = await RoomClient.join(
+        jp_fetch, jp_http_port, jp_base_url, jp_auth_header, "walk.ipynb", "json", "notebook",
+        YNotebook,
+    )  # fmt: skip
+    await _wait(lambda: len(client.document.ycells) == 1)
     assert (jp_root_dir / ".jupyter_ystore.db").is_file()
 
     # A snapshot made on purpose with Jupyter's database in it (as snapshots did before it was
@@ -140,16 +88,16 @@ async def test_restore_with_an_open_rtc_notebook_keeps_the_server_clean(
 
     db = jp_root_dir / ".jupyter_ystore.db"
     inode = db.stat().st_ino
-    client.notebook.ycells[0]["source"] = "kp = 2"
+    client.document.ycells[0]["source"] = "kp = 2"
     await _wait(lambda: _sources(nb_path) == ["kp = 2"])
     caplog.clear()
     await _post(jp_fetch, "cosim", "api", "snapshots", old["id"], "restore", body={"force": True})
     assert db.stat().st_ino == inode, "restore replaced the live RTC database"
     # jupyter-collaboration sees the restored file and hands it to everyone in the room.
-    await _wait(lambda: [c["source"] for c in client.notebook.ycells.to_py()] == ["kp = 1"])
+    await _wait(lambda: [c["source"] for c in client.document.ycells.to_py()] == ["kp = 1"])
 
     # The notebook keeps syncing through the same room after the restore.
-    client.notebook.append_cell(
+    client.document.append_cell(
         {
             "cell_type": "code",
             "source": "kd = 3",

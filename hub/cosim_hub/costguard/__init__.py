@@ -1,7 +1,11 @@
-"""The cost-guard service: ``python -m cosim_hub.costguard``, started and managed by the hub.
+"""The cost guard, in one package: GPU concurrency limits, monthly spend caps, metering, culling.
 
-It meters running servers (idempotent charges per server and interval), warns and then stops GPU
-servers past a spend cap, culls servers per profile (idle timeout, maximum runtime), serves the
-admins' "CoSim usage" page and quota API under ``/services/cosim-costguard/``, and Prometheus
-metrics. Spawn-time decisions are taken in the hub by ``cosim_hub.spawn_guard`` on the same ledger.
+- ``settings``: ``c.CoSimCostGuard`` (shared by the hub and the service), scopes, service name
+- ``config``: wires the guard into a hub config (spawn hooks, the managed service, scopes, roles)
+- ``ledger``: the Redis ledger's writes (Lua scripts) on ``cosim_protocol.costguard``'s reads
+- ``spawn``: the hub's spawn-time decisions (reserve before a spawn, release after a stop)
+- the service, ``python -m cosim_hub.costguard`` (``__main__``), started and managed by the hub:
+  ``meter`` (idempotent charges per server and interval, warnings, stops past a cap, culls per
+  profile), ``handlers``/``page``/``usage`` (the admins' "CoSim usage" page and quota API, each
+  user's own figures at ``api/self``), ``metrics`` (Prometheus), ``hub_api`` (the hub calls).
 """

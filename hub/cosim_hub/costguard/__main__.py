@@ -19,13 +19,13 @@ from cosim_protocol import env
 from cosim_protocol.redis_client import make_async
 
 from ..gpus import CoSimGpus, GpuPool, reader_for
-from ..guard_settings import CoSimCostGuard
-from ..ledger import Ledger
 from ..profiles import load_profiles
 from .handlers import routes
 from .hub_api import HubAPI
+from .ledger import Ledger
 from .meter import Meter
 from .metrics import ReportCollector
+from .settings import CoSimCostGuard
 
 log = logging.getLogger("cosim.costguard")
 

@@ -5,6 +5,8 @@
 - ``GET  api/quotas``             every quota; ``PUT/DELETE api/quotas/<kind>[/<name>]`` set or
                                   drop one (write scope); kind: user, group, default, cluster
 - ``GET  metrics``                Prometheus text (read scope; use an API token)
+- ``GET  api/self?server=<name>`` the caller's own spend, cap, reservation and notice (a user's
+                                  token with the self scope: what each user server's token has)
 - ``GET  oauth_callback``         the hub's OAuth redirect
 """
 
@@ -19,11 +21,11 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from redis.exceptions import RedisError
 from tornado import web
 
-from ..guard_settings import READ_SCOPE, WRITE_SCOPE
-from ..ledger import Quota
+from .ledger import Quota
 from .metrics import render
 from .page import render_page
-from .usage import usage_report
+from .settings import READ_SCOPE, SELF_SCOPE, WRITE_SCOPE
+from .usage import own_status, usage_report
 
 
 class GuardHandler(HubOAuthenticated, web.RequestHandler):
@@ -138,6 +140,30 @@ class QuotasHandler(GuardHandler):
         self.finish()
 
 
+class SelfHandler(GuardHandler):
+    """A user's own figures, for the Lab banner: the caller is who the token belongs to, and the
+    token must carry the self scope for that user (every user's server token does)."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        token = self.hub_auth.get_token(self, in_cookie=False)
+        model = await self.hub_auth.user_for_token(token, sync=False) if token else None
+        if not model or model.get("kind", "user") != "user":
+            raise web.HTTPError(403, "a user's hub token is required")
+        self.caller = str(model["name"])
+        scopes = set(model.get("scopes") or [])
+        if not scopes & {SELF_SCOPE, f"{SELF_SCOPE}!user={self.caller}"}:
+            raise web.HTTPError(403, f"needs scope {SELF_SCOPE} for {self.caller}")
+
+    async def get(self) -> None:
+        server = self.get_argument("server", "")
+        if len(server) > 255 or "/" in server:
+            raise web.HTTPError(400, "server must be a server name (no '/', at most 255)")
+        try:
+            self.finish(await own_status(self.guard.ledger, self.caller, server))
+        except (RedisError, OSError) as err:
+            raise web.HTTPError(503, "the cost guard's ledger (Redis) is unreachable") from err
+
+
 class MetricsHandler(GuardHandler):
     @web.authenticated
     async def get(self) -> None:
@@ -154,6 +180,7 @@ def routes(prefix: str) -> list[tuple[str, type]]:
         (prefix + "api/usage", UsageHandler),
         (prefix + "api/quotas", QuotasHandler),
         (prefix + r"api/quotas/(user|group|default|cluster)(?:/([^/]+))?", QuotasHandler),
+        (prefix + "api/self", SelfHandler),
         (prefix + "metrics", MetricsHandler),
         (prefix + "oauth_callback", HubOAuthCallbackHandler),
     ]

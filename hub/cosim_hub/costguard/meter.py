@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..gpus import GpuPool
-from ..guard_settings import CoSimCostGuard
-from ..ledger import Ledger, Quota, Reservation, month_of
 from ..profiles import Profile
 from .hub_api import HubAPI
+from .ledger import Ledger, Quota, Reservation, month_of
+from .settings import CoSimCostGuard
 
 log = logging.getLogger("cosim.costguard")
 

@@ -1,4 +1,5 @@
-"""One usage report from the ledger: what the admin page, the API and /metrics all show."""
+"""Reports from the ledger: the whole usage (what the admin page, the API and /metrics show) and
+one user's own figures (what their Lab banner shows, through ``api/self``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from ..gpus import gpu_usage
-from ..guard_settings import CoSimCostGuard
-from ..ledger import Ledger, month_of
+from .ledger import Ledger, month_of
+from .settings import CoSimCostGuard
 
 
 async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | None = None) -> dict:
@@ -41,4 +42,20 @@ async def usage_report(ledger: Ledger, settings: CoSimCostGuard, now: float | No
             "last_run": last_run,
             "age": None if last_run is None else max(0.0, now - last_run),
         },
+    }
+
+
+async def own_status(ledger: Ledger, user: str, server: str, now: float | None = None) -> dict:
+    """``user``'s spend and cap this month and the reservation and notice of their ``server``
+    ("" for the default one): nothing about anyone else."""
+    now = time.time() if now is None else now
+    key = f"{user}/{server}"
+    reservation = await ledger.reservation(key)
+    spend = await ledger.spend(month_of(now))
+    return {
+        "month": month_of(now),
+        "spend": round(spend.get(f"user:{user}", 0.0), 6),
+        "cap": ledger.resolve(await ledger.quotas(), "user", user).spend_cap,
+        "reservation": asdict(reservation) if reservation else None,
+        "notice": (await ledger.notices()).get(key),
     }

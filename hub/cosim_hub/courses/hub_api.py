@@ -1,4 +1,4 @@
-"""Course administration inside the hub process: REST API and the admins' course page.
+"""Course administration inside the hub process: the REST API (the setup page: setup_pages.py).
 
 ``/hub/api/cosim/courses`` (GET: an admin sees all, a user their own; POST: admin) and
 ``/hub/api/cosim/courses/<id>`` (GET, PUT, DELETE). A change is saved to the course store and
@@ -9,12 +9,10 @@ next start ``configure(c)`` loads the same roles from the store.
 from __future__ import annotations
 
 import json
-from html import escape
 from typing import Any
 
 from jupyterhub import orm, roles
 from jupyterhub.apihandlers.base import APIHandler
-from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
@@ -153,30 +151,8 @@ class CourseAPIHandler(_CourseMixin, APIHandler):
         self.set_status(204)
 
 
-class CoursesPageHandler(_CourseMixin, BaseHandler):
-    """The admins' overview of courses at /hub/cosim/courses."""
-
-    @web.authenticated
-    def get(self) -> None:
-        if not self._is_admin():
-            raise web.HTTPError(403, "only admins see all courses")
-        rows = "".join(
-            f"<tr data-course='{escape(c.id)}'><td>{escape(c.id)}</td><td>{escape(c.title)}</td>"
-            f"<td>{escape(', '.join(c.instructors))}</td><td>{escape(', '.join(c.tas))}</td>"
-            f"<td>{len(c.students)}</td></tr>"
-            for c in self.store.load().values()
-        )
-        self.write(
-            "<!doctype html><html><head><title>CoSim courses</title></head><body>"
-            "<h1>Courses</h1><table class='cosim-courses'><thead><tr><th>id</th><th>title</th>"
-            "<th>instructors</th><th>TAs</th><th>students</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></body></html>"
-        )
-
-
 def course_handlers() -> list[tuple[str, Any]]:
     return [
         (r"/api/cosim/courses/?", CoursesAPIHandler),
         (r"/api/cosim/courses/([a-z0-9][a-z0-9-]*)/?", CourseAPIHandler),
-        (r"/cosim/courses/?", CoursesPageHandler),
     ]

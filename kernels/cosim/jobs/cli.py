@@ -148,11 +148,11 @@ def run_jobs(args: argparse.Namespace) -> int:
             job = manager.start(Path(args.project).resolve(), dict(args.param))
             _print(args, job.summary(), f"started {job.id} (pid {job.state().get('pid')})")
         elif cmd == "list":
-            jobs = [_with_progress(j.summary(), j) for j in manager.jobs()]
+            jobs = [j.summary() for j in manager.jobs()]
             _print(args, jobs, "\n".join(_row(j) for j in jobs) or "no jobs")
         elif cmd == "show":
             job = manager.job(args.job)
-            data = _with_progress(job.summary(), job)
+            data = job.summary()
             _print(args, data, json.dumps(data, indent=2))
         elif cmd == "stop":
             manager.stop(args.job)
@@ -169,17 +169,6 @@ def run_jobs(args: argparse.Namespace) -> int:
     except (JobError, TemplateError) as err:
         print(f"cosim jobs: {err}", file=sys.stderr)
         return 1
-
-
-def _with_progress(summary: dict[str, Any], job: Any) -> dict[str, Any]:
-    from .progress import last_metric
-
-    metric = last_metric(job.metrics_file)
-    if metric:
-        summary["timesteps"] = metric.get("timesteps")
-        summary["steps_per_s"] = metric.get("steps_per_s")
-        summary["episode_reward"] = metric.get("episode_reward")
-    return summary
 
 
 def _wait_stopped(manager: JobManager, job_id: str) -> int:

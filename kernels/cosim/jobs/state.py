@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+
+from cosim.jobs.progress import last_metric
 from cosim.snapshots.store import atomic_write
 from cosim_protocol.keys import Keys, namespace_name
 
@@ -39,6 +42,8 @@ QUEUED, RUNNING, STOPPING = "queued", "running", "stopping"
 STOPPED, FINISHED, FAILED, LOST = "stopped", "finished", "failed", "lost"
 ACTIVE_STATES = frozenset({QUEUED, RUNNING, STOPPING})
 LOG_TAIL_LINES = 20
+# What a job summary shows of its latest metric record.
+PROGRESS_FIELDS = ("timesteps", "steps_per_s", "episode_reward")
 
 
 class JobError(Exception):
@@ -146,11 +151,16 @@ class JobDir:
                 best, best_step = path, int(match.group(1))
         return best
 
-    def summary(self) -> dict[str, Any]:
-        """What a list of jobs shows: spec + state + latest metric, without the log."""
+    def summary(self, latest_metric: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What a list of jobs shows: spec + state + checkpoint + progress from the latest metric
+        (``latest_metric`` when the caller has read the metrics already), without the log."""
         spec, state = self.spec(), self.state()
         ckpt = self.latest_checkpoint()
-        return {**spec, **state, "id": self.id, "checkpoint": ckpt.name if ckpt else None}
+        summary = {**spec, **state, "id": self.id, "checkpoint": ckpt.name if ckpt else None}
+        metric = latest_metric or last_metric(self.metrics_file)
+        if metric:
+            summary.update({field: metric.get(field) for field in PROGRESS_FIELDS})
+        return summary
 
 
 def mirror(redis: Any, job_id: str, state: dict[str, Any]) -> None:
@@ -173,16 +183,16 @@ def list_jobs(workspace: str | os.PathLike[str]) -> list[JobDir]:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot, or None if it is gone or a zombie."""
+    """Start time of ``pid`` in clock ticks since boot, or None if it is gone or a zombie.
+    (Ticks, as job states already stored hold: psutil gives boot time + ticks / CLK_TCK.)"""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+        proc = psutil.Process(pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None
+        since_boot = proc.create_time() - psutil.boot_time()
+    except psutil.Error:
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
+    return round(since_boot * os.sysconf("SC_CLK_TCK"))
 
 
 def is_alive(state: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .datasets import dataset_paths, reference
 from .envlock import environment_lock
 from .startup_files import is_startup_file
 from .store import (
@@ -51,8 +52,12 @@ def _scan(
     dirs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     to_hash: list[dict[str, Any]] = []
-    for entry in walk(store.workspace):
-        if entry.kind == "dir":
+    datasets = dataset_paths(store.workspace)
+    references: list[dict[str, Any]] = []
+    for entry in walk(store.workspace, datasets):
+        if entry.kind == "reference":
+            references.append(reference(store.workspace, entry.path, *datasets[entry.path]))
+        elif entry.kind == "dir":
             dirs.append({"path": entry.path, "mode": entry.mode})
         elif entry.kind == "skipped":
             skipped.append({"path": entry.path, "reason": entry.reason})
@@ -98,8 +103,8 @@ def _scan(
         raise
     new_index = {r["path"]: [*r.pop("_key"), r["sha256"], True] for r in files}
     new_index.update({r["path"]: [*r.pop("_key"), r["sha256"], False] for r in data_refs})
-    return {"files": files, "dirs": dirs, "data_refs": data_refs, "skipped": skipped,
-            "_index": new_index, "_added": added}  # fmt: skip
+    return {"files": files, "dirs": dirs, "data_refs": data_refs, "datasets": references,
+            "skipped": skipped, "_index": new_index, "_added": added}  # fmt: skip
 
 
 def create(
@@ -182,7 +187,7 @@ def _artifact_sources(
     for job in job_ids:
         root = store.workspace / ".cosim" / "jobs" / job
         if not job.replace("-", "").isalnum() or not root.is_dir():
-            raise SnapshotError(f"no job {job!r} in {store.workspace / '.cosim' / 'jobs'}")
+            raise SnapshotError(f"no job {job!r} in {store.workspace / '.cosim' / 'jobs'}", 404)
         for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             digest = sha256_file(path)
             rel = path.relative_to(store.workspace).as_posix()
@@ -200,7 +205,8 @@ def list_snapshots(workspace: str | os.PathLike[str]) -> list[dict[str, Any]]:
         out.append({
             "id": m["id"], "created": m["created"], "message": m.get("message", ""),
             "files": len(m["files"]), "bytes": sum(f["size"] for f in m["files"]),
-            "data_refs": len(m.get("data_refs", [])), "auto": m.get("auto", False),
+            "data_refs": len(m.get("data_refs", [])), "datasets": len(m.get("datasets", [])),
+            "auto": m.get("auto", False),
         })  # fmt: skip
     return out
 
@@ -310,7 +316,8 @@ def restore(
         if changed and not force:
             raise SnapshotError(
                 f"{len(changed)} file(s) changed since snapshot {latest} (e.g. {changed[0]}); "
-                "restore with --force (a safety snapshot is taken first)"
+                "restore with --force (a safety snapshot is taken first)",
+                409,
             )
         if changed:
             safety = create(store.workspace, f"before restoring {snapshot_id}", auto=True)["id"]
@@ -350,7 +357,9 @@ def _apply(
     wanted_dirs = {d["path"] for d in manifest["dirs"]}
     # Data files are referenced, not stored: restore never deletes one (it could not bring it back).
     keep = wanted | {r["path"] for r in manifest.get("data_refs", [])}
-    for entry in sorted(walk(store.workspace), key=lambda e: e.path, reverse=True):
+    # Nor a dataset: the admin's, read-only, and only referenced.
+    datasets = dataset_paths(store.workspace)
+    for entry in sorted(walk(store.workspace, datasets), key=lambda e: e.path, reverse=True):
         path = store.workspace / entry.path
         # Nor a large file: the safety snapshot only references those, so keep them too.
         # Nor the restorer's own startup files when the snapshot's are left out.
@@ -368,7 +377,9 @@ def _apply(
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(stage / path, dest)
     for d in reversed(manifest["dirs"]):
-        os.chmod(store.workspace / d["path"], d["mode"])
+        path = store.workspace / d["path"]
+        if path.stat().st_mode & 0o777 != d["mode"]:  # a folder not ours (~/datasets) is as was
+            os.chmod(path, d["mode"])
 
 
 def verify(workspace: str | os.PathLike[str]) -> list[str]:

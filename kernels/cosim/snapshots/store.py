@@ -60,7 +60,12 @@ def decompressor() -> zstandard.ZstdDecompressor:
 
 
 class SnapshotError(Exception):
-    """A problem the user can act on; the message says what and what to do."""
+    """A problem the user can act on; the message says what and what to do. ``status`` is the
+    HTTP status the server answers with (404 not found, 409 needs force, else 400)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def sha256_file(path: Path) -> str:
@@ -236,7 +241,7 @@ class SnapshotStore:
         try:
             return dict(json.loads(path.read_text()))
         except FileNotFoundError:
-            raise SnapshotError(f"no snapshot {snapshot_id} in {self.workspace}") from None
+            raise SnapshotError(f"no snapshot {snapshot_id} in {self.workspace}", 404) from None
         except ValueError as err:
             raise SnapshotError(f"snapshot {snapshot_id} has a broken manifest: {err}") from None
 
@@ -250,12 +255,13 @@ class SnapshotStore:
         ids = self.ids()
         if ref == "latest":
             if not ids:
-                raise SnapshotError(f"no snapshots yet in {self.workspace}")
+                raise SnapshotError(f"no snapshots yet in {self.workspace}", 404)
             return ids[-1]
         matches = [i for i in ids if i == ref or i.startswith(ref) or i.endswith(ref)]
         if len(matches) != 1:
             what = "no snapshot" if not matches else "more than one snapshot"
-            raise SnapshotError(f"{what} matches {ref!r}; see `cosim snapshot list`")
+            status = 404 if not matches else 400
+            raise SnapshotError(f"{what} matches {ref!r}; see `cosim snapshot list`", status)
         return matches[0]
 
     # -- index --------------------------------------------------------------------------------

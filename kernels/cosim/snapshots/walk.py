@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -46,7 +46,7 @@ DEFAULT_IGNORES = [
 
 class Entry(NamedTuple):  # a tuple: a frozen dataclass cost more than the stat on 10k files
     path: str  # relative, "/"-separated
-    kind: str  # "file" | "dir" | "skipped"
+    kind: str  # "file" | "dir" | "skipped" | "reference" (a dataset: recorded, never entered)
     mode: int
     size: int = 0
     mtime_ns: int = 0
@@ -89,9 +89,10 @@ def ignore_matcher(spec: pathspec.PathSpec) -> Callable[[str], bool]:
     return lambda path: combined.match(path) is not None
 
 
-def walk(workspace: Path) -> Iterator[Entry]:
+def walk(workspace: Path, references: Collection[str] = ()) -> Iterator[Entry]:
     """Files and directories of the workspace, sorted, ignored ones left out. Links, devices and
-    sockets are reported as skipped: a snapshot holds only regular files and directories."""
+    sockets are reported as skipped: a snapshot holds only regular files and directories.
+    Paths in ``references`` (datasets) are reported as such and never entered."""
     ignored = ignore_matcher(ignore_spec(workspace))
     root = str(workspace)
     by_name = attrgetter("name")
@@ -103,7 +104,9 @@ def walk(workspace: Path) -> Iterator[Entry]:
         for entry in entries:
             path = prefix + entry.name
             st = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
+            if path in references:
+                yield Entry(path, "reference", stat.S_IMODE(st.st_mode))
+            elif stat.S_ISDIR(st.st_mode):
                 if ignored(path + "/"):
                     continue
                 yield Entry(path, "dir", stat.S_IMODE(st.st_mode))

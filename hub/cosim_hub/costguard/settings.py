@@ -17,6 +17,9 @@ SETTINGS_ENV = "COSIM_COSTGUARD_SETTINGS"
 SERVICE_NAME = "cosim-costguard"
 READ_SCOPE = "custom:cosim-costguard:read"
 WRITE_SCOPE = "custom:cosim-costguard:write"
+# Every user holds it filtered to themselves (!user), and so do their servers' tokens: the
+# service's api/self answers with the caller's own spend, cap and notices, nobody else's.
+SELF_SCOPE = "custom:cosim-costguard:self"
 
 
 class CoSimCostGuard(Configurable):
@@ -37,6 +40,12 @@ class CoSimCostGuard(Configurable):
         "127.0.0.1",
         help="""Host name under which the hub and proxy reach the service (on Kubernetes the
         proxy runs in its own pod: the hub's service name, 'hub', with a fixed port).""",
+    ).tag(config=True)
+
+    user_url = Unicode(
+        "",
+        help="""URL user servers use to reach the service, ending in /services/cosim-costguard/
+        (default: the service's own URL; on Kubernetes http://hub:<port>/services/...).""",
     ).tag(config=True)
 
     service_bind = Unicode(

@@ -21,10 +21,10 @@ from tornado import web
 
 from cosim_protocol.redis_client import make_async
 
-from .config import CoSimHub
-from .guard_settings import CoSimCostGuard
+from ..config import CoSimHub
+from ..profiles import Profile, find_profile, load_profiles, profiles_for
 from .ledger import Decision, Ledger, Quota, Reservation
-from .profiles import Profile, find_profile, load_profiles, profiles_for
+from .settings import CoSimCostGuard
 
 REFUSED = Counter(
     "cosim_spawn_refused", "Spawns the CoSim cost guard refused, by reason", ["reason"]

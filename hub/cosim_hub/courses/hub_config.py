@@ -1,4 +1,5 @@
-"""``configure_courses(c, settings)``: the course store, roles, exchange service and scopes."""
+"""``configure_courses(c, settings)``: the course store, roles, exchange service, scopes, and the
+hub templates that serve the course setup page and link it from the navigation bar."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from traitlets.config import Config, Configurable
 
 from cosim_protocol.limits import EXCHANGE_MAX_BYTES_PER_STUDENT, EXCHANGE_MAX_FILES_PER_STUDENT
 
+from ..handlers_mixin import COURSE_CREATORS_SETTING as CREATORS_SETTING
 from ..handlers_mixin import COURSES_SETTING
 from ..procs import LAUNCH_ENV, free_port
 from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE, USE_SCOPE
 from .store import CourseStore, read_course_file
 
 SERVICE_NAME = "cosim-courses"
+TEMPLATE_DIR = str(Path(__file__).resolve().parent.parent / "templates")
 COURSES_URL_ENV = "COSIM_COURSES_URL"
 
 
@@ -61,6 +64,12 @@ class CoSimCourses(Configurable):
         (default: the service's own URL; on Kubernetes http://proxy-public/services/...).""",
     ).tag(config=True)
 
+    creators_group = Unicode(
+        "instructors",
+        help="""Hub group whose members may create courses on the setup page (/hub/cosim/courses)
+        and become their instructors; admins always may. Empty: admins only.""",
+    ).tag(config=True)
+
     max_transfer_mb = Float(50.0, help="Largest release, submission or feedback (MiB).").tag(
         config=True
     )
@@ -75,6 +84,20 @@ class CoSimCourses(Configurable):
         EXCHANGE_MAX_FILES_PER_STUDENT,
         help="How many submitted files the exchange keeps of one student in one course.",
     ).tag(config=True)
+
+
+class CourseCreatorTest:
+    """Template var: whether a hub page's user may create courses (admin or creators' group)."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+
+    def __call__(self, user: Any) -> bool:
+        if user is None:
+            return False
+        if user.admin:
+            return True
+        return bool(self.group) and self.group in {g.name for g in user.groups}
 
 
 def _merge_list(section: Any, name: str, items: list[Any]) -> None:
@@ -97,7 +120,13 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
 
     settings = dict(c.JupyterHub.tornado_settings) if "tornado_settings" in c.JupyterHub else {}
     settings[COURSES_SETTING] = str(store.path)
+    settings[CREATORS_SETTING] = courses.creators_group
     c.JupyterHub.tornado_settings = settings
+    # CoSim's page.html adds a "Courses" link to every hub page; it extends the hub's own.
+    _merge_list(c.JupyterHub, "template_paths", [TEMPLATE_DIR])
+    template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
+    template_vars.setdefault("cosim_course_creator", CourseCreatorTest(courses.creators_group))
+    c.JupyterHub.template_vars = template_vars
 
     custom = dict(c.JupyterHub.custom_scopes) if "custom_scopes" in c.JupyterHub else {}
     custom.update(CUSTOM_SCOPES)

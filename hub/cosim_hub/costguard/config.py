@@ -14,12 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
 
-from .guard_settings import READ_SCOPE, SERVICE_NAME, SETTINGS_ENV, WRITE_SCOPE, CoSimCostGuard
-from .procs import LAUNCH_ENV, free_port
-from .profiles import Profile, kubespawner_profile_list, load_profiles, profiles_for
+from cosim_protocol.env import COSTGUARD_URL
+
+from ..courses.hub_config import add_server_token_scopes, extend_user_role
+from ..procs import LAUNCH_ENV, free_port
+from ..profiles import Profile, kubespawner_profile_list, load_profiles, profiles_for
+from .settings import (
+    READ_SCOPE,
+    SELF_SCOPE,
+    SERVICE_NAME,
+    SETTINGS_ENV,
+    WRITE_SCOPE,
+    CoSimCostGuard,
+)
 
 if TYPE_CHECKING:
-    from .config import CoSimHub
+    from ..config import CoSimHub
 
 # What the service does through the hub API: list running servers (with their activity) and stop
 # them. Nothing else: no tokens, no user admin.
@@ -50,7 +60,7 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         c.KubeSpawner.profile_list = kubespawner_profiles_for_user(profiles)
     if hub.spawner == "local" and "cluster_gpu_limit" not in c.CoSimCostGuard:
         # The cluster's GPU limit is the machine's real pool (NVML, or declared in config).
-        from .gpus import CoSimGpus, reader_for
+        from ..gpus import CoSimGpus, reader_for
 
         c.CoSimCostGuard.cluster_gpu_limit = len(reader_for(CoSimGpus(config=c)).devices())
     guard = CoSimCostGuard(config=c)
@@ -67,18 +77,20 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         "COSIM_PROFILES_FILE": hub.profiles_file,
         SETTINGS_ENV: guard.to_json(),
     }
-    from .gpus import CoSimGpus
+    from ..gpus import CoSimGpus
 
     env.update(CoSimGpus(config=c).to_env())
     if os.environ.get(LAUNCH_ENV):
         env[LAUNCH_ENV] = os.environ[LAUNCH_ENV]
     services = list(c.JupyterHub.get("services", []))
-    if not any(s.get("name") == SERVICE_NAME for s in services):
+    ours = [s for s in services if s.get("name") == SERVICE_NAME]
+    url = ours[0]["url"] if ours else f"http://{guard.service_host}:{guard.port or free_port()}"
+    if not ours:
         services.append(
             {
                 "name": SERVICE_NAME,
                 "display": True,
-                "url": f"http://{guard.service_host}:{guard.port or free_port()}",
+                "url": url,
                 "command": [sys.executable, "-m", "cosim_hub.costguard"],
                 "environment": env,
                 "oauth_no_confirm": True,
@@ -93,7 +105,15 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
         WRITE_SCOPE,
         {"description": "Set CoSim quotas.", "subscopes": [READ_SCOPE]},
     )
+    scopes.setdefault(SELF_SCOPE, {"description": "See your own CoSim spend, cap and notices."})
     c.JupyterHub.custom_scopes = scopes
+    # The Lab banner asks the service with the server's own token; Redis keeps the ledger from
+    # user servers altogether (no per-field ACLs: a readable hash shows every user's figures).
+    extend_user_role(c, [f"{SELF_SCOPE}!user"])
+    add_server_token_scopes(c, [f"{SELF_SCOPE}!user"])
+    spawner_env = dict(c.Spawner.environment) if "environment" in c.Spawner else {}
+    spawner_env.setdefault(COSTGUARD_URL, guard.user_url or f"{url}/services/{SERVICE_NAME}/")
+    c.Spawner.environment = spawner_env
 
     roles = list(c.JupyterHub.get("load_roles", []))
     names = {r.get("name") for r in roles}
@@ -120,6 +140,6 @@ def configure_cost_guard(c: Config, hub: CoSimHub) -> CoSimCostGuard | None:
 
 
 def _import(name: str) -> Any:
-    from . import spawn_guard
+    from . import spawn
 
-    return getattr(spawn_guard, name)
+    return getattr(spawn, name)

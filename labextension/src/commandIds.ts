@@ -17,7 +17,7 @@ export const CommandIDs = {
   snapshotDiff: 'cosim:snapshot-diff',
   // buildPlugin.ts
   buildCppFolder: 'cosim:build-cpp-folder',
-  // coursesPanel.ts
+  // coursesPlugin.ts
   showCoursesPanel: 'cosim:show-courses-panel',
   // shareDialog.ts
   share: 'cosim:share'

@@ -11,6 +11,39 @@ export interface ICourse {
   role: CourseRole;
 }
 
+/** One student's state on one assignment (a student only ever gets their own row). */
+export interface IStudentStatus {
+  student: string;
+  fetched: boolean;
+  submitted: boolean;
+  /** Unix seconds of the latest submission. */
+  submitted_at: number | null;
+  late: boolean;
+  /** Queued or running in the grading sandbox now. */
+  grading: boolean;
+  /** The latest submission has scores. */
+  graded: boolean;
+  returned: boolean;
+  score?: number;
+  max_score?: number;
+  penalty?: number;
+  /** Why grading failed, when it did. */
+  error?: string;
+  /** What the sandbox stopped, per notebook (a loop, a limit). */
+  messages?: Record<string, string>;
+}
+
+export type LatePolicy = 'none' | 'flag' | 'penalty';
+
+/** Deadline and late policy of an assignment, as the release and settings actions take them. */
+export interface IAssignmentSettings {
+  /** ISO 8601 (UTC when no zone is given); null or '' for no deadline. */
+  due?: string | null;
+  late_policy?: LatePolicy;
+  penalty_per_hour?: number;
+  instant_feedback?: boolean;
+}
+
 export interface IAssignment {
   name: string;
   /** Unix seconds. */
@@ -20,9 +53,41 @@ export interface IAssignment {
   /** Students who submitted (staff see all; a student sees only themselves). */
   submitted: string[];
   returned: string[];
+  /** Released in nbgrader's format: submissions are autograded. */
+  autograded?: boolean;
+  /** ISO 8601 UTC, or null. */
+  due?: string | null;
+  late_policy?: LatePolicy;
+  instant_feedback?: boolean;
+  /** Status rows: every student for staff, the caller's own for a student. */
+  students?: IStudentStatus[];
 }
 
-export type AssignmentAction = 'release' | 'fetch' | 'submit' | 'collect' | 'return' | 'feedback';
+/** A row of nbgrader's gradebook export. */
+export interface IGradebookRow {
+  assignment: string;
+  duedate: string;
+  timestamp: string;
+  student_id: string;
+  raw_score: number;
+  late_submission_penalty: number;
+  score: number;
+  max_score: number;
+}
+
+export interface IGradebook {
+  course: string;
+  students: string[];
+  assignments: (Pick<IAssignment, 'name' | 'due' | 'late_policy' | 'autograded'> & {
+    students: IStudentStatus[];
+  })[];
+  rows: IGradebookRow[];
+  /** The same rows as nbgrader's CSV export. */
+  csv: string;
+}
+
+export type AssignmentAction =
+  'release' | 'fetch' | 'submit' | 'collect' | 'return' | 'feedback' | 'grade' | 'settings';
 
 /** What an action answers; which fields are present depends on the action. */
 export interface IActionReply {
@@ -32,6 +97,12 @@ export interface IActionReply {
   written?: string[];
   students?: string[];
   returned?: string[];
+  /** Students whose submissions were queued for grading (grade, collect). */
+  queued?: string[];
+  /** submit: whether it came after the deadline, and whether it is being graded now. */
+  late?: boolean;
+  grading?: boolean;
+  autograded?: boolean;
 }
 
 export async function listCourses(): Promise<ICourse[]> {
@@ -45,12 +116,21 @@ export async function listAssignments(course: string): Promise<IAssignment[]> {
   return reply.assignments;
 }
 
-/** Run an action on an assignment; `path` is a folder of the workspace where one is needed. */
+/** Scores and status of every student (staff only: students get 403). */
+export function getGradebook(course: string): Promise<IGradebook> {
+  return requestAPI<IGradebook>(URLExt.join('courses', encodeURIComponent(course), 'gradebook'));
+}
+
+/**
+ * Run an action on an assignment; `path` is a folder of the workspace where one is needed,
+ * `settings` the deadline and late policy (release, settings).
+ */
 export function runAction(
   course: string,
   assignment: string,
   action: AssignmentAction,
-  path?: string
+  path?: string,
+  settings: IAssignmentSettings = {}
 ): Promise<IActionReply> {
   const url = URLExt.join(
     'courses',
@@ -61,6 +141,6 @@ export function runAction(
   );
   return requestAPI<IActionReply>(url, {
     method: 'POST',
-    body: JSON.stringify(path ? { path } : {})
+    body: JSON.stringify(path ? { path, ...settings } : settings)
   });
 }

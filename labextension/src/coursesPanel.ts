@@ -1,28 +1,32 @@
 /**
- * The "CoSim Courses" side panel. Instructors and TAs release a folder as an assignment, collect
- * submissions and return feedback; students fetch, submit and read feedback. All of it goes
- * through this server's /cosim/api/courses, which talks to the hub's course exchange.
+ * The "CoSim Courses" side panel. Instructors and TAs release a folder as an assignment (with a
+ * deadline and late policy), collect and grade submissions, return feedback and see the
+ * gradebook; students fetch, submit and see their own scores and feedback. All of it goes through
+ * this server's /cosim/api/courses, which talks to the hub's course exchange.
  */
-import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import {
   AssignmentAction,
+  getGradebook,
   IActionReply,
   IAssignment,
+  IAssignmentSettings,
   ICourse,
+  IGradebook,
+  LatePolicy,
   listAssignments,
   listCourses,
   runAction
 } from './coursesApi';
-import { CommandIDs } from './commandIds';
+import { dueText, renderGradebook, statusText } from './coursesGradebook';
 import { coursesIcon } from './icons';
-import { errorText } from './dom';
-import { addSidePanel, PanelRank } from './sidePanel';
+import { el, errorText } from './dom';
 
 export const COURSES_PANEL_ID = 'cosim-courses-panel';
+/** How often the panel looks again while submissions are being graded. */
+const GRADING_POLL_MS = 2000;
 
 function button(action: string, label: string, title: string): HTMLButtonElement {
   const node = document.createElement('button');
@@ -41,9 +45,17 @@ export function describeReply(assignment: string, reply: IActionReply): string {
     case 'fetch':
       return `Fetched ${assignment} into ${reply.path} (${reply.written?.length ?? 0} new files).`;
     case 'submit':
-      return `Submitted ${assignment}.`;
-    case 'collect':
-      return `Collected ${reply.students?.length ?? 0} submissions of ${assignment} into ${reply.path}.`;
+      return `Submitted ${assignment}${reply.late ? ' (late)' : ''}${reply.grading ? '; grading it now' : ''}.`;
+    case 'collect': {
+      const queued = reply.queued?.length ? `; grading ${reply.queued.length}` : '';
+      return `Collected ${reply.students?.length ?? 0} submissions of ${assignment} into ${reply.path}${queued}.`;
+    }
+    case 'grade':
+      return reply.autograded
+        ? `Grading ${reply.queued?.length ?? 0} new submissions of ${assignment}.`
+        : `${assignment} has no nbgrader cells: nothing to autograde.`;
+    case 'settings':
+      return `Saved the deadline and late policy of ${assignment}.`;
     case 'return':
       return `Returned feedback on ${assignment} to ${(reply.returned ?? []).join(', ')}.`;
     case 'feedback':
@@ -53,6 +65,7 @@ export function describeReply(assignment: string, reply: IActionReply): string {
 
 const STAFF_ACTIONS: [AssignmentAction, string, string][] = [
   ['collect', 'Collect', 'Copy every student’s latest submission into courses/<course>/collected/'],
+  ['grade', 'Grade', 'Autograde every new submission in the grading sandbox (nbgrader)'],
   ['return', 'Return', 'Send courses/<course>/feedback/<assignment>/<student>/ to each student']
 ];
 const STUDENT_ACTIONS: [AssignmentAction, string, string][] = [
@@ -93,10 +106,14 @@ export class CoursesPanel extends Widget {
     const generation = ++this._generation;
     let courses: ICourse[];
     const assignments = new Map<string, IAssignment[]>();
+    const books = new Map<string, IGradebook>();
     try {
       courses = await listCourses();
       for (const course of courses) {
         assignments.set(course.id, await listAssignments(course.id));
+        if (course.role !== 'student') {
+          books.set(course.id, await getGradebook(course.id));
+        }
       }
     } catch (error) {
       if (generation === this._generation) {
@@ -108,14 +125,30 @@ export class CoursesPanel extends Widget {
       return;
     }
     this._list.replaceChildren(
-      ...courses.map(c => this._renderCourse(c, assignments.get(c.id) ?? []))
+      ...courses.map(c => this._renderCourse(c, assignments.get(c.id) ?? [], books.get(c.id)))
     );
     if (courses.length === 0) {
       this._say('You are not on the roster of any course.');
     }
+    // While the sandbox grades something shown here, look again shortly (scores appear by
+    // themselves); a newer refresh or a hidden panel stops it.
+    const grading = [...assignments.values()].some(list =>
+      list.some(a => a.students?.some(r => r.grading))
+    );
+    if (grading) {
+      window.setTimeout(() => {
+        if (generation === this._generation && this.isVisible && !this.isDisposed) {
+          void this.refresh();
+        }
+      }, GRADING_POLL_MS);
+    }
   }
 
-  private _renderCourse(course: ICourse, assignments: IAssignment[]): HTMLElement {
+  private _renderCourse(
+    course: ICourse,
+    assignments: IAssignment[],
+    book?: IGradebook
+  ): HTMLElement {
     const staff = course.role !== 'student';
     const section = document.createElement('section');
     section.className = 'cosim-Courses-course';
@@ -142,7 +175,18 @@ export class CoursesPanel extends Widget {
         : assignment.submitted.length > 0
           ? 'submitted'
           : 'not submitted';
-      item.append(name, facts);
+      const due = el('span', 'cosim-Courses-due', dueText(assignment.due));
+      if (assignment.late_policy && assignment.due) {
+        due.title = `late policy: ${assignment.late_policy}`;
+      }
+      item.append(name, facts, due);
+      if (!staff) {
+        // The student's own status and score (the exchange sends nobody else's).
+        const mine = assignment.students?.find(r => r.student !== undefined);
+        const grade = el('span', 'cosim-Courses-myGrade', statusText(mine));
+        grade.classList.toggle('cosim-mod-late', Boolean(mine?.late));
+        item.appendChild(grade);
+      }
       for (const [action, label, help] of staff ? STAFF_ACTIONS : STUDENT_ACTIONS) {
         const node = button(action, label, help);
         node.onclick = () => void this._run(course.id, assignment.name, action);
@@ -157,6 +201,9 @@ export class CoursesPanel extends Widget {
       list.appendChild(empty);
     }
     section.appendChild(list);
+    if (book) {
+      section.appendChild(renderGradebook(book));
+    }
     return section;
   }
 
@@ -170,13 +217,42 @@ export class CoursesPanel extends Widget {
     const folder = document.createElement('input');
     folder.className = 'cosim-Courses-folder jp-mod-styled';
     folder.placeholder = 'folder (default: same name)';
+    const due = document.createElement('input');
+    due.type = 'datetime-local';
+    due.className = 'cosim-Courses-dueInput jp-mod-styled';
+    due.title = 'Deadline (your local time; empty: none)';
+    const late = document.createElement('select');
+    late.className = 'cosim-Courses-latePolicy jp-mod-styled';
+    late.title = 'After the deadline';
+    for (const [value, label] of [
+      ['none', 'no late resubmission'],
+      ['flag', 'late: flag'],
+      ['penalty', 'late: 1 point off per hour']
+    ]) {
+      const option = document.createElement('option');
+      option.value = value;
+      option.textContent = label;
+      late.appendChild(option);
+    }
+    const instantLabel = el('label', 'cosim-Courses-instant', ' instant feedback');
+    const instant = document.createElement('input');
+    instant.type = 'checkbox';
+    instant.title = 'Autograde each submission as it arrives and return its feedback';
+    instantLabel.prepend(instant);
     const release = button('release', 'Release', 'Release this folder to every student');
     release.type = 'submit';
-    form.append(name, folder, release);
+    form.append(name, folder, due, late, instantLabel, release);
     form.onsubmit = event => {
       event.preventDefault();
       const assignment = name.value.trim();
-      void this._run(course.id, assignment, 'release', folder.value.trim() || assignment);
+      const policy = late.value as LatePolicy;
+      const settings: IAssignmentSettings = {
+        due: due.value ? new Date(due.value).toISOString() : null,
+        late_policy: policy,
+        instant_feedback: instant.checked,
+        ...(policy === 'penalty' ? { penalty_per_hour: 1 } : {})
+      };
+      void this._run(course.id, assignment, 'release', folder.value.trim() || assignment, settings);
     };
     return form;
   }
@@ -185,12 +261,14 @@ export class CoursesPanel extends Widget {
     course: string,
     assignment: string,
     action: AssignmentAction,
-    path?: string
+    path?: string,
+    settings?: IAssignmentSettings
   ): Promise<void> {
     this._say(`${action}: ${assignment} …`);
     let message: string;
     try {
-      message = describeReply(assignment, await runAction(course, assignment, action, path));
+      const reply = await runAction(course, assignment, action, path, settings);
+      message = describeReply(assignment, reply);
     } catch (error) {
       this._say(errorText(error), true);
       return;
@@ -209,26 +287,3 @@ export class CoursesPanel extends Widget {
   private readonly _status: HTMLParagraphElement;
   private readonly _list: HTMLDivElement;
 }
-
-export const coursesPanelPlugin: JupyterFrontEndPlugin<void> = {
-  id: '@cosim/labextension:courses-panel',
-  description: 'The CoSim Courses side panel: release, collect and return assignments.',
-  autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: (
-    app: JupyterFrontEnd,
-    palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
-  ): void => {
-    addSidePanel(app, new CoursesPanel(), {
-      rank: PanelRank.courses,
-      command: CommandIDs.showCoursesPanel,
-      label: 'Show CoSim Courses Panel',
-      caption: 'Assignments of your courses: release, collect, return; fetch, submit',
-      restoreName: COURSES_PANEL_ID,
-      icon: coursesIcon,
-      palette,
-      restorer
-    });
-  }
-};

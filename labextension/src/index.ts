@@ -2,7 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { buildPlugin } from './buildPlugin';
 import { costBannerPlugin } from './costBanner';
-import { coursesPanelPlugin } from './coursesPanel';
+import { coursesPanelPlugin } from './coursesPlugin';
 import { jobsPlugin } from './jobsPlugin';
 import { launcherPlugin } from './launcher';
 import { recordingPlugin } from './recordingPlugin';

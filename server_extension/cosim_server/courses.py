@@ -24,29 +24,34 @@ from .base import CoSimError, CoSimHandler, fetch_hub_json
 COURSES_URL_ENV = "COSIM_COURSES_URL"
 COURSE = r"(?P<course>[a-z0-9][a-z0-9-]{0,39})"
 ASSIGNMENT = r"(?P<assignment>[A-Za-z0-9][A-Za-z0-9._-]{0,79})"
-ACTIONS = ("release", "fetch", "submit", "collect", "return", "feedback")
+ACTIONS = ("release", "fetch", "submit", "collect", "return", "feedback", "grade", "settings")
+SETTINGS = ("due", "late_policy", "penalty_per_hour", "instant_feedback")
 MAX_PACK_BYTES = 50 * 2**20
-SKIP = re.compile(r"(^|/)(\.ipynb_checkpoints|__pycache__|\.git)(/|$)")
+# Checkpoints, caches, VCS data and CoSim's own build/job/snapshot folders are never sources.
+SKIP = re.compile(r"(^|/)(\.ipynb_checkpoints|__pycache__|\.git|\.cosim)(/|$)")
 
 
 def pack_folder(folder: Path) -> dict[str, str]:
     """Every regular file under ``folder`` (no links, no checkpoints) as base64."""
     if not folder.is_dir():
         raise CoSimError(404, f"no folder {folder.name!r} in the workspace")
-    files: dict[str, str] = {}
-    total = 0
     inside = folder.resolve()
+    found: list[tuple[str, Path, int]] = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_symlink() or not path.is_file() or SKIP.search(rel):
             continue
         if inside not in path.resolve().parents:  # under a linked folder: not the student's
             continue
-        data = path.read_bytes()
-        total += len(data)
-        if total > MAX_PACK_BYTES:
-            raise CoSimError(413, f"folder is larger than {MAX_PACK_BYTES // 2**20} MiB")
-        files[rel] = base64.b64encode(data).decode()
+        found.append((rel, path, path.stat().st_size))
+    total = sum(size for _, _, size in found)
+    if total > MAX_PACK_BYTES:
+        largest = sorted(found, key=lambda f: -f[2])[:3]
+        names = ", ".join(f"{rel} ({size / 2**20:.1f} MiB)" for rel, _, size in largest)
+        raise CoSimError(
+            413, f"folder is larger than {MAX_PACK_BYTES // 2**20} MiB; largest files: {names}"
+        )
+    files = {rel: base64.b64encode(path.read_bytes()).decode() for rel, path, _ in found}
     if not files:
         raise CoSimError(400, f"folder {folder.name!r} has no files")
     return files
@@ -105,9 +110,14 @@ class AssignmentActionHandler(_CoursesHandler):
             raise CoSimError(400, "path must be a string")
         where = f"courses/{course}/assignments/{assignment}"
         home = Path("courses") / course
+        settings = {k: body[k] for k in SETTINGS if k in body}
         if action == "release":
             files = pack_folder(self.confine(path or assignment))
-            result = await self.exchange("PUT", where, {"files": files})
+            result = await self.exchange("PUT", where, {"files": files, **settings})
+        elif action == "settings":
+            result = await self.exchange("PUT", f"{where}/settings", settings)
+        elif action == "grade":
+            result = await self.exchange("POST", f"{where}/grade", {})
         elif action == "fetch":
             got = await self.exchange("GET", where)
             target = self.confine(str(home / assignment))
@@ -121,6 +131,8 @@ class AssignmentActionHandler(_CoursesHandler):
             got = await self.exchange("GET", f"{where}/submissions")
             base = home / "collected" / assignment
             result = {"path": str(base), "students": sorted(got["submissions"])}
+            # Collecting an nbgrader-format assignment also autogrades what is new.
+            result["queued"] = (await self.exchange("POST", f"{where}/grade", {}))["queued"]
             for student, sub in got["submissions"].items():
                 target = self.confine(str(base / student))
                 unpack_files(self.root, target, sub["files"], overwrite=True)
@@ -143,9 +155,26 @@ class AssignmentActionHandler(_CoursesHandler):
         self.finish({"action": action, **result})
 
 
+class GradebookHandler(_CoursesHandler):
+    """The course's gradebook (staff only; the exchange refuses students): JSON, or ?format=csv
+    as a download in nbgrader's CSV layout."""
+
+    async def get(self, course: str) -> None:
+        book = await self.exchange("GET", f"courses/{course}/gradebook")
+        if self.get_argument("format", "json") == "csv":
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            self.set_header("Content-Disposition", f'attachment; filename="{course}-grades.csv"')
+            self.write(book.get("csv", ""))
+            await self.flush()  # headers out now: APIHandler.finish would make them JSON's
+            self.finish()
+            return
+        self.finish(book)
+
+
 def routes() -> list[tuple[str, type]]:
     return [
         (r"/cosim/api/courses", CourseListHandler),
+        (rf"/cosim/api/courses/{COURSE}/gradebook", GradebookHandler),
         (rf"/cosim/api/courses/{COURSE}/assignments", AssignmentListHandler),
         (
             rf"/cosim/api/courses/{COURSE}/assignments/{ASSIGNMENT}/(?P<action>[a-z]+)",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pwd
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,43 +18,14 @@ import nbformat
 import pytest
 
 from cosim_hub.courses.grading import CourseGrader, SandboxLimits
+from cosim_testing.nbgrader_assignment import source_notebook
 
+STARTED = time.time()
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root"),
     # nbgrader 0.9.6 adds submissions in a way SQLAlchemy 2 warns about (it still works).
     pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning"),
 ]
-
-SOLUTION = """def add(a, b):
-    ### BEGIN SOLUTION
-    return a + b
-    ### END SOLUTION"""
-TESTS = """assert add(1, 2) == 3
-### BEGIN HIDDEN TESTS
-assert add(-1, 1) == 0
-### END HIDDEN TESTS"""
-
-
-def _meta(grade_id: str, *, solution: bool = False, points: int = 0) -> dict[str, object]:
-    return {"nbgrader": {"grade": points > 0, "grade_id": grade_id, "locked": not solution,
-                         "points": points, "schema_version": 3, "solution": solution,
-                         "task": False}}  # fmt: skip
-
-
-def _source_notebook() -> nbformat.NotebookNode:
-    cells = [
-        nbformat.v4.new_markdown_cell("Write `add`.", metadata=_meta("intro")),
-        nbformat.v4.new_code_cell(SOLUTION, metadata=_meta("add", solution=True)),
-        nbformat.v4.new_code_cell(TESTS, metadata=_meta("test_add", points=3)),
-        nbformat.v4.new_code_cell("assert add(2, 2) == 4", metadata=_meta("test_more", points=1)),
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +36,12 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourseGrader]:
     grader = CourseGrader(root, "robotics101", limits=limits, account_prefix=prefix)
     source = root / "source" / "hw1"
     source.mkdir(parents=True)
-    nbformat.write(_source_notebook(), source / "hw1.ipynb")
+    nbformat.write(source_notebook(), source / "hw1.ipynb")
     release = grader.generate("hw1", due="2026-12-01 12:00:00 UTC")
     released = nbformat.read(release / "hw1.ipynb", as_version=4)
     text = "".join(c.source for c in released.cells)
     assert "return a + b" not in text and "add(-1, 1)" not in text  # solution, hidden tests out
     yield grader
-    import pwd
     import subprocess
 
     for entry in pwd.getpwall():
@@ -143,8 +115,19 @@ def test_hostile_submissions_are_contained(
     assert result["score"] == 0.0, result  # every test that calls add fails
     assert raised in _outputs(grader, name)
     assert grader.scores("hw1", "ada")["score"] == 4.0  # nobody else's grade moved
-    leftovers = list(Path("/tmp").glob("cosim-grade-*"))
+    # This grader's work folders are gone (other runs share /tmp, and a deleted account's uid
+    # may come back: only folders of this module's accounts made since it started count).
+    ours = {e.pw_uid for e in pwd.getpwall() if e.pw_name.startswith(grader.accounts.prefix)}
+    leftovers = [p for p in Path("/tmp").glob("cosim-grade-*")
+                 if _owner(p) in ours and p.stat().st_mtime >= STARTED]  # fmt: skip
     assert not leftovers, leftovers
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 def test_no_reading_elsewhere_no_gradebook_writes_no_test_edits(grader: CourseGrader) -> None:
@@ -162,3 +145,59 @@ def test_no_reading_elsewhere_no_gradebook_writes_no_test_edits(grader: CourseGr
     # A wrong solution with its test cells emptied: nbgrader puts the tests back before running.
     _submit(grader, "tamper", "def add(a, b):\n    return 0", tests="pass")
     assert grader.autograde("hw1", "tamper")["cells"]["test_add"] == 0.0
+
+
+def test_formgrader_opens_the_course_storage(grader: CourseGrader, tmp_path: Path) -> None:
+    """nbgrader's own formgrader (its server extension, as an admin would run it on the hub's
+    machine) lists the graded submissions and takes a manual override that CoSim's scores use."""
+    import json
+    import subprocess
+    import sys
+
+    import requests
+
+    from cosim_hub.procs import free_port
+    from cosim_testing.procs import wait_for
+
+    _submit(grader, "fg", "def add(a, b):\n    return abs(a) + abs(b)")
+    assert grader.autograde("hw1", "fg")["score"] == 1.0
+    port, token = free_port(), secrets.token_hex(16)
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text(f"c.CourseDirectory.root = {str(grader.root)!r}\n"
+                      f"c.CourseDirectory.course_id = {grader.course_id!r}\n")  # fmt: skip
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser",
+         f"--port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={grader.root.parent}",
+         "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base, auth = f"http://127.0.0.1:{port}/formgrader/api", {"Authorization": f"token {token}"}
+
+    def get(path: str) -> requests.Response | None:
+        try:
+            return requests.get(f"{base}/{path}", headers=auth, timeout=5)
+        except requests.ConnectionError:
+            return None
+
+    try:
+        assert wait_for(lambda: get("assignments") is not None, 60, interval=0.2), server
+        assignments = {a["name"]: a for a in get("assignments").json()}  # type: ignore[union-attr]
+        assert "hw1" in assignments
+        subs = {s["student"]: s for s in get("submissions/hw1").json()}  # type: ignore[union-attr]
+        assert subs["fg"]["autograded"] and subs["fg"]["score"] == 1.0, subs["fg"]
+        # A manual override through formgrader (the hidden test was too strict, say).
+        notebooks = get("submitted_notebooks/hw1/hw1").json()  # type: ignore[union-attr]
+        notebook = next(n for n in notebooks if n["student"] == "fg")
+        grades = requests.get(f"{base}/grades", params={"submission_id": notebook["id"]},
+                              headers=auth, timeout=5).json()  # fmt: skip
+        test_add = next(g for g in grades if g["name"] == "test_add")
+        resp = requests.put(f"{base}/grade/{test_add['id']}", headers=auth, timeout=5,
+                            data=json.dumps({"manual_score": 3}))  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        assert grader.scores("hw1", "fg")["score"] == 4.0
+        assert {r["student_id"]: r["score"] for r in grader.gradebook_rows()}["fg"] == 4.0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -13,7 +13,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from cosim_server.base import CoSimError
-from cosim_server.courses import pack_folder, unpack_files
+from cosim_server.courses import MAX_PACK_BYTES, pack_folder, unpack_files
 
 
 async def _error(jp_fetch: Any, *path: str, **kw: Any) -> tuple[int, str]:
@@ -28,7 +28,7 @@ async def _error(jp_fetch: Any, *path: str, **kw: Any) -> tuple[int, str]:
 @pytest.mark.parametrize(
     "path, body, status, words",
     [
-        (("rob", "assignments", "hw1", "grade"), "{}", 404, "unknown action"),
+        (("rob", "assignments", "hw1", "explode"), "{}", 404, "unknown action"),
         (("rob", "assignments", "hw1", "release"), "[1]", 400, "JSON object"),
         (("rob", "assignments", "hw1", "release"), "{nope", 400, "not valid JSON"),
         (("rob", "assignments", "hw1", "release"), '{"path": 3}', 400, "must be a string"),
@@ -75,3 +75,32 @@ def test_pack_skips_links_and_checkpoints_and_unpack_stays_inside(tmp_path: Path
     (root / "x" / "keep.txt").write_text("mine")
     written = unpack_files(root, root / "x", {"keep.txt": "aGk=", "new.txt": "aGk="}, False)
     assert written == ["x/new.txt"] and (root / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_pack_releases_sources_not_build_products(tmp_path: Path) -> None:
+    """A built C++ assignment: 1 KB of sources, a 64 MB precompiled header under .cosim/build/."""
+    src = tmp_path / "cpp1"
+    (src / ".cosim" / "build").mkdir(parents=True)
+    (src / "main.cpp").write_text("int main() { return 0; }\n")
+    (src / "include").mkdir()
+    (src / "include" / "robot.h").write_text("#pragma once\n")
+    with open(src / ".cosim" / "build" / "all.h.gch", "wb") as f:
+        f.truncate(64 * 2**20)  # sparse: no 64 MB written to disk
+    (src / ".cosim" / "jobs").mkdir()
+    (src / ".cosim" / "jobs" / "log.txt").write_text("x")
+    assert set(pack_folder(src)) == {"main.cpp", "include/robot.h"}
+
+
+def test_a_too_large_folder_names_its_largest_files(tmp_path: Path) -> None:
+    src = tmp_path / "big"
+    (src / "data").mkdir(parents=True)
+    (src / "notes.md").write_text("# notes\n")
+    for name, mib in (("data/scan.bag", 40), ("data/map.pcd", 20), ("data/small.csv", 1)):
+        with open(src / name, "wb") as f:
+            f.truncate(mib * 2**20)
+    with pytest.raises(CoSimError) as err:
+        pack_folder(src)
+    message = err.value.message
+    assert err.value.status_code == 413 and f"{MAX_PACK_BYTES // 2**20} MiB" in message
+    assert "data/scan.bag (40.0 MiB)" in message and "data/map.pcd (20.0 MiB)" in message
+    assert message.index("scan.bag") < message.index("map.pcd")

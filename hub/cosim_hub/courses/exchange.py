@@ -19,6 +19,12 @@ API (under ``$JUPYTERHUB_SERVICE_PREFIX/api``), files travel as ``{"files": {pat
   GET  courses/<c>/assignments/<a>/submissions    latest submission of every student (staff)
   PUT  courses/<c>/assignments/<a>/feedback/<s>   return feedback to student s (staff)
   GET  courses/<c>/assignments/<a>/feedback       the caller's own feedback (student)
+  PUT  courses/<c>/assignments/<a>/settings       deadline, late policy, instant feedback (staff)
+  POST courses/<c>/assignments/<a>/grade          autograde every latest submission (staff)
+  GET  courses/<c>/gradebook                      scores and status of every student (staff)
+
+Grading (nbgrader in a sandbox) is :mod:`.gradeflow`; deadlines and late policies :mod:`.policy`.
+A student's view of an assignment holds their own status, score and feedback, never another's.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -51,6 +58,7 @@ from cosim_protocol.limits import (
     EXCHANGE_RESERVED_SUFFIXES,
 )
 
+from .gradeflow import GradingFlow, ReleaseError, has_nbgrader_cells
 from .model import (
     LEARN_SCOPE,
     TEACH_SCOPE,
@@ -59,6 +67,7 @@ from .model import (
     courses_in_scopes,
     holds_for_user,
 )
+from .policy import AssignmentPolicy, PolicyError, stamp_now
 from .store import CourseStore
 
 ASSIGNMENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{EXCHANGE_NAME_MAX - 1}}}$")
@@ -174,6 +183,8 @@ class Exchange:
         self.max_bytes = max_bytes
         self.max_student_bytes = max_student_bytes
         self.max_student_files = max_student_files
+        self.grading: GradingFlow | None = None
+        self.no_grading_reason = "grading is turned off on this hub (COSIM_GRADING=0)"
 
     def course(self, course_id: str) -> Course:
         course = self.store.load().get(course_id)
@@ -189,6 +200,24 @@ class Exchange:
 
     def feedback(self, course_id: str, assignment: str, student: str) -> Path:
         return self.root / course_id / "feedback" / assignment / student
+
+    def meta_path(self, course_id: str, assignment: str) -> Path:
+        return self.root / course_id / "released" / f"{assignment}.json"
+
+    def meta(self, course_id: str, assignment: str) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.meta_path(course_id, assignment).read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def write_meta(self, course_id: str, assignment: str, meta: dict[str, Any]) -> None:
+        path = self.meta_path(course_id, assignment)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(path)
+
+    def fetched_marker(self, course_id: str, assignment: str, student: str) -> Path:
+        return self.root / course_id / "fetched" / assignment / student
 
     def assignments(self, course_id: str) -> list[dict[str, Any]]:
         base = self.root / course_id / "released"
@@ -307,12 +336,21 @@ class CoursesHandler(ExchangeHandler):
         self.write({"courses": out})
 
 
+def student_rows(exchange: Exchange, course_id: str, assignment: str, names: list[str]) -> Any:
+    """Status rows (fetched, submitted, late, graded, score) of ``names`` for one assignment."""
+    flow = exchange.grading
+    if flow is None:
+        return []
+    return [flow.status(course_id, assignment, name) for name in names]
+
+
 class AssignmentListHandler(ExchangeHandler):
     def get(self, course_id: str) -> None:
         course = self.member_course(course_id)
         items = self.exchange.assignments(course_id)
-        staff = self.caller in course.staff
+        staff = self.caller in course.staff and self._may(self.teaches, course_id)
         for item in items:
+            # A student's view carries their own name only: never a classmate's status or score.
             names = course.students if staff else [self.caller]
             item["submitted"] = sorted(
                 s for s in names if self.exchange.latest_submission(course_id, item["name"], s)
@@ -320,14 +358,41 @@ class AssignmentListHandler(ExchangeHandler):
             item["returned"] = sorted(
                 s for s in names if self.exchange.feedback(course_id, item["name"], s).is_dir()
             )
+            item["students"] = student_rows(self.exchange, course_id, item["name"], names)
         self.write({"assignments": items, "role": course.role_of(self.caller)})
 
 
+def policy_from(body: Any, base: AssignmentPolicy | None = None) -> AssignmentPolicy:
+    if not isinstance(body, dict):
+        raise ExchangeError(400, "body must be a JSON object")
+    try:
+        policy: AssignmentPolicy = AssignmentPolicy.from_request(body, base)
+    except PolicyError as err:
+        raise ExchangeError(400, str(err)) from None
+    return policy
+
+
 class AssignmentHandler(ExchangeHandler):
-    def put(self, course_id: str, assignment: str) -> None:
+    async def put(self, course_id: str, assignment: str) -> None:
         self.staff_course(course_id)
         self.check_assignment(assignment)
-        files = decode_files(self.json_body(), self.exchange.max_bytes)
+        body = self.json_body()
+        files = decode_files(body, self.exchange.max_bytes)
+        old = self.exchange.meta(course_id, assignment)
+        policy = policy_from(body, AssignmentPolicy.from_meta(old) if old else None)
+        graded = has_nbgrader_cells(files)
+        if graded and self.exchange.grading is None:  # never hand out the solutions instead
+            raise ExchangeError(
+                503, f"{assignment} is in nbgrader's format, but {self.exchange.no_grading_reason}"
+            )
+        if graded:
+            assert self.exchange.grading is not None
+            try:  # students get nbgrader's release: no solutions, no hidden tests
+                files = await self.exchange.grading.generate(
+                    course_id, assignment, files, policy.due
+                )
+            except ReleaseError as err:
+                raise ExchangeError(400, f"cannot release {assignment}: {err}") from None
         target = self.exchange.released(course_id, assignment)
         write_tree(target, files)
         meta = {
@@ -335,16 +400,22 @@ class AssignmentHandler(ExchangeHandler):
             "released_at": time.time(),
             "released_by": self.caller,
             "files": sorted(str(p) for p in files),
+            "autograded": graded,
+            **policy.to_meta(),
         }
-        target.with_name(f"{assignment}.json").write_text(json.dumps(meta))
+        self.exchange.write_meta(course_id, assignment, meta)
         app_log.info("%s released %s/%s (%d files)", self.caller, course_id, assignment, len(files))
         self.write(meta)
 
     def get(self, course_id: str, assignment: str) -> None:
-        self.member_course(course_id)
+        course = self.member_course(course_id)
         folder = self.exchange.released(course_id, self.check_assignment(assignment))
         if not folder.is_dir():
             raise ExchangeError(404, f"assignment {assignment} is not released")
+        if self.caller not in course.staff:  # the instructor's status table shows who fetched
+            marker = self.exchange.fetched_marker(course_id, assignment, self.caller)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
         self.write({"name": assignment, "files": read_tree(folder)})
 
 
@@ -355,12 +426,25 @@ class SubmissionHandler(ExchangeHandler):
         if not self.exchange.released(course_id, assignment).is_dir():
             raise ExchangeError(404, f"assignment {assignment} is not released")
         files = decode_files(self.json_body(), self.exchange.max_bytes)
+        meta = self.exchange.meta(course_id, assignment)
+        policy = AssignmentPolicy.from_meta(meta)
+        now = time.time()
+        earlier = self.exchange.latest_submission(course_id, assignment, self.caller)
+        refusal = policy.refusal(now, earlier.name if earlier else None)
+        if refusal:
+            raise ExchangeError(409, refusal)
         self.exchange.check_student_quota(course_id, self.caller, files)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+        stamp = stamp_now()
         folder = self.exchange.submissions(course_id, assignment) / self.caller / stamp
         write_tree(folder, files)
-        app_log.info("%s submitted %s/%s", self.caller, course_id, assignment)
-        self.write({"name": assignment, "student": self.caller, "submitted_at": stamp})
+        late = policy.is_late(now)
+        app_log.info("%s submitted %s/%s%s", self.caller, course_id, assignment,
+                     " (late)" if late else "")  # fmt: skip
+        grading = False
+        if meta.get("autograded") and policy.instant_feedback and self.exchange.grading:
+            grading = self.exchange.grading.schedule(course_id, assignment, self.caller)
+        self.write({"name": assignment, "student": self.caller, "submitted_at": stamp,
+                    "late": late, "grading": grading})  # fmt: skip
 
 
 class SubmissionsHandler(ExchangeHandler):
@@ -396,6 +480,66 @@ class FeedbackFetchHandler(ExchangeHandler):
         self.write({"name": assignment, "files": read_tree(folder)})
 
 
+class SettingsHandler(ExchangeHandler):
+    def put(self, course_id: str, assignment: str) -> None:
+        self.staff_course(course_id)
+        self.check_assignment(assignment)
+        meta = self.exchange.meta(course_id, assignment)
+        if not meta:
+            raise ExchangeError(404, f"assignment {assignment} is not released")
+        policy = policy_from(self.json_body(), AssignmentPolicy.from_meta(meta))
+        meta |= policy.to_meta()
+        if meta.get("autograded") and self.exchange.grading is not None:
+            self.exchange.grading.set_due(course_id, assignment, policy.due)
+        self.exchange.write_meta(course_id, assignment, meta)
+        app_log.info("%s set %s/%s: %s", self.caller, course_id, assignment, policy.to_meta())
+        self.write(meta)
+
+
+class GradeHandler(ExchangeHandler):
+    def post(self, course_id: str, assignment: str) -> None:
+        course = self.staff_course(course_id)
+        self.check_assignment(assignment)
+        meta = self.exchange.meta(course_id, assignment)
+        if not meta:
+            raise ExchangeError(404, f"assignment {assignment} is not released")
+        flow = self.exchange.grading
+        if flow is None or not meta.get("autograded"):
+            self.write({"name": assignment, "autograded": False, "queued": []})
+            return
+        queued = []
+        for student in course.students:
+            latest = self.exchange.latest_submission(course_id, assignment, student)
+            done = flow.result(course_id, assignment, student)
+            if latest is None or (done and done.get("submission") == latest.name):
+                continue  # nothing new to grade
+            if flow.schedule(course_id, assignment, student):
+                queued.append(student)
+        app_log.info("%s queued %s/%s for grading: %s", self.caller, course_id, assignment, queued)
+        self.write({"name": assignment, "autograded": True, "queued": queued})
+
+
+class GradebookHandler(ExchangeHandler):
+    """Every student's scores and status in a course, and nbgrader's CSV of the scores."""
+
+    async def get(self, course_id: str) -> None:
+        course = self.staff_course(course_id)
+        assignments = self.exchange.assignments(course_id)
+        flow = self.exchange.grading
+        rows, csv_text = await flow.gradebook(course_id) if flow else ([], "")
+        self.write({
+            "course": course_id,
+            "students": course.students,
+            "assignments": [
+                {k: a.get(k) for k in ("name", "due", "late_policy", "autograded")}
+                | {"students": student_rows(self.exchange, course_id, a["name"], course.students)}
+                for a in assignments
+            ],
+            "rows": rows,
+            "csv": csv_text,
+        })  # fmt: skip
+
+
 def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Application:
     api = prefix.rstrip("/") + "/api"
     course = r"/courses/([a-z0-9][a-z0-9-]*)"
@@ -409,6 +553,9 @@ def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Applicat
             (api + course + rf"/assignments/{part}/submissions", SubmissionsHandler),
             (api + course + rf"/assignments/{part}/feedback/{part}", FeedbackReturnHandler),
             (api + course + rf"/assignments/{part}/feedback", FeedbackFetchHandler),
+            (api + course + rf"/assignments/{part}/settings", SettingsHandler),
+            (api + course + rf"/assignments/{part}/grade", GradeHandler),
+            (api + course + r"/gradebook", GradebookHandler),
         ],
         exchange=exchange,
         hub_auth=hub_auth,
@@ -431,6 +578,17 @@ async def _serve() -> None:
         int(float(student_mb) * 2**20) if student_mb else EXCHANGE_MAX_BYTES_PER_STUDENT,
         int(student_files) if student_files else EXCHANGE_MAX_FILES_PER_STUDENT,
     )
+    if importlib.util.find_spec("nbgrader") is None:
+        exchange.no_grading_reason = (
+            "nbgrader is not installed where the exchange runs (install cosim[user] there)"
+        )
+    elif os.environ.get("COSIM_GRADING", "1") != "0":
+        exchange.grading = GradingFlow(
+            exchange,
+            os.environ.get("COSIM_GRADER_PREFIX", "cosim-grade-"),
+            cell_timeout=int(os.environ.get("COSIM_GRADING_CELL_TIMEOUT", "60")),
+            wall_timeout=int(os.environ.get("COSIM_GRADING_WALL_TIMEOUT", "300")),
+        )
     # Short cache: a course change (or a revoked token) takes effect within seconds.
     hub_auth = HubAuth(cache_max_age=5)
     app = make_app(prefix, exchange, hub_auth)
@@ -441,7 +599,13 @@ async def _serve() -> None:
     bind = os.environ.get("COSIM_EXCHANGE_BIND") or parsed.hostname or "127.0.0.1"
     server.listen(parsed.port or 80, bind)
     app_log.info("CoSim course exchange on %s (files in %s)", url, root)
-    await asyncio.Event().wait()
+    if exchange.grading is not None:
+        exchange.grading.warm_up()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        if exchange.grading is not None:
+            exchange.grading.stop()
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from traitlets import Bool, Float
 from traitlets.config import Config
 
 from ..procs import kill_until_gone
@@ -83,6 +83,12 @@ class GraderAccounts:
                     entry = pwd.getpwnam(name)
                 self._free.put(entry)
             self._made = True
+
+    def stop(self) -> None:
+        """Kill whatever every account of the pool still runs."""
+        for i in range(self.size):
+            with contextlib.suppress(KeyError):
+                _kill_account(pwd.getpwnam(f"{self.prefix}{i}").pw_uid)
 
     @contextlib.contextmanager
     def lease(self) -> Any:
@@ -200,6 +206,24 @@ class SandboxExecute(Preprocessor):
         return executed, resources
 
 
+def _late_plugin_base() -> Any:
+    from nbgrader.plugins import LateSubmissionPlugin
+
+    return LateSubmissionPlugin
+
+
+class HourlyLatePenalty(_late_plugin_base()):  # type: ignore[misc]
+    """``per_hour`` points off per started hour late, never more than the notebook's score."""
+
+    per_hour = Float(0.0, help="Points taken off per started hour late.").tag(config=True)
+
+    def late_submission_penalty(self, student_id: str, score: float, seconds_late: float) -> Any:
+        if seconds_late <= 0 or self.per_hour <= 0:
+            return None
+        hours = -(-seconds_late // 3600)
+        return min(score, hours * self.per_hour)
+
+
 class CourseGrader:
     """One course's nbgrader folder and gradebook, graded with :class:`SandboxExecute`."""
 
@@ -223,7 +247,7 @@ class CourseGrader:
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
-    def _api(self) -> Any:
+    def _api(self, penalty_per_hour: float = 0.0) -> Any:
         from nbconvert.preprocessors import ClearMetadataPreprocessor
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
@@ -243,6 +267,8 @@ class CourseGrader:
             SandboxExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
         ]  # fmt: skip
+        config.AssignLatePenalties.plugin_class = HourlyLatePenalty
+        config.HourlyLatePenalty.per_hour = penalty_per_hour
         SandboxExecute.accounts = self.accounts
         SandboxExecute.limits = self.limits
         coursedir = CourseDirectory(config=config)
@@ -256,10 +282,7 @@ class CourseGrader:
 
     def generate(self, assignment: str, due: str | None = None) -> Path:
         """``source/<assignment>`` -> ``release/<assignment>`` (solutions and hidden tests out)."""
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
-            gb.update_or_create_assignment(assignment, duedate=due)
+        self.set_due(assignment, due)
         self._check(
             self._api().generate_assignment(assignment), f"generate_assignment {assignment}"
         )
@@ -272,10 +295,20 @@ class CourseGrader:
         shutil.copytree(files, dest, symlinks=False)
         (dest / "timestamp.txt").write_text(timestamp)
 
-    def autograde(self, assignment: str, student: str) -> dict[str, Any]:
+    def set_due(self, assignment: str, due: str | None) -> None:
+        """The deadline nbgrader measures lateness against (``YYYY-MM-DD HH:MM:SS UTC``)."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
+            gb.update_or_create_assignment(assignment, duedate=due)
+
+    def autograde(
+        self, assignment: str, student: str, penalty_per_hour: float = 0.0
+    ) -> dict[str, Any]:
         """Grade one submission; returns its scores, lateness and sandbox messages."""
         SandboxExecute.messages = {}
-        self._check(self._api().autograde(assignment, student), f"autograde {student}")
+        api = self._api(penalty_per_hour)
+        self._check(api.autograde(assignment, student), f"autograde {student}")
         self._check(self._api().generate_feedback(assignment, student), f"feedback for {student}")
         return self.scores(assignment, student) | {"messages": dict(SandboxExecute.messages)}
 
@@ -287,34 +320,51 @@ class CourseGrader:
             cells = {
                 grade.name: grade.score for notebook in sub.notebooks for grade in notebook.grades
             }
+            penalty = sub.late_submission_penalty or 0.0
             return {
-                "student": student, "assignment": assignment, "score": sub.score,
+                "student": student, "assignment": assignment,
+                "score": max(0.0, sub.score - penalty), "raw_score": sub.score,
                 "max_score": sub.max_score, "late": sub.total_seconds_late > 0,
                 "seconds_late": sub.total_seconds_late, "cells": cells,
+                "penalty": penalty,
             }  # fmt: skip
 
     def feedback_dir(self, assignment: str, student: str) -> Path:
         return self.root / "feedback" / student / assignment
 
-    def gradebook_csv(self) -> str:
-        """One row per student and assignment, as nbgrader's CSV export lays it out."""
-        from nbgrader.api import Gradebook
+    def gradebook_rows(self) -> list[dict[str, Any]]:
+        """One row per graded submission, laid out as nbgrader's CSV export lays it out."""
+        from nbgrader.api import Gradebook, MissingEntry
 
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["assignment", "duedate", "timestamp", "student_id", "raw_score",
-                         "late_submission_penalty", "score", "max_score"])  # fmt: skip
+        rows = []
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
             for assignment in gb.assignments:
                 for student in gb.students:
-                    with contextlib.suppress(Exception):
+                    try:
                         sub = gb.find_submission(assignment.name, student.id)
-                        penalty = sub.late_submission_penalty or 0.0
-                        writer.writerow([
-                            assignment.name, assignment.duedate or "", sub.timestamp or "",
-                            student.id, sub.score + penalty, penalty, sub.score, sub.max_score,
-                        ])  # fmt: skip
+                    except MissingEntry:
+                        continue
+                    penalty = sub.late_submission_penalty or 0.0
+                    rows.append({
+                        "assignment": assignment.name,
+                        "duedate": str(assignment.duedate or ""),
+                        "timestamp": str(sub.timestamp or ""), "student_id": student.id,
+                        "raw_score": sub.score, "late_submission_penalty": penalty,
+                        "score": max(0.0, sub.score - penalty), "max_score": sub.max_score,
+                    })  # fmt: skip
+        return rows
+
+    def gradebook_csv(self, rows: list[dict[str, Any]] | None = None) -> str:
+        """The rows (default: the gradebook's) as nbgrader's CSV export."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=GRADEBOOK_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.gradebook_rows() if rows is None else rows)
         return out.getvalue()
+
+
+GRADEBOOK_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "raw_score",
+                     "late_submission_penalty", "score", "max_score"]  # fmt: skip
 
 
 class GradingError(RuntimeError):

@@ -153,6 +153,8 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
     }
     if os.environ.get(LAUNCH_ENV):
         env[LAUNCH_ENV] = os.environ[LAUNCH_ENV]
+    if "account_prefix" in c.CoSimLocalSpawner:  # grading accounts sit beside the users' own
+        env["COSIM_GRADER_PREFIX"] = f"{c.CoSimLocalSpawner.account_prefix}grader-"
     _merge_list(
         c.JupyterHub,
         "services",

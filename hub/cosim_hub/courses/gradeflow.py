@@ -1,0 +1,276 @@
+"""Grading inside the course exchange: the exchange's folders mapped to nbgrader's course layout.
+
+Each course keeps one nbgrader course folder, ``<exchange>/<course>/nbgrader/`` (root's, mode 700;
+nbgrader's own ``source/``, ``release/``, ``submitted/<student>/<assignment>/``, ``autograded/``,
+``feedback/`` and ``gradebook.db``):
+
+- release: a folder whose notebooks carry nbgrader cell metadata goes to ``source/<a>/``;
+  nbgrader's ``generate_assignment`` strips solutions and hidden tests, and what students fetch
+  is ``release/<a>/``. A folder without nbgrader cells is released as it is and never graded.
+- grade: a student's latest submission is copied to ``submitted/<student>/<a>/`` with its
+  time in ``timestamp.txt``, autograded in the sandbox (:mod:`.grading`), its feedback generated
+  and put where only that student fetches it (``<exchange>/<course>/feedback/<a>/<student>/``),
+  and its scores kept in ``<exchange>/<course>/grades/<a>/<student>.json``.
+
+Grading runs one submission at a time on a worker thread, so the exchange keeps answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from tornado.log import app_log
+
+from .policy import AssignmentPolicy, stamp_seconds
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+    from .grading import CourseGrader
+
+# nbgrader, nbconvert and nbformat take seconds to import: the exchange must answer the hub's
+# start-up check before that, so :mod:`.grading` is imported on first use (or warmed up).
+
+NBGRADER_DIR = "nbgrader"
+
+
+def has_nbgrader_cells(files: dict[PurePosixPath, bytes]) -> bool:
+    """Whether any notebook among ``files`` was written in nbgrader's format."""
+    for rel, data in files.items():
+        if rel.suffix != ".ipynb":
+            continue
+        try:
+            nb = json.loads(data)
+        except ValueError:
+            continue
+        cells = nb.get("cells") if isinstance(nb, dict) else None
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict) and "nbgrader" in (cell.get("metadata") or {}):
+                return True
+    return False
+
+
+def nbgrader_time(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _files_of(root: Path) -> dict[PurePosixPath, bytes]:
+    return {
+        PurePosixPath(p.relative_to(root).as_posix()): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+class _Worker:
+    """One daemon thread running jobs in order (a thread pool's workers would hold the service's
+    exit until a grading run ends; :meth:`GradingFlow.stop` ends the runs instead)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._jobs = queue.Queue()
+        threading.Thread(target=self._run, name="cosim-grade", daemon=True).start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # handed to whoever waits on the future
+                future.set_exception(err)
+
+
+class ReleaseError(ValueError):
+    """An nbgrader-format assignment that cannot be generated, with a message for a 400."""
+
+
+class GradingFlow:
+    """Generates releases and autogrades submissions of every course of one exchange."""
+
+    def __init__(
+        self, exchange: Exchange, account_prefix: str, cell_timeout: int, wall_timeout: int
+    ) -> None:
+        self.exchange = exchange
+        self.account_prefix = account_prefix
+        self.timeouts = (cell_timeout, wall_timeout)
+        self._graders: dict[str, CourseGrader] = {}
+        # One worker: nbgrader's runs share class-level state (see grading.SandboxExecute).
+        self._worker = _Worker()
+        self.pending: set[tuple[str, str, str]] = set()
+
+    def warm_up(self) -> None:
+        """Import the grading stack on the worker thread, so the first grading starts at once."""
+        self._worker.submit(importlib.import_module, "cosim_hub.courses.grading")
+
+    def grader(self, course_id: str) -> CourseGrader:
+        from .grading import CourseGrader, SandboxLimits
+
+        if course_id not in self._graders:
+            cell, wall = self.timeouts
+            self._graders[course_id] = CourseGrader(
+                self.exchange.root / course_id / NBGRADER_DIR, course_id,
+                limits=SandboxLimits(cell_timeout=cell, wall_timeout=wall),
+                account_prefix=self.account_prefix, concurrency=1,
+            )  # fmt: skip
+        return self._graders[course_id]
+
+    def result_path(self, course_id: str, assignment: str, student: str) -> Path:
+        return self.exchange.root / course_id / "grades" / assignment / f"{student}.json"
+
+    def result(self, course_id: str, assignment: str, student: str) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self.result_path(course_id, assignment, student).read_text()))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    # -- release --------------------------------------------------------------------------------
+
+    async def generate(
+        self, course_id: str, assignment: str, files: dict[PurePosixPath, bytes], due: float | None
+    ) -> dict[PurePosixPath, bytes]:
+        """The student version of an nbgrader-format assignment (raises ReleaseError)."""
+        future = self._worker.submit(self._generate, course_id, assignment, files, due)
+        files_out: dict[PurePosixPath, bytes] = await asyncio.wrap_future(future)
+        return files_out
+
+    def _generate(
+        self, course_id: str, assignment: str, files: dict[PurePosixPath, bytes], due: float | None
+    ) -> dict[PurePosixPath, bytes]:
+        import nbformat
+
+        from .grading import GradingError
+
+        grader = self.grader(course_id)
+        for rel, data in files.items():
+            if rel.suffix == ".ipynb":
+                try:
+                    if "nbformat" not in json.loads(data):  # nbformat would take it as v1
+                        raise ValueError("it has no nbformat version")
+                    nbformat.validate(nbformat.reads(data.decode(), as_version=4))
+                except Exception as err:  # nbformat raises many kinds for a broken file
+                    raise ReleaseError(f"{rel} is not a valid notebook: {str(err)[:200]}") from None
+        source = grader.root / "source" / assignment
+        shutil.rmtree(source, ignore_errors=True)
+        for rel, data in files.items():
+            dest = source.joinpath(*rel.parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        release = grader.root / "release" / assignment
+        shutil.rmtree(release, ignore_errors=True)
+        try:
+            grader.generate(assignment, nbgrader_time(due))
+        except GradingError as err:
+            raise ReleaseError(str(err)) from None
+        return _files_of(release)
+
+    def set_due(self, course_id: str, assignment: str, due: float | None) -> None:
+        self.grader(course_id).set_due(assignment, nbgrader_time(due))
+
+    # -- grading ------------------------------------------------------------------------------
+
+    def schedule(self, course_id: str, assignment: str, student: str) -> bool:
+        """Queue the grading of a student's latest submission; False if it is queued already."""
+        key = (course_id, assignment, student)
+        if key in self.pending:
+            return False
+        self.pending.add(key)
+        future = self._worker.submit(self._grade, course_id, assignment, student)
+        future.add_done_callback(lambda _: self.pending.discard(key))
+        return True
+
+    def _grade(self, course_id: str, assignment: str, student: str) -> None:
+        from .grading import GradingError
+
+        latest = self.exchange.latest_submission(course_id, assignment, student)
+        if latest is None:
+            return
+        policy = AssignmentPolicy.from_meta(self.exchange.meta(course_id, assignment))
+        submitted_at = stamp_seconds(latest.name)
+        record: dict[str, Any] = {
+            "student": student, "assignment": assignment, "submission": latest.name,
+            "late": policy.is_late(submitted_at), "graded_at": time.time(),
+        }  # fmt: skip
+        grader = self.grader(course_id)
+        try:
+            grader.set_due(assignment, nbgrader_time(policy.due))
+            grader.submit(assignment, student, latest, nbgrader_time(submitted_at) or "")
+            penalty = policy.penalty_per_hour if policy.late_policy == "penalty" else 0.0
+            scores = grader.autograde(assignment, student, penalty)
+            record |= {k: scores[k] for k in ("score", "raw_score", "max_score", "penalty")}
+            record |= {"cells": scores["cells"], "messages": scores["messages"], "status": "graded"}
+            feedback = grader.feedback_dir(assignment, student)
+            if feedback.is_dir():
+                from .exchange import write_tree
+
+                write_tree(
+                    self.exchange.feedback(course_id, assignment, student), _files_of(feedback)
+                )
+        except GradingError as err:
+            record |= {"status": "failed", "error": str(err)[:500]}
+        except Exception:  # one broken run must not stop the others
+            app_log.exception("grading %s/%s/%s failed", course_id, assignment, student)
+            record |= {"status": "failed", "error": "grading failed; see the hub log"}
+        path = self.result_path(course_id, assignment, student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(path)
+        app_log.info("graded %s/%s/%s: %s", course_id, assignment, student, record.get("status"))
+
+    def status(self, course_id: str, assignment: str, student: str) -> dict[str, Any]:
+        """What one student's row says: fetched, submitted, late, grading, graded, score."""
+        ex = self.exchange
+        latest = ex.latest_submission(course_id, assignment, student)
+        policy = AssignmentPolicy.from_meta(ex.meta(course_id, assignment))
+        row: dict[str, Any] = {
+            "student": student,
+            "fetched": ex.fetched_marker(course_id, assignment, student).exists(),
+            "submitted": latest is not None,
+            "submitted_at": stamp_seconds(latest.name) if latest else None,
+            "late": bool(latest and policy.is_late(stamp_seconds(latest.name))),
+            "grading": (course_id, assignment, student) in self.pending,
+            "returned": ex.feedback(course_id, assignment, student).is_dir(),
+        }
+        result = self.result(course_id, assignment, student)
+        if result and latest and result.get("submission") == latest.name:
+            row["graded"] = result.get("status") == "graded"
+            for key in ("score", "max_score", "penalty", "error", "messages"):
+                if key in result:
+                    row[key] = result[key]
+        else:
+            row["graded"] = False
+        return row
+
+    async def gradebook(self, course_id: str) -> tuple[list[dict[str, Any]], str]:
+        """nbgrader's gradebook rows and CSV, read off the event loop (not behind the queue)."""
+
+        def read() -> tuple[list[dict[str, Any]], str]:
+            grader = self.grader(course_id)
+            rows = grader.gradebook_rows()
+            return rows, grader.gradebook_csv(rows)
+
+        return await asyncio.get_running_loop().run_in_executor(None, read)
+
+    def stop(self) -> None:
+        """End what the sandbox accounts still run (the service is exiting mid-grading)."""
+        for grader in self._graders.values():
+            grader.accounts.stop()

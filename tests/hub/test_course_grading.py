@@ -1,0 +1,194 @@
+"""Grading through the course exchange on the real stack: one instructor, two students, real
+nbgrader and real kernels in the grading sandbox.
+
+Release (solutions and hidden tests stripped) -> fetch -> submit -> collect autogrades -> each
+student sees only their own score and feedback -> the gradebook (JSON and CSV) matches; then the
+deadline passes: a resubmission with no late policy is refused and the earlier one kept, and with
+the "flag" policy and instant feedback it is taken, flagged late and graded at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import time
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+
+from cosim_testing.hub_client import HubClient
+from cosim_testing.nbgrader_assignment import RIGHT, WRONG, answered, source_notebook
+from cosim_testing.procs import wait_for
+from cosim_testing.stack import CoSimStack
+
+pytestmark = [pytest.mark.stack]
+GRADE_TIMEOUT = 120.0
+
+
+def _contents(client: HubClient, path: str) -> str:
+    return f"user/{client.user}/api/contents/{path}"
+
+
+def _put(client: HubClient, path: str, content: Any, kind: str = "notebook") -> None:
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        client.request("PUT", _contents(client, "/".join(parts[:i])),
+                       data=json.dumps({"type": "directory"}))  # fmt: skip
+    fmt = {"notebook": "json", "file": "text"}[kind]
+    body = {"type": kind, "format": fmt, "content": content}
+    resp = client.request("PUT", _contents(client, path), data=json.dumps(body))
+    assert resp.status_code in (200, 201), resp.text[:300]
+
+
+def _get(client: HubClient, path: str) -> Any:
+    resp = client.request("GET", _contents(client, path) + "?content=1")
+    assert resp.status_code == 200, (path, resp.text[:300])
+    return resp.json()["content"]
+
+
+def _api(client: HubClient, method: str, where: str, **body: Any) -> requests.Response:
+    url = f"user/{client.user}/cosim/api/courses/{where}"
+    return client.request(method, url, data=json.dumps(body) if method != "GET" else None)
+
+
+def _act(client: HubClient, course: str, action: str, **body: Any) -> requests.Response:
+    return _api(client, "POST", f"{course}/assignments/hw1/{action}", **body)
+
+
+def _my_rows(client: HubClient, course: str) -> list[dict[str, Any]]:
+    resp = _api(client, "GET", f"{course}/assignments")
+    assert resp.status_code == 200, resp.text[:300]
+    (item,) = [a for a in resp.json()["assignments"] if a["name"] == "hw1"]
+    return list(item["students"])
+
+
+def _wait_graded(client: HubClient, course: str, names: list[str], submitted_at: Any = None) -> Any:
+    rows: dict[str, Any] = {}
+
+    def done() -> bool:
+        rows.clear()
+        rows.update({r["student"]: r for r in _my_rows(client, course)})
+        return all(rows.get(n, {}).get("graded") or rows.get(n, {}).get("error") for n in names)
+
+    assert wait_for(done, GRADE_TIMEOUT, interval=0.5), rows
+    return rows
+
+
+def _submit_answer(student: HubClient, course: str, solution: str) -> requests.Response:
+    released = nbformat.from_dict(_get(student, f"courses/{course}/hw1/hw1.ipynb"))
+    _put(student, f"courses/{course}/hw1/hw1.ipynb", answered(released, solution))
+    return _act(student, course, "submit")
+
+
+@pytest.fixture(scope="module")
+def klass(cosim_stack: CoSimStack) -> dict[str, HubClient]:
+    tag = secrets.token_hex(2)
+    people = {role: cosim_stack.new_user(f"{role}{tag}")[0] for role in ("prof", "ada", "bob")}
+    for client in people.values():
+        client.spawn()
+        assert client.open_lab().status_code == 200
+    course = {"id": f"gr{tag}", "instructors": [people["prof"].user],
+              "students": [people["ada"].user, people["bob"].user]}  # fmt: skip
+    resp = cosim_stack.admin_client().api("POST", "cosim/courses", json=course)
+    assert resp.status_code == 201, resp.text
+    return people
+
+
+def test_release_collect_autograde_gradebook_and_deadline(
+    cosim_stack: CoSimStack, klass: dict[str, HubClient]
+) -> None:
+    prof, ada, bob = klass["prof"], klass["ada"], klass["bob"]
+    course = f"gr{prof.user[len('prof') :]}"
+    _put(prof, "hw1/hw1.ipynb", source_notebook())
+
+    # Bad settings and a broken nbgrader notebook: clear 400s, nothing released.
+    for bad in ({"late_policy": "maybe"}, {"due": "next tuesday"}, {"instant_feedback": "yes"}):
+        resp = _act(prof, course, "release", path="hw1", **bad)
+        assert resp.status_code == 400 and "Traceback" not in resp.text, resp.text
+    cell = {"cell_type": "code", "metadata": {"nbgrader": {"solution": True}}}  # no source
+    broken = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}
+    _put(prof, "broken/hw1.ipynb", json.dumps(broken), kind="file")
+    resp = _act(prof, course, "release", path="broken")
+    assert resp.status_code == 400 and "not a valid notebook" in resp.json()["message"], resp.text
+    assert _act(ada, course, "fetch").status_code == 404
+
+    due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    resp = _act(prof, course, "release", path="hw1", due=due)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["autograded"] is True and resp.json()["due"] == due
+
+    # Students get nbgrader's release: no solution, no hidden test.
+    for student in (ada, bob):
+        assert _act(student, course, "fetch").status_code == 200
+    released = json.dumps(_get(ada, f"courses/{course}/hw1/hw1.ipynb"))
+    assert "return a + b" not in released and "add(-1, 1)" not in released
+    assert "add(1, 2) == 3" in released
+    assert _submit_answer(ada, course, RIGHT).json()["late"] is False
+    assert _submit_answer(bob, course, WRONG).status_code == 200
+
+    # Grading, settings and the gradebook are the staff's: students get 403.
+    assert _act(bob, course, "grade").status_code == 403
+    assert _act(bob, course, "settings", late_policy="flag").status_code == 403
+    assert _api(bob, "GET", f"{course}/gradebook").status_code == 403
+    token = bob.api("POST", f"users/{bob.user}/tokens", json={"note": "t"}).json()["token"]
+    service = cosim_stack.public_url(f"services/cosim-courses/api/courses/{course}/gradebook")
+    direct = requests.get(service, headers={"Authorization": f"token {token}"}, timeout=10)
+    assert direct.status_code == 403
+
+    # Collect autogrades every new submission.
+    resp = _act(prof, course, "collect")
+    assert resp.status_code == 200, resp.text
+    assert sorted(resp.json()["queued"]) == sorted([ada.user, bob.user])
+    rows = _wait_graded(prof, course, [ada.user, bob.user])
+    assert (rows[ada.user]["score"], rows[ada.user]["max_score"]) == (4.0, 4.0), rows
+    assert (rows[bob.user]["score"], rows[bob.user]["max_score"]) == (1.0, 4.0), rows
+    assert all(r["fetched"] and r["submitted"] and not r["late"] for r in rows.values())
+
+    # Each student sees their own row and feedback only.
+    for student, score in ((ada, "4.0 / 4.0"), (bob, "1.0 / 4.0")):
+        mine = _my_rows(student, course)
+        assert [r["student"] for r in mine] == [student.user]
+        resp = _act(student, course, "feedback")
+        assert resp.status_code == 200, resp.text
+        html = _get(student, f"courses/{course}/hw1/feedback/hw1.html")
+        assert score in html, html[:500]
+
+    # The gradebook: JSON for the panel, CSV in nbgrader's layout, the same scores.
+    book = _api(prof, "GET", f"{course}/gradebook").json()
+    scores = {r["student_id"]: r["score"] for r in book["rows"]}
+    assert scores == {ada.user: 4.0, bob.user: 1.0}
+    resp = prof.request("GET", f"user/{prof.user}/cosim/api/courses/{course}/gradebook?format=csv")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in resp.headers["Content-Disposition"]
+    csv_rows = list(csv.DictReader(io.StringIO(resp.text)))
+    assert {r["student_id"]: float(r["score"]) for r in csv_rows} == scores
+    assert {r["max_score"] for r in csv_rows} == {"4.0"}
+
+    # The deadline passes; no late policy: bob's resubmission is refused, his first one kept.
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    resp = _act(prof, course, "settings", due=past, late_policy="none")
+    assert resp.status_code == 200, resp.text
+    kept = rows[bob.user]["submitted_at"]
+    resp = _submit_answer(bob, course, RIGHT)
+    assert resp.status_code == 409, resp.text
+    assert "deadline" in resp.json()["message"] and "is kept" in resp.json()["message"]
+    bob_row = {r["student"]: r for r in _my_rows(prof, course)}[bob.user]
+    assert bob_row["submitted_at"] == kept and bob_row["score"] == 1.0
+
+    # With the "flag" policy and instant feedback, a late resubmission is taken, flagged and
+    # graded without a collect.
+    resp = _act(prof, course, "settings", late_policy="flag", instant_feedback=True)
+    assert resp.status_code == 200, resp.text
+    resp = _submit_answer(bob, course, RIGHT)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["late"] is True and resp.json()["grading"] is True
+    rows = _wait_graded(bob, course, [bob.user])
+    assert rows[bob.user]["late"] is True and rows[bob.user]["score"] == 4.0, rows
+    csv_text = _api(prof, "GET", f"{course}/gradebook").json()["csv"]
+    late_row = {r["student_id"]: r for r in csv.DictReader(io.StringIO(csv_text))}[bob.user]
+    assert late_row["timestamp"] > late_row["duedate"], late_row
+    assert {r["student"]: r["score"] for r in _my_rows(prof, course)}[ada.user] == 4.0

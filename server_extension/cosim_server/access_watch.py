@@ -47,9 +47,15 @@ def _cache_key(token: str, session_id: str) -> str:
 class AccessWatch:
     """Visitor tokens seen lately, re-checked with the hub on a short interval."""
 
-    def __init__(self, interval: float, close_user: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        interval: float,
+        close_user: Callable[[str], None],
+        connected: Callable[[str], bool] = lambda user: False,
+    ) -> None:
         self.interval = interval
         self._close_user = close_user
+        self._connected = connected  # whether a user has viewer sockets open (kept watched)
         self._visitors: dict[tuple[str, str], _Visitor] = {}
         self._hub_auth: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +82,9 @@ class AccessWatch:
         horizon = time.monotonic() - max(float(hub_auth.cache_max_age), self.interval)
         out: list[str] = []
         for key, visitor in list(self._visitors.items()):
-            if visitor.seen < horizon:  # its cached answer has expired: the hub is asked anyway
+            if visitor.seen < horizon and not self._connected(visitor.user):
+                # Its cached answer has expired and no socket of theirs is open: the hub is
+                # asked afresh at their next request anyway.
                 self._visitors.pop(key, None)
                 continue
             if await self._still_allowed(hub_auth, visitor):
@@ -117,10 +125,21 @@ class AccessWatch:
             self._task.cancel()
 
 
+def _sockets_of(relays: Any, user: str) -> list[Any]:
+    return [
+        client
+        for relay in list(relays.relays.values())
+        for client in list(relay.clients)
+        if getattr(getattr(client, "current_user", None), "username", None) == user
+    ]
+
+
+def has_viewer_sockets(relays: Any, user: str) -> bool:
+    return bool(_sockets_of(relays, user))
+
+
 def close_viewer_sockets(relays: Any, user: str) -> None:
     """Close ``user``'s viewer sockets on this server (``relays``: the server's RelayHub)."""
-    for relay in list(relays.relays.values()):
-        for client in list(relay.clients):
-            if getattr(getattr(client, "current_user", None), "username", None) == user:
-                with contextlib.suppress(Exception):
-                    client.close(CLOSE_ACCESS_REVOKED, "access revoked")
+    for client in _sockets_of(relays, user):
+        with contextlib.suppress(Exception):
+            client.close(CLOSE_ACCESS_REVOKED, "access revoked")

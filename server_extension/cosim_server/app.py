@@ -26,7 +26,7 @@ from . import (
     viewer,
 )
 from .access_watch import SETTING as ACCESS_WATCH_SETTING
-from .access_watch import AccessWatch, close_viewer_sockets
+from .access_watch import AccessWatch, close_viewer_sockets, has_viewer_sockets
 from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
@@ -135,7 +135,9 @@ class CoSimServer(ExtensionApp):
         self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         relays = self.cosim.relays
         self.settings[ACCESS_WATCH_SETTING] = AccessWatch(
-            self.access_recheck_s, lambda user: close_viewer_sockets(relays, user)
+            self.access_recheck_s,
+            close_user=lambda user: close_viewer_sockets(relays, user),
+            connected=lambda user: has_viewer_sockets(relays, user),
         )
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))

@@ -196,6 +196,29 @@ def cosim_artifacts(pytestconfig: pytest.Config) -> Path:
     return path
 
 
+def hub_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
+    """Log in through the hub's login page, and nothing more (no server is started)."""
+    page.goto(f"{stack.url}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_load_state()
+
+
+def open_lab_url(page: Any, url: str, timeout: float = 120_000) -> None:
+    """Open a Lab URL, maybe on someone else's server: a visitor confirms the hub's "Authorize
+    access" page once, then Lab's main area appears."""
+    page.goto(url)
+    page.wait_for_function(
+        "() => location.href.includes('oauth2/authorize') || "
+        "document.querySelector('#jp-main-dock-panel')",
+        timeout=timeout,
+    )
+    if "oauth2/authorize" in page.url:
+        page.locator("form [type=submit]").first.click()
+    page.wait_for_selector("#jp-main-dock-panel", timeout=timeout)
+
+
 def lab_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
     """Log in through the hub's login page and wait until JupyterLab has started."""
     page.goto(f"{stack.url}/hub/login")

@@ -6,12 +6,34 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pycrdt import Doc, YMessageType, create_sync_message, create_update_message
 from pycrdt import handle_sync_message as handle_sync
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
+
+
+def rtc_server_config(redis_url: str, root: Path, **ydoc: float) -> dict[str, Any]:
+    """A server with CoSim and jupyter-collaboration as in a user server, whose working folder is
+    the workspace: the RTC database and the session list sit inside it. ``ydoc``: more
+    ``YDocExtension`` settings (short save delays and poll intervals for tests)."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {
+                "cosim_server": True,
+                "jupyter_server_fileid": True,
+                "jupyter_server_ydoc": True,
+            }
+        },
+        "CoSimServer": {"redis_url": redis_url, "redis_timeout": 1.0},
+        "SQLiteYStore": {"db_path": str(root / ".jupyter_ystore.db")},
+        "YDocExtension": {
+            **ydoc,
+            "session_store_path": str(root / ".jupyter" / "collaboration_sessions.json"),
+        },
+    }
 
 
 class RoomClient:

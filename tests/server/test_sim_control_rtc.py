@@ -18,27 +18,13 @@ from typing import Any
 
 import pytest
 from jupyter_ydoc import YUnicode
-from rtc_client import RoomClient
+from rtc_client import RoomClient, rtc_server_config
 from test_sim_control import SimThread, _control, _until
 
 
 @pytest.fixture
 def jp_server_config(cosim_redis_url: str, jp_root_dir: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {
-                "cosim_server": True,
-                "jupyter_server_fileid": True,
-                "jupyter_server_ydoc": True,
-            }
-        },
-        "CoSimServer": {"redis_url": cosim_redis_url, "redis_timeout": 1.0},
-        "SQLiteYStore": {"db_path": str(jp_root_dir / ".jupyter_ystore.db")},
-        "YDocExtension": {
-            "file_poll_interval": 0.2,
-            "session_store_path": str(jp_root_dir / ".jupyter" / "collaboration_sessions.json"),
-        },
-    }
+    return rtc_server_config(cosim_redis_url, jp_root_dir, file_poll_interval=0.2)
 
 
 @pytest.fixture

@@ -13,28 +13,12 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_ydoc import YNotebook
-from rtc_client import RoomClient
+from rtc_client import RoomClient, rtc_server_config
 
 
 @pytest.fixture
 def jp_server_config(cosim_redis_url: str, jp_root_dir: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {
-                "cosim_server": True,
-                "jupyter_server_fileid": True,
-                "jupyter_server_ydoc": True,
-            }
-        },
-        "CoSimServer": {"redis_url": cosim_redis_url, "redis_timeout": 1.0},
-        # As in a user server, whose working folder is the workspace: the RTC database and the
-        # session list sit inside the folder that gets snapshotted.
-        "SQLiteYStore": {"db_path": str(jp_root_dir / ".jupyter_ystore.db")},
-        "YDocExtension": {
-            "document_save_delay": 0.2,
-            "session_store_path": str(jp_root_dir / ".jupyter" / "collaboration_sessions.json"),
-        },
-    }
+    return rtc_server_config(cosim_redis_url, jp_root_dir, document_save_delay=0.2)
 
 
 async def _wait(predicate: Any, timeout: float = 10.0) -> None:

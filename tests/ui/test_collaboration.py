@@ -14,6 +14,7 @@ from typing import Any
 from cosim_protocol.viewer import decode_frame
 from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
+from cosim_testing.plugin import hub_login, open_lab_url
 from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
@@ -58,25 +59,8 @@ def _put_notebook(client: HubClient, source: str) -> str:
     return name
 
 
-def _hub_login(page: Any, stack: CoSimStack, name: str, password: str) -> None:
-    page.goto(f"{stack.url}/hub/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", password)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state()
-
-
 def _open_lab(page: Any, stack: CoSimStack, owner: str, notebook: str) -> None:
-    page.goto(f"{stack.url}/user/{owner}/lab/tree/{notebook}?reset")
-    # A visitor confirms the hub's "Authorize access" page once.
-    page.wait_for_function(
-        "() => location.href.includes('oauth2/authorize') || "
-        "document.querySelector('#jp-main-dock-panel')",
-        timeout=LAB_TIMEOUT,
-    )
-    if "oauth2/authorize" in page.url:
-        page.locator("form [type=submit]").first.click()
-    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT)
+    open_lab_url(page, f"{stack.url}/user/{owner}/lab/tree/{notebook}?reset", LAB_TIMEOUT)
 
 
 def _run_first_cell(page: Any) -> None:
@@ -137,7 +121,7 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
     page_a, page_b = (ctx.new_page() for ctx in contexts)
     try:
         # alice shares with bob from Lab's Share dialog.
-        _hub_login(page_a, cosim_stack, a, alice_pw)
+        hub_login(page_a, cosim_stack, a, alice_pw)
         _open_lab(page_a, cosim_stack, a, notebook)
         page_a.locator("#cosim-share-button").click()
         page_a.locator(".cosim-Share-who").select_option(f"user:{b}")
@@ -154,7 +138,7 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         page_a.locator(".cosim-Control-pauseRun").first.wait_for(timeout=30_000)
 
         # bob opens alice's notebook and sees the sim live; each sees the other's avatar.
-        _hub_login(page_b, cosim_stack, b, bob_pw)
+        hub_login(page_b, cosim_stack, b, bob_pw)
         _open_lab(page_b, cosim_stack, a, notebook)
         viewer_b = page_b.locator(f".jp-OutputArea .cosim-Viewer[data-sim-id='{sim_id}']").first
         viewer_b.wait_for(timeout=LAB_TIMEOUT)

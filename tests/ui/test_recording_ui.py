@@ -21,7 +21,7 @@ import requests
 import cosim
 from cosim.recording import Recording
 from cosim_testing.hub_client import HubClient
-from cosim_testing.plugin import lab_login
+from cosim_testing.plugin import hub_login, lab_login, open_lab_url
 from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
@@ -149,19 +149,8 @@ def test_open_play_and_scrub_a_recording(
 def _open_shared(page: Any, stack: CoSimStack, user: str, password: str, url: str) -> None:
     """Log in as ``user`` and open ``url`` (maybe on someone else's server, confirming the hub's
     "Authorize access" page a visitor sees once)."""
-    page.goto(f"{stack.url}/hub/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_load_state()
-    page.goto(url)
-    page.wait_for_function(
-        "() => location.href.includes('oauth2/authorize') || "
-        "document.querySelector('#jp-main-dock-panel')",
-        timeout=LAB_TIMEOUT,
-    )
-    if "oauth2/authorize" in page.url:
-        page.locator("form [type=submit]").first.click()
+    hub_login(page, stack, user, password)
+    open_lab_url(page, url, LAB_TIMEOUT)
     page.locator(f"{PLAYER} .cosim-Timeline").first.wait_for(timeout=LAB_TIMEOUT)
 
 

@@ -240,9 +240,9 @@ def test_remote_cursor_carries_the_other_users_hub_name(
     contexts = [cosim_browser.new_context(viewport={"width": 1100, "height": 700}) for _ in "ab"]
     page_a, page_b = (ctx.new_page() for ctx in contexts)
     try:
-        _hub_login(page_a, cosim_stack, a, alice_pw)
+        hub_login(page_a, cosim_stack, a, alice_pw)
         _open_lab(page_a, cosim_stack, a, notebook)
-        _hub_login(page_b, cosim_stack, b, bob_pw)
+        hub_login(page_b, cosim_stack, b, bob_pw)
         _open_lab(page_b, cosim_stack, a, notebook)
         editor_b = page_b.locator(f"{PANEL} .jp-Cell .cm-content").first
         editor_b.wait_for(timeout=LAB_TIMEOUT)

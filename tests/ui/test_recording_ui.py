@@ -203,13 +203,19 @@ def test_collaborator_follows_the_presenters_playhead(
         for frame in (frames // 2, frames // 5, frames - 1):
             t = _scrub(page_a, frame)
             _shows(page_b, t)
-        # Playing moves the follower too; pausing leaves both on the same time.
+        # Playing moves the follower too; pausing leaves both on the same time. At 0.25x the
+        # 3 s run cannot reach its end (which pauses by itself) before the pause click below.
+        page_a.locator(f"{PLAYER} .cosim-Timeline-speed").select_option("0.25")
+        _scrub(page_a, 0)
         page_a.locator(f"{PLAYER} .cosim-Timeline-play").click()
         page_b.wait_for_function(
             f"() => Number(document.querySelector('{PLAYER} .cosim-Timeline').dataset.frame) > 5",
             timeout=30_000,
         )
         page_a.locator(f"{PLAYER} .cosim-Timeline-play").click()
+        page_a.wait_for_function(
+            f"() => document.querySelector('{PLAYER} .cosim-Timeline').dataset.playing === 'false'"
+        )
         _shows(page_b, float(_state(page_a)["time"]))
         # alice stops presenting: bob's list is empty again and his view stays where it was.
         page_a.locator(f"{PLAYER} .cosim-Follow-present").click()

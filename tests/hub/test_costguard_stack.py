@@ -223,36 +223,36 @@ def test_idle_server_is_warned_then_culled(cosim_guard_stack: CoSimStack) -> Non
 
 def test_each_user_sees_only_their_own_spend(cosim_guard_stack: CoSimStack) -> None:
     stack = cosim_guard_stack
-    erin, _ = stack.new_user("erin")
-    frank, _ = stack.new_user("frank")
+    penny, _ = stack.new_user("penny")
+    quinn, _ = stack.new_user("quinn")
     month = time.strftime("%Y-%m", time.gmtime())
     ledger_redis(stack).hset(
-        f"cosim:costguard:spend:{month}", mapping={"user:erin": 700_000_000}
+        f"cosim:costguard:spend:{month}", mapping={"user:penny": 700_000_000}
     )  # $700 in micro units
-    assert admin_guard(stack, "PUT", "api/quotas/user/erin", json={"spend_cap": 900}).ok
+    assert admin_guard(stack, "PUT", "api/quotas/user/penny", json={"spend_cap": 900}).ok
 
     # The service's api/self answers with the token owner's figures; no parameter names another.
-    own = guard(stack, "GET", "api/self", token_for(erin))
+    own = guard(stack, "GET", "api/self", token_for(penny))
     assert own.status_code == 200, own.text
     assert own.json()["spend"] == 700.0 and own.json()["cap"] == 900
-    for path in ("api/self", "api/self?user=erin", "api/self?server=../erin"):
-        resp = guard(stack, "GET", path, token_for(frank))
+    for path in ("api/self", "api/self?user=penny", "api/self?server=../penny"):
+        resp = guard(stack, "GET", path, token_for(quinn))
         assert resp.status_code in (200, 400), (path, resp.text)
         assert "700" not in resp.text and "900" not in resp.text, (path, resp.text)
-    # A token of frank's without the self scope, or none: refused.
-    resp = frank.api("POST", "users/frank/tokens", json={"scopes": ["read:users:name!user"]})
+    # A token of quinn's without the self scope, or none: refused.
+    resp = quinn.api("POST", "users/quinn/tokens", json={"scopes": ["read:users:name!user"]})
     assert resp.status_code == 201, resp.text
     assert guard(stack, "GET", "api/self", resp.json()["token"]).status_code == 403
     assert guard(stack, "GET", "api/self", None).status_code == 403
 
-    # End to end: frank's Lab banner (his server asks with its own token) shows his figures.
-    started(frank, "cpu")
+    # End to end: quinn's Lab banner (his server asks with its own token) shows his figures.
+    started(quinn, "cpu")
     try:
-        body = banner(frank)
+        body = banner(quinn)
         assert body["available"] and body["profile"] == "cpu", body
         assert body["spend"] < 700 and body["cap"] != 900, body
     finally:
-        frank.stop()
+        quinn.stop()
 
 
 # ---- the admin page, API and metrics -----------------------------------------------------------

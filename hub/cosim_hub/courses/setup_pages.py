@@ -20,7 +20,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ..handlers_mixin import COURSE_CREATORS_SETTING as CREATORS_SETTING
-from .hub_api import _CourseMixin, apply_course, remove_course
+from .hub_api import _CourseMixin, _require_user, apply_course, remove_course
 from .model import Course, CourseError
 from .roster_csv import RosterError, merge_roster, parse_roster
 
@@ -103,8 +103,10 @@ class CoursesPageHandler(_SetupBase):
             raise web.HTTPError(403, "the course setup page is for admins and course staff")
         await self._page()
 
-    @web.authenticated
+    # POSTs check the login themselves: tornado's @authenticated answers a POST without one with
+    # a bare 403 that neither says why nor differs from an XSRF refusal.
     async def post(self) -> None:
+        _require_user(self)
         if not self._may_create():
             raise web.HTTPError(403, "only admins and course creators create courses")
         course_id = self.get_body_argument("id", "").strip()
@@ -133,8 +135,8 @@ class CoursesPageHandler(_SetupBase):
 class RosterImportHandler(_SetupBase):
     """POST /hub/cosim/courses/<id>/roster: merge a CSV roster into the course, all or nothing."""
 
-    @web.authenticated
     async def post(self, course_id: str) -> None:
+        _require_user(self)
         old = self._course_for_instructor(course_id)
         try:
             roster = self._uploaded_roster()
@@ -153,8 +155,7 @@ class RosterImportHandler(_SetupBase):
 class RosterApprovalHandler(_SetupBase):
     """POST /hub/cosim/courses/<id>/approve: approve every pending sign-up on the roster."""
 
-    @web.authenticated
-    @needs_scope("admin:users")
+    @needs_scope("admin:users")  # refuses a caller without a login too, saying why
     async def post(self, course_id: str) -> None:
         from nativeauthenticator.orm import UserInfo
 

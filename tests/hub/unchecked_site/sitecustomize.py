@@ -20,6 +20,8 @@ VERBS = ("get", "post", "put", "patch", "delete")
 CHECKS = [
     ("cosim_hub.courses.hub_api", "_require_user", lambda *args: None),
     ("cosim_hub.courses.hub_api", "_CourseMixin._is_admin", lambda self: True),
+    ("cosim_hub.courses.setup_pages", "_require_user", lambda *args: None),
+    ("cosim_hub.courses.setup_pages", "_SetupBase._course_for_instructor", lambda *args: None),
 ]
 
 

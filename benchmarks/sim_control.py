@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import mujoco
 from _models import box_pile_xml
 from _report import figure, report

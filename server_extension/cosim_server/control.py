@@ -180,14 +180,22 @@ class Rooms:
         if extension is None:
             return
 
-        async def edited(text: str) -> None:
+        async def edited(text: str, authors: list[str]) -> None:
+            # Credited to who sent the changes through the room; a write from outside that the
+            # room loaded has no author and counts as the file's owner's.
             async with doc.lock:
-                await self._written(doc, text.encode(), "the editor")
+                await self._written(doc, text.encode(), "the editor", ", ".join(authors) or None)
+
+        def refused(user: str) -> None:
+            log.warning("CoSim control: %s refused: %s may not write", doc.path, user)
+            message = f"read-only: {user} may not control this sim ({doc.path.name})"
+            self.broadcast(doc.sim_id, {"type": "error", "message": message})
 
         api_path = doc.path.relative_to(self.root).as_posix()
         doc.rtc = RtcLink(
-            extension, api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s
-        )
+            extension, api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s,
+            refused,
+        )  # fmt: skip
         await doc.rtc.attach()
 
     async def change(self, doc: ControlDoc, change: Any, who: str) -> dict[str, Any]:
@@ -249,9 +257,12 @@ class Rooms:
                         raw = None  # deleted or unreadable: written back below
                     await self._written(doc, raw, doc.path.name)
 
-    async def _written(self, doc: ControlDoc, raw: bytes | None, source: str) -> None:
-        """A whole document written to the file or the room (call with ``doc.lock`` held):
-        applied as one change, or refused with a message and replaced by the last valid one."""
+    async def _written(
+        self, doc: ControlDoc, raw: bytes | None, source: str, who: str | None = None
+    ) -> None:
+        """A whole document written to the file or the room (call with ``doc.lock`` held) by
+        ``who`` (None: a write from outside, the owner's): applied as one change, or refused
+        with a message and replaced by the last valid one."""
         try:
             if raw is None:
                 raise OSError
@@ -269,7 +280,7 @@ class Rooms:
             self.broadcast(doc.sim_id, {"type": "error", "message": f"{doc.path.name}: {err}"})
             checked = {}
         if checked:
-            await self._commit(doc, checked, _file_owner())
+            await self._commit(doc, checked, who or _file_owner())
         else:
             doc.save()  # the file always holds the last valid document
 

@@ -8,8 +8,13 @@ room's text equal to it, both ways:
   file after jupyter-collaboration's save delay (the server then never writes the file itself);
 - the room's text changed (someone typing in Lab's editor, or the room loading a write made from
   outside: Contents API, terminal): once the text has been still for ``settle_s`` it goes to the
-  control document as a whole written document. An invalid one is refused there, and the text
-  is set back to the last valid document.
+  control document as a whole written document, credited to the hub users whose WebSocket sent
+  the changes (rtc_origin.py; none for a write from outside). An invalid one is refused there,
+  and the text is set back to the last valid document.
+
+A user without write permission (a view-only share) cannot change the room's text at all: the
+room drops their updates before they are applied (rtc_origin.SenderGate) and the sim's viewers
+hear why.
 
 The room is jupyter-collaboration's own (``YDocExtension.get_document``), the one every Lab editor
 of the file joins: Lab opens a ``.json`` file as a text document (``text:file:<file id>``). The
@@ -29,6 +34,8 @@ from typing import Any
 
 from pycrdt import Text
 
+from .rtc_origin import SenderGate
+
 log = logging.getLogger("cosim_server.control")
 
 ROOM_FORMAT = "text"
@@ -41,14 +48,17 @@ class RtcLink:
         extension: Any,
         api_path: str,
         current: Callable[[], str],
-        on_edit: Callable[[str], Awaitable[None]],
+        on_edit: Callable[[str, list[str]], Awaitable[None]],
         settle_s: float,
+        refused: Callable[[str], None],
     ) -> None:
         self.extension, self.api_path, self.settle_s = extension, api_path, settle_s
-        self.current, self.on_edit = current, on_edit
+        self.current, self.on_edit, self.refused = current, on_edit, refused
         self.document: Any = None
         self._text: Text | None = None
         self._subscription: Any = None
+        self._gate: SenderGate | None = None
+        self._authors: set[str] = set()  # who sent the changes since the text was last still
         self._written: str | None = None  # the last text the server set (its own echo is no edit)
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Future[None] | None = None
@@ -74,6 +84,13 @@ class RtcLink:
         self.document, self._written = document, None
         if document is None:
             return False
+        room = next(
+            (r for r in list(self.extension.ywebsocket_server.rooms.values())
+             if r.ydoc is document.ydoc),
+            None,
+        )  # fmt: skip
+        if room is not None:
+            self._gate = SenderGate(room, "cosim", self.refused)
         self._text = document.ydoc.get("source", type=Text)
         self._subscription = self._text.observe(self._changed)
         # On joining, the server's document wins: the room may have loaded the file before the
@@ -91,7 +108,11 @@ class RtcLink:
         return True
 
     def _changed(self, _event: Any) -> None:
-        # Called inside the change's transaction: only (re)arm the settle timer here.
+        # Called inside the change's transaction, in the task that applies it: note its author
+        # (only a client's message has one) and (re)arm the settle timer.
+        author = self._gate.author() if self._gate is not None else None
+        if author is not None:
+            self._authors.add(author)
         if self._timer is not None:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(self.settle_s, self._settled)
@@ -100,14 +121,19 @@ class RtcLink:
         self._timer = None
         if self.document is None:
             return
-        text = self.document.get()
+        text, authors = self.document.get(), sorted(self._authors)
+        self._authors = set()
         if text != self._written:
-            self._task = asyncio.ensure_future(self.on_edit(text))
+            self._task = asyncio.ensure_future(self.on_edit(text, authors))
 
     def _unobserve(self) -> None:
         if self._text is not None and self._subscription is not None:
             self._text.unobserve(self._subscription)
         self._text = self._subscription = None
+        if self._gate is not None:
+            self._gate.close()
+        self._gate = None
+        self._authors = set()
 
     def close(self) -> None:
         if self._timer is not None:

@@ -70,6 +70,13 @@ class RoomClient:
             f"ws://127.0.0.1:{port}{base_url}api/collaboration/room/"
             f"{file_format}:{file_type}:{session['fileId']}?sessionId={session['sessionId']}"
         )
+        return await cls.connect(url, headers, document_type)
+
+    @classmethod
+    async def connect(
+        cls, url: str, headers: dict[str, str], document_type: Callable[[Doc], Any]
+    ) -> RoomClient:
+        """Join the room at ``url`` (a session already opened) with ``headers`` (auth)."""
         request = HTTPRequest(url, headers=headers, connect_timeout=10, request_timeout=10)
         client = cls(await websocket_connect(request), document_type)
         client.ws.write_message(create_sync_message(client.doc), binary=True)

@@ -93,6 +93,9 @@ async def test_an_edit_in_the_rtc_document_reaches_the_kernel_and_presses_show_l
     assert await _until(lambda: sim.viewer.paused)
     doc = await _control(jp_fetch, sim)
     assert doc["state"] == "paused" and doc["events"][-1]["what"] == "paused"
+    # Credited to who sent it through the room (two different hub users: tests/hub).
+    me = json.loads((await jp_fetch("api", "me")).body)["identity"]["username"]
+    assert doc["events"][-1]["who"] == me
     # The room saves the file (after jupyter-collaboration's save delay).
     assert await _until(lambda: _on_disk(jp_root_dir).get("state") == "paused")
 

@@ -12,6 +12,14 @@ room's text equal to it, both ways:
   the changes (rtc_origin.py; none for a write from outside). An invalid one is refused there,
   and the text is set back to the last valid document.
 
+- a toolbar press (labextension viewer/controlDocument.ts) is queued in the same Y document, in
+  the ``PRESSES`` array beside the text: the server takes each entry as one change, credited to
+  the sender of the update that added it, applies them in order and empties the array. Counters
+  (step, reset) stay increments, so two people pressing at once both count, which two whole
+  texts written at once could not do. ``ROOM_STATE[ROOM_SERVER_KEY]`` tells toolbars that the
+  server observes the room (until then they press over the viewer socket); entries already there
+  when the server joins have no known sender and are dropped.
+
 A user without write permission (a view-only share) cannot change the room's text at all: the
 room drops their updates before they are applied (rtc_origin.SenderGate) and the sim's viewers
 hear why.
@@ -28,11 +36,15 @@ left). Without a room the server writes and watches the file itself (control.py)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pycrdt import Text
+from pycrdt import Array, Map, Text
+
+from cosim_protocol.control import PRESSES, ROOM_SERVER_KEY, ROOM_STATE
 
 from .rtc_origin import SenderGate
 
@@ -51,9 +63,16 @@ class RtcLink:
         on_edit: Callable[[str, list[str]], Awaitable[None]],
         settle_s: float,
         refused: Callable[[str], None],
+        on_press: Callable[[Any, str], Awaitable[None]],
     ) -> None:
         self.extension, self.api_path, self.settle_s = extension, api_path, settle_s
         self.current, self.on_edit, self.refused = current, on_edit, refused
+        self.on_press = on_press
+        self._presses: Array[str] | None = None
+        self._press_subscription: Any = None
+        self._queued: asyncio.Queue[tuple[Any, str]] = asyncio.Queue()
+        self._worker: asyncio.Future[None] | None = None
+        self._clearing = False
         self.document: Any = None
         self._text: Text | None = None
         self._subscription: Any = None
@@ -93,9 +112,16 @@ class RtcLink:
             self._gate = SenderGate(room, "cosim", self.refused)
         self._text = document.ydoc.get("source", type=Text)
         self._subscription = self._text.observe(self._changed)
+        self._presses = document.ydoc.get(PRESSES, type=Array)
+        self._press_subscription = self._presses.observe(self._pressed)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._apply_presses())
         # On joining, the server's document wins: the room may have loaded the file before the
         # server's last write of it (an edit in that first tick is lost, a press never is).
         self.write(self.current())
+        with document.ydoc.transaction():
+            self._clear_presses()  # queued before we listened: no known sender
+            document.ydoc.get(ROOM_STATE, type=Map)[ROOM_SERVER_KEY] = True
         return True
 
     def write(self, text: str) -> bool:
@@ -117,6 +143,45 @@ class RtcLink:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(self.settle_s, self._settled)
 
+    def _pressed(self, event: Any) -> None:
+        # Inside the update's transaction: take the new entries with their sender; the array is
+        # emptied once the transaction is over (a document cannot change inside its observer).
+        if self._clearing:
+            return
+        author = self._gate.author() if self._gate is not None else None
+        for part in event.delta:
+            for raw in part.get("insert", ()):
+                if author is None:
+                    log.warning("CoSim control: a press with no known sender was dropped")
+                    continue
+                try:
+                    change = json.loads(raw)
+                except (TypeError, ValueError):
+                    change = raw  # refused by the control document with its message
+                self._queued.put_nowait((change, author))
+        asyncio.get_running_loop().call_soon(self._empty_presses)
+
+    def _empty_presses(self) -> None:
+        if self.document is not None and self._presses is not None and len(self._presses):
+            self._clear_presses()
+
+    def _clear_presses(self) -> None:
+        if self._presses is None or not len(self._presses):
+            return
+        self._clearing = True
+        try:
+            del self._presses[:]
+        finally:
+            self._clearing = False
+
+    async def _apply_presses(self) -> None:
+        while True:
+            change, who = await self._queued.get()
+            try:
+                await self.on_press(change, who)
+            except Exception:  # one bad press must not stop the ones after it
+                log.exception("CoSim control: a press from the room failed")
+
     def _settled(self) -> None:
         self._timer = None
         if self.document is None:
@@ -130,6 +195,9 @@ class RtcLink:
         if self._text is not None and self._subscription is not None:
             self._text.unobserve(self._subscription)
         self._text = self._subscription = None
+        if self._presses is not None and self._press_subscription is not None:
+            self._presses.unobserve(self._press_subscription)
+        self._presses = self._press_subscription = None
         if self._gate is not None:
             self._gate.close()
         self._gate = None
@@ -138,5 +206,11 @@ class RtcLink:
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+        if self.document is not None:  # toolbars press over their sockets again
+            with contextlib.suppress(Exception):
+                self.document.ydoc.get(ROOM_STATE, type=Map)[ROOM_SERVER_KEY] = False
         self._unobserve()
         self.document = None

@@ -1,7 +1,8 @@
 """``sim-control.json``'s RTC room with two different hub users on the real stack: alice runs a
 MuJoCo sim in her kernel, bob (shared in, may write) edits the document through the room's real
-WebSocket (a pycrdt client, as Lab's editor does, through the hub's proxy): the kernel applies it
-and the document's ``events`` credit bob, not alice. carol (a view-only share) joins the same
+WebSocket (a pycrdt client, as Lab's editor does, through the hub's proxy) and presses as Lab's
+toolbar does (a change queued in the room): the kernel applies both and the document's
+``events`` credit bob, not alice. carol (a view-only share) joins the same
 room and tries the same: the server drops her update, tells the viewers why, and nothing moves.
 """
 
@@ -17,11 +18,13 @@ from typing import Any
 import pytest
 from jupyter_ydoc import YUnicode
 from kernel_ws import UserKernel
+from pycrdt import Array
 from server.rtc_client import RoomClient
 from test_sharing import open_shared
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from cosim_protocol.control import PRESSES
 from cosim_testing.hub_client import HubClient
 from cosim_testing.stack import CoSimStack
 
@@ -143,6 +146,11 @@ def test_an_edit_through_the_room_is_credited_to_its_sender_and_view_only_is_ref
             # ...and alice's kernel applied it.
             paused = kernel.run("print(v.paused)")
             assert paused.stdout.strip() == "True", paused
+            # bob's toolbar presses the same way: one change queued in the room's press array.
+            editor.doc.get(PRESSES, type=Array).append(json.dumps({"speed": 0.5}))
+            assert await _until(lambda: doc()["speed"] == 0.5, 10)
+            event = doc()["events"][-1]
+            assert (event["who"], event["what"], event["via"]) == (b, "set speed 0.5x", "document")
 
             # carol may only watch. Lab gives her no session (its PUT needs write), but the
             # room's socket needs only read: a client of her own that finds the file id (the
@@ -161,6 +169,7 @@ def test_an_edit_through_the_room_is_credited_to_its_sender_and_view_only_is_ref
                 assert await _until(lambda: _text(intruder).get("state") == "paused", 30)
                 text = {**_text(intruder), "state": "running", "seed": 99}
                 intruder.document.set(json.dumps(text, indent=2))
+                intruder.doc.get(PRESSES, type=Array).append(json.dumps({"state": "running"}))
                 deadline = time.monotonic() + 15
                 while True:  # the viewers hear why (between the frames the socket carries)
                     assert time.monotonic() < deadline, "no refusal on the viewer socket"

@@ -155,6 +155,9 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         n1, t1 = _latest(alice, sim_id)
         assert n1 > n0 and 0.5 < t1 - t0 < 1.5, (t0, t1)
 
+        # bob's toolbar presses through sim-control.json's RTC document once the server takes
+        # presses from it (until then, over his viewer socket).
+        page_b.locator(".cosim-Control[data-road='document']").first.wait_for(timeout=30_000)
         # bob pauses: alice's kernel's sim time stops within 1 s.
         # The press's own moment, taken in bob's page (Playwright's click adds its own waits).
         pressed = page_b.evaluate(
@@ -166,6 +169,10 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         assert last.wall_time - pressed < 1.0, f"frames went on {last.wall_time - pressed:.2f} s"
         status = page_a.locator(".cosim-Control-status").first
         status.filter(has_text=f"{b} paused at t = ").wait_for(timeout=10_000)
+        # It went toolbar -> the RTC document -> the server's observer, credited to bob.
+        control = alice.request("GET", f"user/{a}/cosim/api/sims/{sim_id}/control").json()
+        event = control["events"][-1]
+        assert (event["who"], event["what"], event["via"]) == (b, "paused", "document"), event
 
         # bob steps three times: exactly three more frames.
         frames, _ = _latest(alice, sim_id)

@@ -31,6 +31,7 @@ from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
 from .relay import RelayHub
+from .rtc_origin import guard_document_rooms
 
 # Each feature module exposes routes(); adding a feature is one line here.
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
@@ -163,6 +164,9 @@ class CoSimServer(ExtensionApp):
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
         self.settings[VIEW_ONLY_SETTING].start()
         self.settings[ACCESS_WATCH_SETTING].start()
+        collaboration = self._collaboration()
+        if collaboration is not None:  # view-only visitors cannot change documents in rooms
+            guard_document_rooms(collaboration.ywebsocket_server)
 
     async def stop_extension(self) -> None:
         if "cosim_jobs" in self.settings:

@@ -15,7 +15,10 @@ a write made from outside) has no author.
 
 The gate also refuses updates from a client whose user may not ``write`` (view-only shares):
 ``on_message`` returning True drops the message before it touches the room's document, so the
-edit never reaches the room, its other clients, the file or the kernel.
+edit never reaches the room, its other clients, the file or the kernel. jupyter-collaboration
+checks only ``read`` when a client joins; :func:`guard_document_rooms` puts a gate on
+``contents`` on every document room, and the control file's room gets a second one on ``cosim``
+(control.py), which also credits its edits and presses.
 """
 
 from __future__ import annotations
@@ -93,13 +96,20 @@ class SenderGate:
 
     def _on_message(self, message: bytes) -> bool:
         self._sender = self._task = None
-        if self._previous is not None:  # another hook (none today): keep its say
-            skip = self._previous(message)
-            if isawaitable(skip):
-                _drop(skip)
+        skip = self._check(message)
+        if not skip and self._previous is not None:  # an earlier gate (document rooms' own)
+            previous = self._previous(message)
+            if isawaitable(previous):
+                _drop(previous)
                 log.warning("CoSim: an async on_message hook on the room was bypassed")
-            elif skip:
-                return True
+            else:
+                skip = bool(previous)
+        if skip:
+            self._sender = self._task = None
+        return skip
+
+    def _check(self, message: bytes) -> bool:
+        """True to drop ``message``; otherwise a change's sender is noted."""
         if len(message) < 2 or message[0] != YMessageType.SYNC or message[1] not in _CHANGES:
             return False
         handler = serving_handler(self.room)
@@ -125,3 +135,34 @@ class SenderGate:
     def close(self) -> None:
         if self.room.on_message == self._on_message:
             self.room.on_message = self._previous
+
+
+def guard_document_rooms(websocket_server: Any) -> None:
+    """Make every document room of jupyter-collaboration refuse changes from users who may not
+    write contents (view-only shares).
+
+    jupyter-collaboration checks only ``read`` when a client joins a room (its WebSocket's GET)
+    and then applies whatever updates the client sends, saving them to the file with the
+    owner's rights; Lab merely shows such a visitor a read-only editor. Each room gets a
+    :class:`SenderGate` on ``contents`` as it is added to the server (``add_room`` runs for
+    every room, before any client's message is served).
+    """
+    add_room = websocket_server.add_room
+
+    def add_guarded(path: str, room: Any) -> None:
+        _guard(path, room)
+        add_room(path, room)
+
+    websocket_server.add_room = add_guarded
+    for path, room in list(websocket_server.rooms.items()):
+        _guard(path, room)
+
+
+def _guard(path: str, room: Any) -> None:
+    if getattr(room, "file_type", None) is None or getattr(room, "_cosim_gate", None) is not None:
+        return  # a transient room (awareness), or guarded already
+
+    def refused(user: str) -> None:
+        log.warning("CoSim: %s may not write; their change to room %s was dropped", user, path)
+
+    room._cosim_gate = SenderGate(room, "contents", refused)

@@ -3,7 +3,8 @@ MuJoCo sim in her kernel, bob (shared in, may write) edits the document through 
 WebSocket (a pycrdt client, as Lab's editor does, through the hub's proxy) and presses as Lab's
 toolbar does (a change queued in the room): the kernel applies both and the document's
 ``events`` credit bob, not alice. carol (a view-only share) joins the same
-room and tries the same: the server drops her update, tells the viewers why, and nothing moves.
+room and tries the same: the server drops her update, tells the viewers why, and nothing moves;
+her edit of any other document's room is dropped as well.
 """
 
 from __future__ import annotations
@@ -50,13 +51,11 @@ def _cookies(client: HubClient) -> dict[str, str]:
     return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in client.session.cookies)}
 
 
-def _session(visitor: HubClient, owner: str) -> dict[str, str]:
-    """A collaboration session on ``owner``'s sim-control.json, as Lab's editor opens one."""
+def _session(visitor: HubClient, owner: str, path: str = "sim-control.json") -> dict[str, str]:
+    """A collaboration session on ``owner``'s file, as Lab's editor opens one."""
     body = json.dumps({"format": "text", "type": "file"})
-    resp = visitor.request(
-        "PUT", f"user/{owner}/api/collaboration/session/sim-control.json", data=body
-    )
-    assert resp.status_code == 200, resp.text
+    resp = visitor.request("PUT", f"user/{owner}/api/collaboration/session/{path}", data=body)
+    assert resp.status_code in (200, 201), resp.text  # 201: the first session of that file
     return dict(resp.json())
 
 
@@ -69,6 +68,11 @@ async def _join_room(
         f"?sessionId={session['sessionId']}"
     ).replace("http", "ws", 1)
     return await RoomClient.connect(url, _cookies(visitor), YUnicode)
+
+
+def _contents(client: HubClient, owner: str, path: str) -> str:
+    resp = client.request("GET", f"user/{owner}/api/contents/{path}?content=1")
+    return str(resp.json().get("content")) if resp.status_code == 200 else ""
 
 
 def _text(client: RoomClient) -> dict[str, Any]:
@@ -88,7 +92,7 @@ async def _until(predicate: Callable[[], object], timeout: float) -> bool:
     return False
 
 
-def test_an_edit_through_the_room_is_credited_to_its_sender_and_view_only_is_refused(
+def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_refused(
     cosim_stack: CoSimStack,
 ) -> None:
     tag = secrets.token_hex(2)
@@ -187,6 +191,27 @@ def test_an_edit_through_the_room_is_credited_to_its_sender_and_view_only_is_ref
                 assert all(e["who"] != c for e in after["events"])
                 assert _text(editor)["state"] == "paused" and _text(editor)["seed"] == 7
             finally:
+                await intruder.close()
+
+            # Any document, not just the control file: jupyter-collaboration lets a read-only
+            # client join a room; the server drops what she sends (the file keeps its text).
+            note = json.dumps({"type": "file", "format": "text", "content": "alice's notes\n"})
+            resp = alice.request("PUT", f"user/{a}/api/contents/notes.txt", data=note)
+            assert resp.status_code in (200, 201), resp.text
+            notes = _session(alice, a, "notes.txt")
+            owner = await _join_room(cosim_stack, alice, a, notes)
+            intruder = await _join_room(cosim_stack, carol, a, notes)
+            try:
+                assert await _until(lambda: intruder.document.get() == "alice's notes\n", 30)
+                intruder.document.set("carol was here\n")
+                await intruder.round_trip()  # the room has handled her update
+                owner.document.set("alice's notes, v2\n")
+                await owner.round_trip()
+                assert await _until(lambda: "v2" in _contents(alice, a, "notes.txt"), 15)
+                assert _contents(alice, a, "notes.txt") == "alice's notes, v2\n"
+                assert owner.document.get() == "alice's notes, v2\n"
+            finally:
+                await owner.close()
                 await intruder.close()
         finally:
             await editor.close()

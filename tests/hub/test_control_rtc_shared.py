@@ -204,7 +204,9 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
             try:
                 assert await _until(lambda: intruder.document.get() == "alice's notes\n", 30)
                 intruder.document.set("carol was here\n")
-                await intruder.round_trip()  # the room has handled her update
+                await intruder.round_trip()  # the room has handled her update...
+                await owner.round_trip()  # ...and alice has all the room has
+                assert owner.document.get() == "alice's notes\n"
                 owner.document.set("alice's notes, v2\n")
                 await owner.round_trip()
                 assert await _until(lambda: "v2" in _contents(alice, a, "notes.txt"), 15)

@@ -9,9 +9,10 @@
  * array. Queued increments (step, reset) let two people pressing at once both count.
  *
  * Presses go this way only while the room is synced and the server says it observes it
- * (`ROOM_STATE[ROOM_SERVER_KEY]`); otherwise (no jupyter-collaboration, a read-only visitor whose
- * session is refused, the room still loading) `send` returns false and the caller presses over
- * the viewer socket, which the server checks for write permission as well.
+ * (`ROOM_STATE[ROOM_SERVER_KEY]`); otherwise (no jupyter-collaboration, the room still loading)
+ * `send` returns false and the caller presses over the viewer socket, which the server checks
+ * for write permission as well. A read-only visitor's viewer never opens the room (the server's
+ * first control message says `writable: false`); the server drops their updates anyway.
  */
 import { ICollaborativeContentProvider } from '@jupyter/collaborative-drive';
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';

@@ -102,7 +102,13 @@ export class SimViewerWidget extends Widget {
         },
         onFrame: frame => this._rewind.push(frame),
         onMessage: message => {
-          if (message.type === 'control' && typeof message.file === 'string') {
+          // The first control message says whether this user may write (then presses go
+          // through the file's RTC document); later ones only carry the document.
+          if (
+            message.type === 'control' &&
+            message.writable === true &&
+            typeof message.file === 'string'
+          ) {
             this._controlDocument.open(message.file);
           }
           this._control.handle(message);

@@ -311,7 +311,9 @@ class Rooms:
             member.send_json({"type": "error", "message": err.message})
             return
         if doc is not None:
-            member.send_json(doc.message())
+            # Only a member who may write opens the file's room to press through it (a
+            # read-only visitor's session would be refused: they press nowhere).
+            member.send_json({**doc.message(), "writable": member.can_write()})
 
     async def ws_message(self, member: Member, sim_id: str, command: dict[str, Any]) -> None:
         """``{"type": "control", "change": {...}}`` from a viewer; needs write permission."""

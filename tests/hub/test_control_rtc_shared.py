@@ -13,7 +13,8 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -30,6 +31,24 @@ from cosim_testing.hub_client import HubClient
 from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """No in-process server here. A browser test run earlier on this worker may leave
+    Playwright's loop running in this thread: pytest-jupyter's loop fixture would close it."""
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """No in-process Jupyter server to clean up."""
+
+
+def _run(scenario: Coroutine[Any, Any, None]) -> None:
+    """Run ``scenario`` on a loop of its own, in a thread (this one may hold Playwright's)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario).result()
+
 
 SIM = """\
 import threading, mujoco, cosim
@@ -220,7 +239,7 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
             viewer.close()
 
     try:
-        asyncio.run(scenario())
+        _run(scenario())
         applied = kernel.run("print(v.paused, v._control[0].seed)")
         assert applied.stdout.split() == ["True", "7"], applied
     finally:

@@ -149,6 +149,7 @@ class RtcLink:
         if self._clearing:
             return
         author = self._gate.author() if self._gate is not None else None
+        queued = False
         for part in event.delta:
             for raw in part.get("insert", ()):
                 if author is None:
@@ -159,7 +160,9 @@ class RtcLink:
                 except (TypeError, ValueError):
                     change = raw  # refused by the control document with its message
                 self._queued.put_nowait((change, author))
-        asyncio.get_running_loop().call_soon(self._empty_presses)
+                queued = True
+        if not queued:  # nothing to apply first: empty the array now
+            asyncio.get_running_loop().call_soon(self._empty_presses)
 
     def _empty_presses(self) -> None:
         if self.document is not None and self._presses is not None and len(self._presses):
@@ -181,6 +184,8 @@ class RtcLink:
                 await self.on_press(change, who)
             except Exception:  # one bad press must not stop the ones after it
                 log.exception("CoSim control: a press from the room failed")
+            if self._queued.empty():  # after applying: the kernel hears first, the room after
+                self._empty_presses()
 
     def _settled(self) -> None:
         self._timer = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from _report import report  # noqa: E402 - benchmarks/ is not a package
+from _report import report  # benchmarks/ is not a package: on the path above
 
 
 @pytest.mark.parametrize("quick", [True, False, None])

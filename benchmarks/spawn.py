@@ -39,6 +39,7 @@ import requests
 from _report import alternate, figure, headline, median, ratio_rounds, report
 
 from cosim_hub.procs import free_port, terminate
+from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import CHROMIUM_ARGS
 from cosim_testing.procs import wait_for
 from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
@@ -165,7 +166,22 @@ def login_to_launcher(
         context.close()
 
 
-def stop_cosim(cosim: CoSimStack) -> None:
+def start_cosim() -> tuple[CoSimStack, HubClient, HubClient]:
+    """``cosim up`` and two admin sessions: one to approve users, one to stop their servers
+    from the background (a requests session is not for two threads at once)."""
+    cosim = start_cosim_up(make_state_dir("cosim-bench-"))
+    try:
+        return cosim, cosim.admin_client(), cosim.admin_client()
+    except BaseException:
+        _stop_cosim(cosim)
+        raise
+
+
+def stop_cosim(started: tuple[CoSimStack, HubClient, HubClient]) -> None:
+    _stop_cosim(started[0])
+
+
+def _stop_cosim(cosim: CoSimStack) -> None:
     stop_cosim_up(cosim)
     shutil.rmtree(cosim.state_dir.parent, ignore_errors=True)
 
@@ -187,7 +203,7 @@ def main() -> None:
     # Untimed work in the background: hub starts, server stops, shutdowns.
     pool = ThreadPoolExecutor(max_workers=2)
     stock_start = pool.submit(StockHub)
-    cosim_start = pool.submit(start_cosim_up, make_state_dir("cosim-bench-"))
+    cosim_start = pool.submit(start_cosim)
     stopping: list[Future[None]] = []
 
     def settle() -> None:
@@ -198,9 +214,7 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
                                          args=CHROMIUM_ARGS)  # fmt: skip
-            stock, cosim = stock_start.result(), cosim_start.result()
-            admin = cosim.admin_client()
-            stopper = cosim.admin_client()  # its own session: it is used from the pool
+            stock, (cosim, admin, stopper) = stock_start.result(), cosim_start.result()
             made = 0
 
             def last_login() -> bool:  # the hubs stop the last servers as they shut down

@@ -160,7 +160,11 @@ def login_to_launcher(
         page.wait_for_selector(f"#spawn_form, {LAUNCHER}", timeout=180_000)
         if page.locator("#spawn_form").count():  # CoSim's profile choice: keep the default
             page.click("#spawn_form button[type=submit]")
-        page.locator(LAUNCHER).first.wait_for(state="visible", timeout=180_000)
+        try:
+            page.locator(LAUNCHER).first.wait_for(state="visible", timeout=180_000)
+        except Exception as err:  # say where it got stuck, not only that it timed out
+            text = page.locator("body").inner_text(timeout=5_000)[:300]
+            raise RuntimeError(f"no launcher for {name} at {page.url}: {text!r}") from err
         return time.perf_counter() - start
     finally:
         context.close()

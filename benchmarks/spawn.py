@@ -160,11 +160,13 @@ def login_to_launcher(
         page.wait_for_selector(f"#spawn_form, {LAUNCHER}", timeout=180_000)
         if page.locator("#spawn_form").count():  # CoSim's profile choice: keep the default
             page.click("#spawn_form button[type=submit]")
-        try:
-            page.locator(LAUNCHER).first.wait_for(state="visible", timeout=180_000)
-        except Exception as err:  # say where it got stuck, not only that it timed out
-            text = page.locator("body").inner_text(timeout=5_000)[:300]
-            raise RuntimeError(f"no launcher for {name} at {page.url}: {text!r}") from err
+        launcher = page.locator(LAUNCHER).first
+        # The hub's pending page says "Spawn failed" (e.g. the server took longer than the
+        # hub's http_timeout on a loaded machine): stop there instead of waiting it out.
+        launcher.or_(page.get_by_text("Spawn failed")).first.wait_for(timeout=180_000)
+        if not launcher.is_visible():
+            text = page.locator("body").inner_text(timeout=5_000)[:400]
+            raise RuntimeError(f"no launcher for {name} at {page.url}: {text!r}")
         return time.perf_counter() - start
     finally:
         context.close()

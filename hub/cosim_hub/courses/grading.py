@@ -44,6 +44,7 @@ from .sandbox import GraderAccounts, SandboxLimits, clean_leftovers, run_in_sand
 __all__ = ["CourseGrader", "GraderAccounts", "GradingError", "SandboxLimits", "default_pool_size"]
 
 ACCOUNT_PREFIX_ENV = "COSIM_GRADER_PREFIX"
+EXECUTION_ENV = "NBGRADER_EXECUTION"  # nbgrader sets it around its execution step
 
 
 class NbgraderTurn:
@@ -53,13 +54,13 @@ class NbgraderTurn:
         self._lock = threading.Lock()
         self._inside = 0  # runs between their start and end, holding the turn or not
         self._home = os.getcwd()
-        self._env = os.environ.get("NBGRADER_EXECUTION")
+        self._env = os.environ.get(EXECUTION_ENV)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         with self._lock:
             if self._inside == 0:  # nobody is inside nbgrader: this is the process's own state
-                self._home, self._env = os.getcwd(), os.environ.get("NBGRADER_EXECUTION")
+                self._home, self._env = os.getcwd(), os.environ.get(EXECUTION_ENV)
             self._inside += 1
             try:
                 yield
@@ -67,23 +68,27 @@ class NbgraderTurn:
                 self._inside -= 1
                 # nbgrader restores what it found on entry, which may have been another run's
                 # course folder and variable: put the process's own back.
-                with contextlib.suppress(OSError):
-                    os.chdir(self._home)
-                if self._env is None:
-                    os.environ.pop("NBGRADER_EXECUTION", None)
-                else:
-                    os.environ["NBGRADER_EXECUTION"] = self._env
+                self._put_back(self._home, self._env)
 
     @contextlib.contextmanager
     def given_up(self) -> Iterator[None]:
         """Inside :meth:`held`: let other runs use nbgrader until this block ends."""
-        cwd = os.getcwd()
+        cwd, env = os.getcwd(), os.environ.get(EXECUTION_ENV)
         self._lock.release()
         try:
             yield
         finally:
             self._lock.acquire()
-            os.chdir(cwd)  # where nbgrader had put this run
+            self._put_back(cwd, env)  # as nbgrader had set them for this run
+
+    @staticmethod
+    def _put_back(cwd: str, env: str | None) -> None:
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
+        if env is None:
+            os.environ.pop(EXECUTION_ENV, None)
+        else:
+            os.environ[EXECUTION_ENV] = env
 
 
 NBGRADER_TURN = NbgraderTurn()

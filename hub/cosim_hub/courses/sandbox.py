@@ -119,12 +119,15 @@ def _sandbox_command(
     account: pwd.struct_passwd, limits: SandboxLimits, cell_timeout: int
 ) -> list[str]:
     return [
+        # If the grader dies (the exchange killed mid-grading), so does the run.
+        "setpriv", "--pdeathsig=KILL", "--",
         # --pid: the run is PID 1 of its own namespace; when it exits, everything in it dies.
         "unshare", "--net", "--pid", "--fork", "--kill-child", "--",
         "prlimit", f"--nproc={limits.processes}", f"--as={limits.memory_bytes}",
         f"--fsize={limits.file_bytes}", f"--cpu={limits.cpu_seconds}", "--core=0", "--",
+        # (the account switch clears unshare's --kill-child: set it again after it)
         "setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
-        "--clear-groups", "--no-new-privs", "--",
+        "--clear-groups", "--no-new-privs", "--pdeathsig=KILL", "--",
         sys.executable, "-m", "cosim_hub.courses.sandbox_run",
         "submission.ipynb", "executed.ipynb", str(cell_timeout),
     ]  # fmt: skip

@@ -17,8 +17,9 @@ After each side the gradebook is checked: every submission scored as its control
 - per_submission_s: CoSim's seconds per submission (wall clock over the class, runs overlapping)
 
 --quick grades 1 submission instead of 50, to end within a minute on a quiet 2-core machine
-(each side's fixed start-up then weighs more, and nothing runs side by side; the output says so). A full run (50 submissions, 3 rounds of both sides) takes about
-3 x 50 x (CoSim's + nbgrader's seconds per submission), plus a few seconds of setup.
+(each side's fixed start-up then weighs more, and nothing runs side by side; the output says
+so). A full run (50 submissions, 3 rounds of both sides) takes about 3 x 50 x (CoSim's +
+nbgrader's seconds per submission), plus a few seconds of setup; the output estimates it.
 
     python benchmarks/grading.py [--quick] [--json] [--submissions N]   (as root: the sandbox)
 """

@@ -207,7 +207,7 @@ def test_formgrader_opens_the_course_storage(grader: CourseGrader, tmp_path: Pat
 
 # -- grading in parallel ---------------------------------------------------------------------
 
-OVERLAP = "import time\ntime.sleep(1.5)  # long enough for the runs to overlap\n"
+OVERLAP = "import time\ntime.sleep(0.5)  # the runs overlap anyway (kernel start): made sure\n"
 CONCURRENT = {  # student -> (solution, expected cells)
     "par-right": (RIGHT, {"test_add": 3.0, "test_more": 1.0}),
     "par-wrong": (WRONG, {"test_add": 0.0, "test_more": 1.0}),

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -211,26 +210,19 @@ class GradingFlow:
                     nbformat.validate(nbformat.reads(data.decode(), as_version=4))
                 except Exception as err:  # nbformat raises many kinds for a broken file
                     raise ReleaseError(f"{rel} is not a valid notebook: {str(err)[:200]}") from None
-        source = grader.root / "source" / assignment
-        shutil.rmtree(source, ignore_errors=True)
-        for rel, data in files.items():
-            dest = source.joinpath(*rel.parts)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        release = grader.root / "release" / assignment
-        shutil.rmtree(release, ignore_errors=True)
         try:
-            grader.generate(assignment, nbgrader_time(due))
+            release = grader.generate(assignment, nbgrader_time(due), files)
         except GradingError as err:
             raise ReleaseError(str(err)) from None
         return _files_of(release)
 
     async def set_due(self, course_id: str, assignment: str, due: float | None) -> None:
         """Off the event loop: the gradebook waits for nbgrader's turn (see grading)."""
-        grader = self.grader(course_id)
-        await asyncio.get_running_loop().run_in_executor(
-            None, grader.set_due, assignment, nbgrader_time(due)
-        )
+
+        def write() -> None:
+            self.grader(course_id).set_due(assignment, nbgrader_time(due))
+
+        await asyncio.get_running_loop().run_in_executor(None, write)
 
     # -- grading ------------------------------------------------------------------------------
 

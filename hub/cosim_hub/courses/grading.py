@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
@@ -237,9 +237,24 @@ class CourseGrader:
             detail = (result.get("error") or result.get("log") or "").strip().splitlines()
             raise GradingError(f"{what} failed: {detail[-1] if detail else 'no detail'}")
 
-    def generate(self, assignment: str, due: str | None = None) -> Path:
-        """``source/<assignment>`` -> ``release/<assignment>`` (solutions and hidden tests out)."""
+    def generate(
+        self,
+        assignment: str,
+        due: str | None = None,
+        files: dict[PurePosixPath, bytes] | None = None,
+    ) -> Path:
+        """``source/<assignment>`` -> ``release/<assignment>`` (solutions and hidden tests out).
+        With ``files``, they replace ``source/<assignment>`` first, in the same turn: no grading
+        run's nbgrader steps see a half-written source."""
         with NBGRADER_TURN.held():
+            if files is not None:
+                source = self.root / "source" / assignment
+                shutil.rmtree(source, ignore_errors=True)
+                for rel, data in files.items():
+                    dest = source.joinpath(*rel.parts)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(data)
+                shutil.rmtree(self.root / "release" / assignment, ignore_errors=True)
             self._set_due(assignment, due)
             result = self._api().generate_assignment(assignment)
         self._check(result, f"generate_assignment {assignment}")

@@ -7,12 +7,14 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from . import statindex
 from .datasets import dataset_paths, reference
 from .envlock import environment_lock
 from .startup_files import is_startup_file
@@ -25,7 +27,7 @@ from .store import (
     disk_error,
     sha256_file,
 )
-from .walk import jupyter_state_matcher, walk
+from .walk import ignore_lines, ignore_matcher, ignore_spec_of, jupyter_state_matcher, walk
 
 DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024
 WORKERS = min(8, (os.cpu_count() or 2) * 2)
@@ -45,41 +47,64 @@ def _scan(
     store: SnapshotStore, data_threshold: int, *, store_blobs: bool = False
 ) -> dict[str, Any]:
     """The workspace as manifest entries, hashing only files whose stat changed (the index).
-    With ``store_blobs`` new content is also stored, in the same read of the file."""
+    With ``store_blobs`` new content is also stored, in the same read of the file, and the
+    result carries the next index under ``_index`` (bytes) for ``create`` to write."""
+    workspace = store.workspace
+    datasets = dataset_paths(workspace)
+    lines = ignore_lines(workspace)
+    rules = statindex.rules_key(lines, datasets)
     index = store.read_index()
+    same_rules = index.get("rules") == rules
+    # Before the walk: what changes from here on may share an mtime with what the walk saw.
+    started = statindex.fs_clock_ns(store.root) if store_blobs else 0
+    tree = statindex.scan_tree(
+        workspace, ignore_matcher(ignore_spec_of(lines)), datasets,
+        index.get("dirs") if same_rules else None,
+    )  # fmt: skip
+    cached_files: dict[str, list[Any]] = index.get("files", {})
     files: list[dict[str, Any]] = []
     data_refs: list[dict[str, Any]] = []
     dirs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    to_hash: list[dict[str, Any]] = []
-    datasets = dataset_paths(store.workspace)
     references: list[dict[str, Any]] = []
-    for entry in walk(store.workspace, datasets):
-        if entry.kind == "reference":
-            references.append(reference(store.workspace, entry.path, *datasets[entry.path]))
-        elif entry.kind == "dir":
-            dirs.append({"path": entry.path, "mode": entry.mode})
-        elif entry.kind == "skipped":
-            skipped.append({"path": entry.path, "reason": entry.reason})
-        else:
-            key = [entry.size, entry.mtime_ns, entry.inode]
-            cached = index.get(entry.path)
-            is_data = entry.size > data_threshold
-            # index: size, mtime, inode, sha256, whether a blob holds the content (not a data ref)
-            fresh = cached is not None and cached[:3] == key and (is_data or cached[4:5] == [True])
-            digest = cached[3] if fresh and cached else None
-            record = {"path": entry.path, "mode": entry.mode, "size": entry.size, "sha256": digest,
-                      "_key": key}  # fmt: skip
-            (data_refs if is_data else files).append(record)
+    to_hash: list[dict[str, Any]] = []
+    stats: list[os.stat_result] = []  # of files + data_refs, in that order (the next index)
+    data_stats: list[os.stat_result] = []
+    imode = stat.S_IMODE
+    for kind, path, st in tree.entries:
+        if kind == statindex.FILE:
+            size = st.st_size
+            is_data = size > data_threshold
+            # index: size, mtime, inode, ctime, sha256, whether a blob holds the content
+            c = cached_files.get(path)
+            digest = (
+                c[4]
+                if c is not None and c[1] == st.st_mtime_ns and c[0] == size
+                and c[2] == st.st_ino and c[3] == st.st_ctime_ns and (is_data or c[5] is True)
+                else None
+            )  # fmt: skip
+            record = {"path": path, "mode": imode(st.st_mode), "size": size, "sha256": digest}
+            if is_data:
+                data_refs.append(record)
+                data_stats.append(st)
+            else:
+                files.append(record)
+                stats.append(st)
             if digest is None:
                 to_hash.append(record)
+        elif kind == statindex.DIR:
+            dirs.append({"path": path, "mode": imode(st.st_mode)})
+        elif kind == statindex.REFERENCE:
+            references.append(reference(workspace, path, *datasets[path]))
+        else:
+            skipped.append({"path": path, "reason": statindex.SKIP_REASONS[kind]})
     pack = store.new_pack() if store_blobs else None
 
     def work(batch: list[dict[str, Any]]) -> int:
         """Hash a batch of files and store the new content: bytes added to the store."""
         added = 0
         for record in batch:
-            path = store.workspace / record["path"]
+            path = workspace / record["path"]
             store_it = pack is not None and record["size"] <= data_threshold
             if record["size"] > SMALL_FILE:  # streamed to a blob file of its own
                 record["sha256"] = digest = sha256_file(path)
@@ -101,10 +126,33 @@ def _scan(
         if pack is not None:
             pack.abort()
         raise
-    new_index = {r["path"]: [*r.pop("_key"), r["sha256"], True] for r in files}
-    new_index.update({r["path"]: [*r.pop("_key"), r["sha256"], False] for r in data_refs})
-    return {"files": files, "dirs": dirs, "data_refs": data_refs, "datasets": references,
-            "skipped": skipped, "_index": new_index, "_added": added}  # fmt: skip
+    result: dict[str, Any] = {
+        "files": files, "dirs": dirs, "data_refs": data_refs, "datasets": references,
+        "skipped": skipped, "_added": added,
+    }  # fmt: skip
+    if store_blobs:
+        result["_index"] = _next_index(
+            rules, tree, started, (files, stats), (data_refs, data_stats)
+        )
+    return result
+
+
+def _next_index(
+    rules: str,
+    tree: statindex.Tree,
+    started: int,
+    *groups: tuple[list[dict[str, Any]], list[os.stat_result]],
+) -> bytes:
+    """The index for the next scan: each file's stat key and hash (whether a blob holds it:
+    data references have none), racy entries marked so that they are checked again."""
+    new_files: dict[str, list[Any]] = {}
+    racy_from = started - statindex.RACY_MARGIN_NS
+    for (records, stats), stored in zip(groups, (True, False), strict=True):
+        for r, st in zip(records, stats, strict=True):
+            mtime = st.st_mtime_ns
+            new_files[r["path"]] = [st.st_size, mtime if mtime < racy_from else statindex.NEVER,
+                                    st.st_ino, st.st_ctime_ns, r["sha256"], stored]  # fmt: skip
+    return statindex.dump(rules, statindex.without_racy(tree.dirs, started), new_files)
 
 
 def create(

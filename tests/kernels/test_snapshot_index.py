@@ -93,6 +93,15 @@ def test_unchanged_files_are_not_read_again_and_a_changed_one_is(ws: Path) -> No
     assert _held(third) == _expected(ws) != _held(second)
 
 
+def test_new_ignore_rules_relist_folders_but_do_not_reread_files(ws: Path) -> None:
+    create(ws, "one")
+    (ws / ".cosimignore").write_text("*.log\nw0.bin\n")
+    manifest, read = _read_during(lambda: create(ws, "two"))
+    assert read < BIG
+    assert "deep/a/b/w0.bin" not in _held(manifest)["files"]
+    assert _held(manifest) == _expected(ws)
+
+
 def test_a_same_size_edit_that_puts_the_mtime_back_is_seen(ws: Path) -> None:
     # Same size, same mtime (put back, as `touch -r` or a careless tool does), same inode: only
     # the ctime, which no user can set, tells the file changed.
@@ -168,7 +177,8 @@ def test_an_index_naming_entries_outside_their_folder_is_not_trusted(
     path = SnapshotStore(ws).root / "index.json"
     index = json.loads(path.read_text())
     # deep/a/b: a folder the index trusts (the root changed with the store's creation)
-    index["dirs"]["deep/a/b"][3].insert(0, "f../../../../outside.txt")
+    folder = index["dirs"]["deep/a/b"]  # stat, then kinds, names and keys, aligned
+    folder[3:6] = ["f" + folder[3], ["../../../../outside.txt", *folder[4]], [None, *folder[5]]]
     path.write_text(json.dumps(index))
     manifest = create(ws, "two")
     assert not [f for f in manifest["files"] if "outside" in f["path"]]
@@ -188,6 +198,6 @@ def test_a_cached_entry_of_another_kind_than_on_disk_lists_its_folder_again(ws: 
     create(ws, "one")
     path = SnapshotStore(ws).root / "index.json"
     index = json.loads(path.read_text())
-    index["dirs"]["deep"][3] = ["fa"]
+    index["dirs"]["deep"][3:6] = ["f", ["a"], [None]]
     path.write_text(json.dumps(index))
     assert _held(create(ws, "two")) == _expected(ws)

@@ -54,29 +54,25 @@ def _scan(
     lines = ignore_lines(workspace)
     rules = statindex.rules_key(lines, datasets)
     index = store.read_index()
-    same_rules = index.get("rules") == rules
     # Before the walk: what changes from here on may share an mtime with what the walk saw.
     started = statindex.fs_clock_ns(store.root) if store_blobs else 0
     tree = statindex.scan_tree(
-        workspace, ignore_matcher(ignore_spec_of(lines)), datasets,
-        index.get("dirs") if same_rules else None,
+        workspace, lambda: ignore_matcher(ignore_spec_of(lines)), datasets,
+        index.get("dirs"), trust_listings=index.get("rules") == rules,
     )  # fmt: skip
-    cached_files: dict[str, list[Any]] = index.get("files", {})
     files: list[dict[str, Any]] = []
     data_refs: list[dict[str, Any]] = []
     dirs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     references: list[dict[str, Any]] = []
     to_hash: list[dict[str, Any]] = []
-    stats: list[os.stat_result] = []  # of files + data_refs, in that order (the next index)
-    data_stats: list[os.stat_result] = []
+    in_order: list[dict[str, Any]] = []  # files and data refs in walk order (the next index)
     imode = stat.S_IMODE
-    for kind, path, st in tree.entries:
+    for kind, path, st, c in tree.entries:
         if kind == statindex.FILE:
             size = st.st_size
             is_data = size > data_threshold
-            # index: size, mtime, inode, ctime, sha256, whether a blob holds the content
-            c = cached_files.get(path)
+            # c: the index's size, mtime, inode, ctime, sha256, whether a blob holds it
             digest = (
                 c[4]
                 if c is not None and c[1] == st.st_mtime_ns and c[0] == size
@@ -84,12 +80,8 @@ def _scan(
                 else None
             )  # fmt: skip
             record = {"path": path, "mode": imode(st.st_mode), "size": size, "sha256": digest}
-            if is_data:
-                data_refs.append(record)
-                data_stats.append(st)
-            else:
-                files.append(record)
-                stats.append(st)
+            (data_refs if is_data else files).append(record)
+            in_order.append(record)
             if digest is None:
                 to_hash.append(record)
         elif kind == statindex.DIR:
@@ -118,8 +110,11 @@ def _scan(
 
     batches = [to_hash[i : i + BATCH] for i in range(0, len(to_hash), BATCH)]
     try:
-        with ThreadPoolExecutor(WORKERS) as pool:  # hashlib, zstd and file reads release the GIL
-            added = sum(pool.map(work, batches))
+        if len(batches) <= 1:  # a thread pool's start costs more than one batch
+            added = sum(map(work, batches))
+        else:
+            with ThreadPoolExecutor(WORKERS) as pool:  # hashlib, zstd, reads release the GIL
+                added = sum(pool.map(work, batches))
         if pack is not None:
             store.commit_pack(pack)
     except BaseException:
@@ -131,9 +126,7 @@ def _scan(
         "skipped": skipped, "_added": added,
     }  # fmt: skip
     if store_blobs:
-        result["_index"] = _next_index(
-            rules, tree, started, (files, stats), (data_refs, data_stats)
-        )
+        result["_index"] = _next_index(rules, tree, started, in_order, data_threshold)
     return result
 
 
@@ -141,18 +134,30 @@ def _next_index(
     rules: str,
     tree: statindex.Tree,
     started: int,
-    *groups: tuple[list[dict[str, Any]], list[os.stat_result]],
+    in_order: list[dict[str, Any]],
+    data_threshold: int,
 ) -> bytes:
-    """The index for the next scan: each file's stat key and hash (whether a blob holds it:
-    data references have none), racy entries marked so that they are checked again."""
-    new_files: dict[str, list[Any]] = {}
+    """The index for the next scan: each folder's stat and entries, each file's stat key and
+    hash (and whether a blob holds it: data references have none); racy entries are stored
+    with an mtime that matches nothing, so that they are checked again."""
     racy_from = started - statindex.RACY_MARGIN_NS
-    for (records, stats), stored in zip(groups, (True, False), strict=True):
-        for r, st in zip(records, stats, strict=True):
+    never = statindex.NEVER
+    records = iter(in_order)
+    stats = iter([st for kind, _, st, _ in tree.entries if kind == statindex.FILE])
+    for folder in tree.dirs.values():
+        if folder[statindex.MTIME] >= racy_from:
+            folder[statindex.MTIME] = never
+        keys: list[Any] = []
+        for kind in folder[statindex.KINDS]:
+            if kind != statindex.FILE:
+                keys.append(None)
+                continue
+            r, st = next(records), next(stats)
             mtime = st.st_mtime_ns
-            new_files[r["path"]] = [st.st_size, mtime if mtime < racy_from else statindex.NEVER,
-                                    st.st_ino, st.st_ctime_ns, r["sha256"], stored]  # fmt: skip
-    return statindex.dump(rules, statindex.without_racy(tree.dirs, started), new_files)
+            keys.append([st.st_size, mtime if mtime < racy_from else never, st.st_ino,
+                         st.st_ctime_ns, r["sha256"], r["size"] <= data_threshold])  # fmt: skip
+        folder.append(keys)
+    return statindex.dump(rules, tree.dirs)
 
 
 def create(
@@ -167,17 +172,23 @@ def create(
     store = SnapshotStore(workspace)
     try:
         with store.locked():
-            with ThreadPoolExecutor(1) as side:  # the environment lock is mostly Python: overlap it
-                environment = side.submit(_store_environment, store)
+            cached_env = _cached_environment(store)
+            if cached_env is not None:  # no package changed: no thread to start
                 scan = _scan(store, data_threshold, store_blobs=True)
-                env_digest, env_size, env_added = environment.result()
+                env_digest, env_size, env_added = cached_env
+            else:
+                with ThreadPoolExecutor(1) as side:  # the lock is mostly Python: overlap it
+                    environment = side.submit(_store_environment, store)
+                    scan = _scan(store, data_threshold, store_blobs=True)
+                    env_digest, env_size, env_added = environment.result()
             index, added = scan.pop("_index"), scan.pop("_added")
             # Files whose hash came from the index were in the last snapshot, so their blobs
             # exist (gc keeps every referenced blob): only artifacts may need storing here.
             sources = _artifact_sources(store, artifacts or [], scan)
             missing = {d: p for p, d in sources if not store.has_blob(d)}
-            with ThreadPoolExecutor(WORKERS) as pool:
-                added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
+            if missing:
+                with ThreadPoolExecutor(WORKERS) as pool:
+                    added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
             added += env_added
             store.sync()  # the folders of blob files written above; packs are durable already
             ids = store.ids()
@@ -204,15 +215,28 @@ def _environment_fingerprint() -> list[float]:
     return sorted(os.stat(p).st_mtime for p in places if os.path.exists(p))
 
 
+def _cached_environment(store: SnapshotStore) -> tuple[str, int, int] | None:
+    """The last environment lock's blob (digest, size, 0 bytes added) while no package changed:
+    collecting it costs far more than the rest of a small snapshot."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, SnapshotError):
+        cached = json.loads((store.root / "environment-cache.json").read_text())
+        digest = cached["sha256"]
+        # The lock is stored as a blob file: checking for it needs no pack index.
+        if cached["fingerprint"] == _environment_fingerprint() and (
+            store.blob_path(digest).is_file() or store.has_blob(digest)
+        ):
+            return digest, int(cached["size"]), 0
+    return None
+
+
 def _store_environment(store: SnapshotStore) -> tuple[str, int, int]:
     """The environment lock's blob (digest, size, bytes added), reusing the last one while no
-    package changed: collecting it costs far more than the rest of a small snapshot."""
+    package changed."""
     cache_path = store.root / "environment-cache.json"
     fingerprint = _environment_fingerprint()
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        cached = json.loads(cache_path.read_text())
-        if cached["fingerprint"] == fingerprint and store.has_blob(cached["sha256"]):
-            return cached["sha256"], cached["size"], 0
+    cached = _cached_environment(store)
+    if cached is not None:
+        return cached
     lock = json.dumps(environment_lock(), sort_keys=True).encode()
     digest = hashlib.sha256(lock).hexdigest()
     added = 0

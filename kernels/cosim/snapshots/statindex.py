@@ -27,25 +27,32 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 # Entries modified this close to the scan's start are checked again next time: covers 1-2 s
 # timestamp granularity (FAT, ext3, some network filesystems) and a little clock skew.
 RACY_MARGIN_NS = 2_000_000_000
-# A cached folder entry is its kind (one letter) then its name: compact and quick to load.
+# An entry's kind, one letter; a folder's kinds are one string, aligned with its names.
 FILE, DIR, REFERENCE, SYMLINK, SPECIAL = "f", "d", "r", "l", "p"
 SKIP_REASONS = {SYMLINK: "symlink", SPECIAL: "special file"}
 _KINDS = {FILE, DIR, REFERENCE, SYMLINK, SPECIAL}
+_FORMAT = {FILE: stat.S_IFREG, DIR: stat.S_IFDIR, SYMLINK: stat.S_IFLNK}
 _NOT_NAMES = {"", ".", ".."}
 NEVER = -1  # the mtime stored for a racy entry: no stat matches it
 
 _by_name = attrgetter("name")
 
+# One folder in the index: its own stat, then its entries, aligned: kinds (a string), names, and
+# for each file its key [size, mtime_ns, inode, ctime_ns, sha256, stored] (0 for other kinds).
+INO, MTIME, CTIME, KINDS, NAMES, KEYS = range(6)
+
 
 class Tree(NamedTuple):
-    """What a scan found, in walk order (sorted names, folders entered where they sort)."""
+    """What a scan found. ``entries`` are (kind, relative path, lstat, the file's key in the
+    last index or None), each folder's entries together, folders in the order they were
+    visited (``dirs``, the next index's folders, whose KEYS the caller fills in)."""
 
-    entries: list[tuple[str, str, os.stat_result]]  # (kind letter, relative path, lstat)
-    dirs: dict[str, list[Any]]  # the folder part of the next index
+    entries: list[tuple[str, str, os.stat_result, Any]]
+    dirs: dict[str, list[Any]]
 
 
 def rules_key(ignore_lines: list[str], references: Collection[str]) -> str:
@@ -56,56 +63,72 @@ def rules_key(ignore_lines: list[str], references: Collection[str]) -> str:
 
 def scan_tree(
     root: Path,
-    ignored: Callable[[str], bool],
+    ignored: Callable[[], Callable[[str], bool]],
     references: Collection[str] = (),
     cached_dirs: dict[str, list[Any]] | None = None,
+    *,
+    trust_listings: bool = True,
 ) -> Tree:
-    """Every entry of ``root`` a snapshot holds or reports, with its lstat. ``cached_dirs``
-    (from the last index, for the same rules) lets unchanged folders skip listing."""
+    """Every entry of ``root`` a snapshot holds or reports, with its lstat. ``ignored`` makes
+    the ignore matcher (only needed when a folder is listed); ``cached_dirs`` (the last
+    index's) gives files' keys and, with ``trust_listings`` (the same ignore rules and
+    datasets as then), lets unchanged folders skip listing."""
     cache = cached_dirs or {}
     base = str(root)
-    entries: list[tuple[str, str, os.stat_result]] = []
+    entries: list[tuple[str, str, os.stat_result, Any]] = []
     dirs: dict[str, list[Any]] = {}
+    matcher: list[Callable[[str], bool]] = []
+
+    def match(path: str) -> bool:
+        if not matcher:
+            matcher.append(ignored())
+        return matcher[0](path)
 
     def visit(rel: str, dir_stat: os.stat_result) -> None:
         folder = f"{base}/{rel}" if rel else base
         prefix = f"{rel}/" if rel else ""
         cached = cache.get(rel)
-        found = None
+        stats = None
         if (
-            cached is not None
-            and cached[1] == dir_stat.st_mtime_ns
-            and cached[0] == dir_stat.st_ino
-            and cached[2] == dir_stat.st_ctime_ns
+            trust_listings
+            and cached is not None
+            and cached[MTIME] == dir_stat.st_mtime_ns
+            and cached[INO] == dir_stat.st_ino
+            and cached[CTIME] == dir_stat.st_ctime_ns
         ):
-            found = _stat_cached(folder, cached[3])
-        if found is None:
-            found = _list(folder, prefix, ignored, references)
-        children, stats = found
-        dirs[rel] = [dir_stat.st_ino, dir_stat.st_mtime_ns, dir_stat.st_ctime_ns, children]
-        for child, st in zip(children, stats, strict=True):
-            path = prefix + child[1:]
-            entries.append((child[0], path, st))
-            if child[0] == DIR:
-                visit(path, st)
+            kinds, names, keys = cached[KINDS], cached[NAMES], cached[KEYS]
+            stats = _stat_cached(folder, kinds, names)
+        if stats is None:
+            kinds, names, stats = _list(folder, prefix, match, references)
+            old = dict(zip(cached[NAMES], cached[KEYS], strict=True)) if cached else {}
+            keys = [old.get(name) for name in names]
+        dirs[rel] = [dir_stat.st_ino, dir_stat.st_mtime_ns, dir_stat.st_ctime_ns, kinds, names]
+        for kind, name, st, key in zip(kinds, names, stats, keys, strict=True):
+            entries.append((kind, prefix + name, st, key))
+        for kind, name, st in zip(kinds, names, stats, strict=True):
+            if kind == DIR:
+                visit(prefix + name, st)
 
     visit("", os.lstat(base))
     return Tree(entries, dirs)
 
 
-def _stat_cached(folder: str, children: list[str]) -> tuple[list[str], list[os.stat_result]] | None:
+def _stat_cached(folder: str, kinds: str, names: list[str]) -> list[os.stat_result] | None:
     """lstat of each cached entry, or None when one is gone or changed kind (list afresh)."""
     lstat = os.lstat
     stats = []
     try:
-        for child in children:
-            st = lstat(f"{folder}/{child[1:]}")
-            if _kind(st.st_mode) != child[0] and child[0] != REFERENCE:
+        for kind, name in zip(kinds, names, strict=True):
+            st = lstat(f"{folder}/{name}")
+            expected = _FORMAT.get(kind)
+            if expected is not None and st.st_mode & 0o170000 != expected:
+                return None
+            if kind == SPECIAL and _kind(st.st_mode) != SPECIAL:
                 return None
             stats.append(st)
     except OSError:  # gone since the folder's stat was taken: list it again
         return None
-    return children, stats
+    return stats
 
 
 def _kind(mode: int) -> str:
@@ -118,11 +141,11 @@ def _kind(mode: int) -> str:
 
 def _list(
     folder: str, prefix: str, ignored: Callable[[str], bool], references: Collection[str]
-) -> tuple[list[str], list[os.stat_result]]:
-    """A folder's entries that are not ignored, sorted by name, as cached entries + lstats."""
+) -> tuple[str, list[str], list[os.stat_result]]:
+    """A folder's entries that are not ignored, sorted by name: kinds, names, lstats."""
     with os.scandir(folder) as it:
         found = sorted(it, key=_by_name)
-    children, stats = [], []
+    kinds, names, stats = [], [], []
     for entry in found:
         path = prefix + entry.name
         try:
@@ -134,9 +157,10 @@ def _list(
             kind = REFERENCE
         elif ignored(path + "/" if kind == DIR else path):
             continue
-        children.append(kind + entry.name)
+        kinds.append(kind)
+        names.append(entry.name)
         stats.append(st)
-    return children, stats
+    return "".join(kinds), names, stats
 
 
 def fs_clock_ns(folder: Path) -> int:
@@ -160,42 +184,31 @@ def racy(mtime_ns: int, started_ns: int) -> bool:
     return mtime_ns >= started_ns - RACY_MARGIN_NS
 
 
-def without_racy(dirs: dict[str, list[Any]], started_ns: int) -> dict[str, list[Any]]:
-    """Folder entries to store: those changed too close to the scan's start are never reused."""
-    for value in dirs.values():
-        if racy(value[1], started_ns):
-            value[1] = NEVER
-    return dirs
-
-
 def load(data: bytes) -> dict[str, Any]:
     """An index as stored; an old, unreadable or malformed one is empty (everything is re-read).
     Cached names are checked here, once: a name with a "/" or ".." would lead outside a folder."""
     try:
         index = json.loads(data)
-        dirs, files = index["dirs"], index["files"]
+        dirs = index["dirs"]
         if index["version"] != INDEX_VERSION or not isinstance(index["rules"], str):
             return {}
         for value in dirs.values():
-            ino, mtime, ctime, children = value
-            if not all(type(n) is int for n in (ino, mtime, ctime)):
+            ino, mtime, ctime, kinds, names, keys = value
+            if not (type(ino) is type(mtime) is type(ctime) is int and type(kinds) is str):
                 return {}
-            for child in children:
-                if (
-                    child[0] not in _KINDS
-                    or child[1:] in _NOT_NAMES
-                    or "/" in child
-                    or "\0" in child
-                ):
+            if not len(kinds) == len(names) == len(keys) or not _KINDS.issuperset(kinds):
+                return {}
+            joined = "".join(names)  # a TypeError unless all are strings
+            if "/" in joined or "\0" in joined or not _NOT_NAMES.isdisjoint(names):
+                return {}
+            for kind, key in zip(kinds, keys, strict=True):
+                if key is not None and (kind != FILE or len(key) != 6 or len(key[4]) != 64):
                     return {}
-        for value in files.values():
-            if len(value) != 6:
-                return {}
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return {}
     return dict(index)
 
 
-def dump(rules: str, dirs: dict[str, list[Any]], files: dict[str, list[Any]]) -> bytes:
-    index = {"version": INDEX_VERSION, "rules": rules, "dirs": dirs, "files": files}
+def dump(rules: str, dirs: dict[str, list[Any]]) -> bytes:
+    index = {"version": INDEX_VERSION, "rules": rules, "dirs": dirs}
     return json.dumps(index, separators=(",", ":")).encode()

@@ -102,8 +102,8 @@ def walk(workspace: Path, references: Collection[str] = ()) -> Iterator[Entry]:
     """Files and directories of the workspace, sorted, ignored ones left out. Links, devices and
     sockets are reported as skipped: a snapshot holds only regular files and directories.
     Paths in ``references`` (datasets) are reported as such and never entered."""
-    tree = scan_tree(workspace, ignore_matcher(ignore_spec(workspace)), references)
-    for kind, path, st in tree.entries:
+    tree = scan_tree(workspace, lambda: ignore_matcher(ignore_spec(workspace)), references)
+    for kind, path, st, _ in tree.entries:
         mode = stat.S_IMODE(st.st_mode)
         if kind == FILE:
             yield Entry(path, "file", mode, st.st_size, st.st_mtime_ns, st.st_ino)

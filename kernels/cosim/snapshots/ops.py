@@ -67,6 +67,9 @@ def _scan(
     references: list[dict[str, Any]] = []
     to_hash: list[dict[str, Any]] = []
     in_order: list[dict[str, Any]] = []  # files and data refs in walk order (the next index)
+    # Per entry: False for a file whose key in the index did not match (what the next index
+    # must write anew), True for the rest.
+    matched: list[bool] = []
     imode = stat.S_IMODE
     for kind, path, st, c in tree.entries:
         if kind == statindex.FILE:
@@ -82,9 +85,12 @@ def _scan(
             record = {"path": path, "mode": imode(st.st_mode), "size": size, "sha256": digest}
             (data_refs if is_data else files).append(record)
             in_order.append(record)
+            matched.append(digest is not None)
             if digest is None:
                 to_hash.append(record)
-        elif kind == statindex.DIR:
+            continue
+        matched.append(True)
+        if kind == statindex.DIR:
             dirs.append({"path": path, "mode": imode(st.st_mode)})
         elif kind == statindex.REFERENCE:
             references.append(reference(workspace, path, *datasets[path]))
@@ -126,7 +132,7 @@ def _scan(
         "skipped": skipped, "_added": added,
     }  # fmt: skip
     if store_blobs:
-        result["_index"] = _next_index(rules, tree, started, in_order, data_threshold)
+        result["_index"] = _next_index(rules, tree, started, in_order, matched, data_threshold)
     return result
 
 
@@ -135,28 +141,40 @@ def _next_index(
     tree: statindex.Tree,
     started: int,
     in_order: list[dict[str, Any]],
+    matched: list[bool],
     data_threshold: int,
 ) -> bytes:
     """The index for the next scan: each folder's stat and entries, each file's stat key and
     hash (and whether a blob holds it: data references have none); racy entries are stored
-    with an mtime that matches nothing, so that they are checked again."""
+    with an mtime that matches nothing, so that they are checked again. A folder listed from
+    the index whose files all matched their keys keeps its keys as they were (a key that
+    matched was not racy then, so it is not now)."""
     racy_from = started - statindex.RACY_MARGIN_NS
     never = statindex.NEVER
-    records = iter(in_order)
-    stats = iter([st for kind, _, st, _ in tree.entries if kind == statindex.FILE])
-    for folder in tree.dirs.values():
+    entries = tree.entries
+    record_at = 0  # in_order holds the file entries' records, in entry order
+    start = 0
+    for folder, (end, old_keys) in zip(tree.dirs.values(), tree.spans, strict=True):
         if folder[statindex.MTIME] >= racy_from:
             folder[statindex.MTIME] = never
-        keys: list[Any] = []
-        for kind in folder[statindex.KINDS]:
-            if kind != statindex.FILE:
-                keys.append(None)
-                continue
-            r, st = next(records), next(stats)
-            mtime = st.st_mtime_ns
-            keys.append([st.st_size, mtime if mtime < racy_from else never, st.st_ino,
-                         st.st_ctime_ns, r["sha256"], r["size"] <= data_threshold])  # fmt: skip
-        folder.append(keys)
+        kinds = folder[statindex.KINDS]
+        files_here = kinds.count(statindex.FILE)
+        if old_keys is not None and all(matched[start:end]):
+            folder.append(old_keys)
+        else:
+            keys: list[Any] = []
+            records = iter(in_order[record_at : record_at + files_here])
+            for kind, (_, _, st, _) in zip(kinds, entries[start:end], strict=True):
+                if kind != statindex.FILE:
+                    keys.append(None)
+                    continue
+                r = next(records)
+                mtime = st.st_mtime_ns
+                keys.append([st.st_size, mtime if mtime < racy_from else never, st.st_ino,
+                             st.st_ctime_ns, r["sha256"], r["size"] <= data_threshold])  # fmt: skip
+            folder.append(keys)
+        record_at += files_here
+        start = end
     return statindex.dump(rules, tree.dirs)
 
 

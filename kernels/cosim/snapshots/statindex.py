@@ -53,6 +53,9 @@ class Tree(NamedTuple):
 
     entries: list[tuple[str, str, os.stat_result, Any]]
     dirs: dict[str, list[Any]]
+    # Per folder, in ``dirs`` order: where its entries end in ``entries``, and its keys in the
+    # last index when its listing came from there (None when it was listed afresh).
+    spans: list[tuple[int, list[Any] | None]]
 
 
 def rules_key(ignore_lines: list[str], references: Collection[str]) -> str:
@@ -77,6 +80,7 @@ def scan_tree(
     base = str(root)
     entries: list[tuple[str, str, os.stat_result, Any]] = []
     dirs: dict[str, list[Any]] = {}
+    spans: list[tuple[int, list[Any] | None]] = []
     matcher: list[Callable[[str], bool]] = []
 
     def match(path: str) -> bool:
@@ -88,7 +92,7 @@ def scan_tree(
         folder = f"{base}/{rel}" if rel else base
         prefix = f"{rel}/" if rel else ""
         cached = cache.get(rel)
-        stats = None
+        stats = reused = None
         if (
             trust_listings
             and cached is not None
@@ -98,19 +102,22 @@ def scan_tree(
         ):
             kinds, names, keys = cached[KINDS], cached[NAMES], cached[KEYS]
             stats = _stat_cached(folder, kinds, names)
+            reused = keys
         if stats is None:
+            reused = None
             kinds, names, stats = _list(folder, prefix, match, references)
             old = dict(zip(cached[NAMES], cached[KEYS], strict=True)) if cached else {}
             keys = [old.get(name) for name in names]
         dirs[rel] = [dir_stat.st_ino, dir_stat.st_mtime_ns, dir_stat.st_ctime_ns, kinds, names]
         for kind, name, st, key in zip(kinds, names, stats, keys, strict=True):
             entries.append((kind, prefix + name, st, key))
+        spans.append((len(entries), reused))
         for kind, name, st in zip(kinds, names, stats, strict=True):
             if kind == DIR:
                 visit(prefix + name, st)
 
     visit("", os.lstat(base))
-    return Tree(entries, dirs)
+    return Tree(entries, dirs, spans)
 
 
 def _stat_cached(folder: str, kinds: str, names: list[str]) -> list[os.stat_result] | None:

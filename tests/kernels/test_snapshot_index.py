@@ -202,3 +202,10 @@ def test_a_cached_entry_of_another_kind_than_on_disk_lists_its_folder_again(ws: 
     index["dirs"]["deep"][3:6] = ["f", ["a"], [None]]
     path.write_text(json.dumps(index))
     assert _held(create(ws, "two")) == _expected(ws)
+
+
+def test_a_folder_removed_while_the_walk_reaches_it_reads_as_empty(tmp_path: Path) -> None:
+    from cosim.snapshots import statindex
+
+    gone = tmp_path / "gone"  # listed by its parent, removed before its own listing
+    assert statindex._list(str(gone), "gone/", lambda path: False, ()) == ("", [], [])

@@ -150,8 +150,11 @@ def _list(
     folder: str, prefix: str, ignored: Callable[[str], bool], references: Collection[str]
 ) -> tuple[str, list[str], list[os.stat_result]]:
     """A folder's entries that are not ignored, sorted by name: kinds, names, lstats."""
-    with os.scandir(folder) as it:
-        found = sorted(it, key=_by_name)
+    try:
+        with os.scandir(folder) as it:
+            found = sorted(it, key=_by_name)
+    except (FileNotFoundError, NotADirectoryError):  # removed while we walked: now empty
+        return "", [], []
     kinds, names, stats = [], [], []
     for entry in found:
         path = prefix + entry.name

@@ -5,11 +5,13 @@ flagged, and hostile submissions are contained without touching anyone else's gr
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
 import pwd
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import nbformat
 import pytest
 
 from cosim_hub.courses.grading import CourseGrader, SandboxLimits
-from cosim_testing.nbgrader_assignment import source_notebook
+from cosim_testing.nbgrader_assignment import RIGHT, WRONG, source_notebook
 
 STARTED = time.time()
 pytestmark = [
@@ -201,3 +203,129 @@ def test_formgrader_opens_the_course_storage(grader: CourseGrader, tmp_path: Pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# -- grading in parallel ---------------------------------------------------------------------
+
+OVERLAP = "import time\ntime.sleep(0.5)  # the runs overlap anyway (kernel start): made sure\n"
+CONCURRENT = {  # student -> (solution, expected cells)
+    "par-right": (RIGHT, {"test_add": 3.0, "test_more": 1.0}),
+    "par-wrong": (WRONG, {"test_add": 0.0, "test_more": 1.0}),
+    # Right for a < 2 only (3 of 4); it also tries to write into the other runs' folders.
+    "par-snoop": ("import glob, os\n"
+                  "for p in glob.glob('/tmp/cosim-grade-*'):\n"
+                  "    if p != os.getcwd():\n"
+                  "        try:\n"
+                  "            open(p + '/submission.ipynb', 'a').write('x'); print('WROTE', p)\n"
+                  "        except OSError as e:\n"
+                  "            print('DENIED', type(e).__name__)\n"
+                  "def add(a, b):\n    return a + b if a < 2 else 0",
+                  {"test_add": 3.0, "test_more": 0.0}),
+    # Kills every process it may signal (then fails to define add).
+    "par-killall": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n" + RIGHT,
+                    {"test_add": 0.0, "test_more": 0.0}),
+}  # fmt: skip
+
+
+def test_concurrent_submissions_get_exactly_their_own_scores(grader: CourseGrader) -> None:
+    """Four submissions graded from four threads over the pool: the notebooks run side by side,
+    every score, feedback and graded notebook is the student's own, and the hostile ones
+    (snooping on the others' folders, killing all they can) disturb nobody else."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for student, (solution, _) in CONCURRENT.items():
+        _submit(grader, student, OVERLAP + solution)
+    grader.accounts.peak_busy = 0
+    with ThreadPoolExecutor(len(CONCURRENT)) as pool:
+        futures = {s: pool.submit(grader.autograde, "hw1", s) for s in CONCURRENT}
+        results = {s: future.result() for s, future in futures.items()}
+    assert grader.accounts.peak_busy >= 2  # they did run at once
+    for student, (solution, cells) in CONCURRENT.items():
+        assert results[student]["student"] == student
+        assert results[student]["cells"] == cells, (student, results[student])
+        assert grader.scores("hw1", student)["cells"] == cells
+        graded = nbformat.read(
+            grader.root / "autograded" / student / "hw1" / "hw1.ipynb", as_version=4
+        )
+        assert solution in graded.cells[1].source  # its own answer, nobody else's
+        score = sum(cells.values())
+        feedback = (grader.feedback_dir("hw1", student) / "hw1.html").read_text()
+        assert f"{score} / 4.0" in feedback or f"{score:g} / 4" in feedback, student
+    assert "WROTE" not in _outputs(grader, "par-snoop")
+    # Its PID namespace holds its kernel and the runner (which no signal from inside reaches).
+    assert "ProcessLookupError" in _outputs(grader, "par-killall")
+    assert all(result["messages"] == {} for result in results.values())
+
+
+def test_an_interrupted_grading_leaves_nothing_behind(grader: CourseGrader) -> None:
+    """The process grading is killed mid-run (the exchange killed): its sandbox dies with it,
+    and the next start removes the run's folder, but no live run's and no other pool's."""
+    import signal
+    import subprocess
+    import sys
+
+    from cosim_hub.courses.sandbox import WORK_PREFIX, clean_leftovers
+    from cosim_hub.user_limits import processes_of
+    from cosim_testing.procs import wait_for
+
+    prefix = grader.accounts.prefix
+    _submit(grader, "cut", "def add(a, b):\n    while True:\n        pass")
+    before = set(Path("/tmp").glob(f"{WORK_PREFIX}{prefix}*"))
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from cosim_hub.courses.grading import CourseGrader\n"
+         f"CourseGrader(sys.argv[1], 'robotics101', account_prefix={prefix!r}, concurrency=1)"
+         ".autograde('hw1', 'cut')", str(grader.root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def sandbox_processes() -> dict[int, int]:
+        try:
+            return processes_of(pwd.getpwnam(f"{prefix}0").pw_uid)
+        except KeyError:  # the child makes the account on first use
+            return {}
+
+    try:
+        assert wait_for(sandbox_processes, 60, interval=0.1)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert wait_for(lambda: not sandbox_processes(), 10, interval=0.1)
+    left = set(Path("/tmp").glob(f"{WORK_PREFIX}{prefix}*")) - before
+    assert len(left) == 1, left
+    # A live run's folder (its lock held) and another pool's stay.
+    live = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{prefix}1-"))
+    other = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{prefix}x{prefix}0-"))
+    held = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        CourseGrader(grader.root, "robotics101", account_prefix=prefix)  # the next start
+        assert not any(p.exists() for p in left)
+        assert live.is_dir() and other.is_dir()
+    finally:
+        os.close(held)
+        shutil.rmtree(other)
+    assert clean_leftovers(prefix) == [live]  # unlocked: no longer a live run's
+
+
+def test_pool_size_comes_from_config(tmp_path: Path) -> None:
+    from traitlets import TraitError
+    from traitlets.config import Config
+
+    from cosim_hub import configure
+    from cosim_hub.courses.gradeflow import default_pool_size, grading_pool_size
+
+    def service_env(**courses: object) -> dict[str, str]:
+        c = Config()
+        c.CoSimHub.state_dir = str(tmp_path)
+        for key, value in courses.items():
+            c.CoSimCourses[key] = value
+        configure(c)
+        service = next(s for s in c.JupyterHub.services if s["name"] == "cosim-courses")
+        return dict(service["environment"])
+
+    assert service_env(grading_accounts=3)["COSIM_GRADING_ACCOUNTS"] == "3"
+    assert grading_pool_size(service_env()["COSIM_GRADING_ACCOUNTS"]) == default_pool_size()
+    assert default_pool_size() == max(2, len(os.sched_getaffinity(0)))
+    with pytest.raises(TraitError, match="grading_accounts"):
+        service_env(grading_accounts=-1)

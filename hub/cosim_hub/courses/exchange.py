@@ -58,7 +58,13 @@ from cosim_protocol.limits import (
     EXCHANGE_RESERVED_SUFFIXES,
 )
 
-from .gradeflow import GradingFlow, ReleaseError, has_nbgrader_cells
+from .gradeflow import (
+    GRADING_ACCOUNTS_ENV,
+    GradingFlow,
+    ReleaseError,
+    grading_pool_size,
+    has_nbgrader_cells,
+)
 from .model import (
     LEARN_SCOPE,
     TEACH_SCOPE,
@@ -481,7 +487,7 @@ class FeedbackFetchHandler(ExchangeHandler):
 
 
 class SettingsHandler(ExchangeHandler):
-    def put(self, course_id: str, assignment: str) -> None:
+    async def put(self, course_id: str, assignment: str) -> None:
         self.staff_course(course_id)
         self.check_assignment(assignment)
         meta = self.exchange.meta(course_id, assignment)
@@ -490,7 +496,7 @@ class SettingsHandler(ExchangeHandler):
         policy = policy_from(self.json_body(), AssignmentPolicy.from_meta(meta))
         meta |= policy.to_meta()
         if meta.get("autograded") and self.exchange.grading is not None:
-            self.exchange.grading.set_due(course_id, assignment, policy.due)
+            await self.exchange.grading.set_due(course_id, assignment, policy.due)
         self.exchange.write_meta(course_id, assignment, meta)
         app_log.info("%s set %s/%s: %s", self.caller, course_id, assignment, policy.to_meta())
         self.write(meta)
@@ -588,6 +594,7 @@ async def _serve() -> None:
             os.environ.get("COSIM_GRADER_PREFIX", "cosim-grade-"),
             cell_timeout=int(os.environ.get("COSIM_GRADING_CELL_TIMEOUT", "60")),
             wall_timeout=int(os.environ.get("COSIM_GRADING_WALL_TIMEOUT", "300")),
+            accounts=grading_pool_size(os.environ.get(GRADING_ACCOUNTS_ENV, "0")),
         )
     # Short cache: a course change (or a revoked token) takes effect within seconds.
     hub_auth = HubAuth(cache_max_age=5)

@@ -12,16 +12,17 @@ nbgrader's own ``source/``, ``release/``, ``submitted/<student>/<assignment>/``,
   and put where only that student fetches it (``<exchange>/<course>/feedback/<a>/<student>/``),
   and its scores kept in ``<exchange>/<course>/grades/<a>/<student>.json``.
 
-Grading runs one submission at a time on a worker thread, so the exchange keeps answering.
+Grading runs on worker threads, so the exchange keeps answering: as many submissions at once as
+the sandbox's account pool holds (``c.CoSimCourses.grading_accounts``); nbgrader's own steps and
+the gradebook's writes still take turns (:data:`.grading.NBGRADER_TURN`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
+import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,21 @@ if TYPE_CHECKING:
 # start-up check before that, so :mod:`.grading` is imported on first use (or warmed up).
 
 NBGRADER_DIR = "nbgrader"
+GRADING_ACCOUNTS_ENV = "COSIM_GRADING_ACCOUNTS"  # c.CoSimCourses.grading_accounts, for the service
+
+
+def default_pool_size() -> int:
+    """As many sandbox accounts as CPUs this process may use, and at least 2."""
+    return max(2, len(os.sched_getaffinity(0)))
+
+
+def grading_pool_size(setting: str) -> int:
+    """The pool size a setting asks for: a count, or 0 or nothing for :func:`default_pool_size`."""
+    try:
+        count = int(setting or 0)
+    except ValueError:
+        count = 0
+    return count if count > 0 else default_pool_size()
 
 
 def has_nbgrader_cells(files: dict[PurePosixPath, bytes]) -> bool:
@@ -74,14 +90,15 @@ def _files_of(root: Path) -> dict[PurePosixPath, bytes]:
     }
 
 
-class _Worker:
-    """One daemon thread running jobs in order (a thread pool's workers would hold the service's
-    exit until a grading run ends; :meth:`GradingFlow.stop` ends the runs instead)."""
+class _Workers:
+    """Daemon threads taking jobs from one queue in order (a thread pool's workers would hold the
+    service's exit until a grading run ends; :meth:`GradingFlow.stop` ends the runs instead)."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int) -> None:
         self._jobs: queue.Queue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
         self._jobs = queue.Queue()
-        threading.Thread(target=self._run, name="cosim-grade", daemon=True).start()
+        for i in range(count):
+            threading.Thread(target=self._run, name=f"cosim-grade-{i}", daemon=True).start()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -107,31 +124,56 @@ class GradingFlow:
     """Generates releases and autogrades submissions of every course of one exchange."""
 
     def __init__(
-        self, exchange: Exchange, account_prefix: str, cell_timeout: int, wall_timeout: int
+        self,
+        exchange: Exchange,
+        account_prefix: str,
+        cell_timeout: int,
+        wall_timeout: int,
+        accounts: int = 2,
     ) -> None:
+        """``accounts``: size of the sandbox account pool, so how many submissions are graded
+        at once (one worker thread per account)."""
         self.exchange = exchange
         self.account_prefix = account_prefix
         self.timeouts = (cell_timeout, wall_timeout)
+        self.pool_size = max(1, accounts)
+        self._pool: Any = None  # grading.GraderAccounts, made with the first grader
         self._graders: dict[str, CourseGrader] = {}
-        # One worker: nbgrader's runs share class-level state (see grading.SandboxExecute).
-        self._worker = _Worker()
+        self._lock = threading.Lock()
+        self._worker = _Workers(self.pool_size)
         self.pending: set[tuple[str, str, str]] = set()
+        self._again: set[tuple[str, str, str]] = set()  # resubmitted while being graded
 
     def warm_up(self) -> None:
-        """Import the grading stack on the worker thread, so the first grading starts at once."""
-        self._worker.submit(importlib.import_module, "cosim_hub.courses.grading")
+        """Import the grading stack on a worker thread, so the first grading starts at once, and
+        clear what runs this service was killed in left behind."""
+        self._worker.submit(self.accounts)
+
+    def accounts(self) -> Any:
+        """The sandbox's account pool (grading.GraderAccounts), one for every course: an account
+        runs one submission at a time."""
+        from .grading import GraderAccounts
+        from .sandbox import clean_leftovers
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = GraderAccounts(self.account_prefix, self.pool_size)
+                clean_leftovers(self.account_prefix)
+            return self._pool
 
     def grader(self, course_id: str) -> CourseGrader:
         from .grading import CourseGrader, SandboxLimits
 
-        if course_id not in self._graders:
-            cell, wall = self.timeouts
-            self._graders[course_id] = CourseGrader(
-                self.exchange.root / course_id / NBGRADER_DIR, course_id,
-                limits=SandboxLimits(cell_timeout=cell, wall_timeout=wall),
-                account_prefix=self.account_prefix, concurrency=1,
-            )  # fmt: skip
-        return self._graders[course_id]
+        pool = self.accounts()
+        with self._lock:
+            if course_id not in self._graders:
+                cell, wall = self.timeouts
+                self._graders[course_id] = CourseGrader(
+                    self.exchange.root / course_id / NBGRADER_DIR, course_id,
+                    limits=SandboxLimits(cell_timeout=cell, wall_timeout=wall),
+                    accounts=pool,
+                )  # fmt: skip
+            return self._graders[course_id]
 
     def result_path(self, course_id: str, assignment: str, student: str) -> Path:
         return self.exchange.root / course_id / "grades" / assignment / f"{student}.json"
@@ -168,34 +210,43 @@ class GradingFlow:
                     nbformat.validate(nbformat.reads(data.decode(), as_version=4))
                 except Exception as err:  # nbformat raises many kinds for a broken file
                     raise ReleaseError(f"{rel} is not a valid notebook: {str(err)[:200]}") from None
-        source = grader.root / "source" / assignment
-        shutil.rmtree(source, ignore_errors=True)
-        for rel, data in files.items():
-            dest = source.joinpath(*rel.parts)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        release = grader.root / "release" / assignment
-        shutil.rmtree(release, ignore_errors=True)
         try:
-            grader.generate(assignment, nbgrader_time(due))
+            release = grader.generate(assignment, nbgrader_time(due), files)
         except GradingError as err:
             raise ReleaseError(str(err)) from None
         return _files_of(release)
 
-    def set_due(self, course_id: str, assignment: str, due: float | None) -> None:
-        self.grader(course_id).set_due(assignment, nbgrader_time(due))
+    async def set_due(self, course_id: str, assignment: str, due: float | None) -> None:
+        """Off the event loop: the gradebook waits for nbgrader's turn (see grading)."""
+
+        def write() -> None:
+            self.grader(course_id).set_due(assignment, nbgrader_time(due))
+
+        await asyncio.get_running_loop().run_in_executor(None, write)
 
     # -- grading ------------------------------------------------------------------------------
 
     def schedule(self, course_id: str, assignment: str, student: str) -> bool:
         """Queue the grading of a student's latest submission; False if it is queued already."""
         key = (course_id, assignment, student)
-        if key in self.pending:
-            return False
-        self.pending.add(key)
+        with self._lock:
+            if key in self.pending:
+                self._again.add(key)  # a run already started may have missed this submission
+                return False
+            self.pending.add(key)
         future = self._worker.submit(self._grade, course_id, assignment, student)
-        future.add_done_callback(lambda _: self.pending.discard(key))
+        future.add_done_callback(lambda _: self._graded(key))
         return True
+
+    def _graded(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self.pending.discard(key)
+            again = key in self._again
+            self._again.discard(key)
+        latest = self.exchange.latest_submission(*key) if again else None
+        result = self.result(*key) if latest else None
+        if latest and (result is None or result.get("submission") != latest.name):
+            self.schedule(*key)
 
     def _grade(self, course_id: str, assignment: str, student: str) -> None:
         from .grading import GradingError
@@ -272,5 +323,5 @@ class GradingFlow:
 
     def stop(self) -> None:
         """End what the sandbox accounts still run (the service is exiting mid-grading)."""
-        for grader in self._graders.values():
-            grader.accounts.stop()
+        if self._pool is not None:
+            self._pool.stop()

@@ -1,209 +1,160 @@
-"""Autograding with nbgrader, each submission executed in a sandbox.
+"""Autograding with nbgrader, each submission executed in the grading sandbox (:mod:`.sandbox`).
 
 nbgrader does the grading: its course layout (``source/``, ``release/``, ``submitted/<student>/
 <assignment>/``, ``autograded/``, ``feedback/``), ``generate_assignment``, ``autograde`` with its
 own anti-tamper step (test and read-only cells are put back from the instructor's source before
 anything runs), its gradebook, feedback and CSV export. CoSim replaces one step: nbgrader's
-``Execute`` preprocessor becomes :class:`SandboxExecute`, which runs the student's notebook
+``Execute`` preprocessor becomes :class:`SandboxExecute`, which runs the student's notebook in
+the sandbox (its own account, PID and network namespaces, limits, a fresh folder).
 
-- as a Unix account of its own (one of a small pool, never the instructor or the hub),
-- in a network namespace with no interface up (no network, not even loopback),
-- with limits on processes, memory, CPU time, file size and wall time,
-- in a fresh folder holding only that submission, removed afterwards (other submissions and the
-  gradebook are root's, mode 700).
+Several submissions are graded at once, as many as the account pool holds; nbgrader itself runs
+one at a time per process (:data:`NBGRADER_TURN`): it changes the working directory and the
+environment, logs through one shared logger and writes an sqlite gradebook. A run holds the turn
+for nbgrader's own steps (reading and writing the gradebook, anti-tamper, scoring, feedback) and
+gives it up while its notebook executes in the sandbox, the slow part.
 
 A submission that loops, forks, fills memory or the disk, or dies, gets its cells that did not run
-marked as errors (so their tests score 0) and a message; the next submission is graded as usual.
+marked as errors (so their tests score 0) and a message; the others are graded as usual.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import io
 import os
-import pwd
-import queue
-import resource
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-import nbformat
+import jinja2
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float
 from traitlets.config import Config
 
-from ..procs import kill_until_gone
-from ..user_limits import processes_of
+from .gradeflow import default_pool_size
+from .sandbox import GraderAccounts, SandboxLimits, clean_leftovers, run_in_sandbox
+
+__all__ = ["CourseGrader", "GraderAccounts", "GradingError", "SandboxLimits", "default_pool_size"]
 
 ACCOUNT_PREFIX_ENV = "COSIM_GRADER_PREFIX"
+EXECUTION_ENV = "NBGRADER_EXECUTION"  # nbgrader sets it around its execution step
 
 
-@dataclass(frozen=True)
-class SandboxLimits:
-    cell_timeout: int = 60  # seconds per cell
-    wall_timeout: int = 300  # seconds for the whole notebook, kernel start included
-    memory_bytes: int = 4 << 30  # address space of each process
-    processes: int = 64  # per sandbox account (RLIMIT_NPROC counts the account's processes)
-    file_bytes: int = 64 << 20  # largest file it may write
-    cpu_seconds: int = 600  # CPU time of each process
+class NbgraderTurn:
+    """Lets one thread at a time run nbgrader code; a run gives up its turn while it executes."""
 
-
-class GraderAccounts:
-    """A pool of unprivileged accounts, one per concurrent grading run, created on first use."""
-
-    def __init__(self, prefix: str, size: int) -> None:
-        self.prefix, self.size = prefix, size
-        self._free: queue.Queue[pwd.struct_passwd] = queue.Queue()
-        self._made = False
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-
-    def _ensure(self) -> None:
-        with self._lock:
-            if self._made:
-                return
-            for i in range(self.size):
-                name = f"{self.prefix}{i}"
-                try:
-                    entry = pwd.getpwnam(name)
-                except KeyError:
-                    subprocess.run(
-                        ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                         "--shell", "/usr/sbin/nologin", "--user-group",
-                         "--comment", "CoSim grading sandbox", name],
-                        check=True, capture_output=True,
-                    )  # fmt: skip
-                    entry = pwd.getpwnam(name)
-                self._free.put(entry)
-            self._made = True
-
-    def stop(self) -> None:
-        """Kill whatever every account of the pool still runs."""
-        for i in range(self.size):
-            with contextlib.suppress(KeyError):
-                _kill_account(pwd.getpwnam(f"{self.prefix}{i}").pw_uid)
+        self._inside = 0  # runs between their start and end, holding the turn or not
+        self._home = os.getcwd()
+        self._env = os.environ.get(EXECUTION_ENV)
 
     @contextlib.contextmanager
-    def lease(self) -> Any:
-        self._ensure()
-        account = self._free.get()
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:  # nobody is inside nbgrader: this is the process's own state
+                self._home, self._env = os.getcwd(), os.environ.get(EXECUTION_ENV)
+            self._inside += 1
+            try:
+                yield
+            finally:
+                self._inside -= 1
+                # nbgrader restores what it found on entry, which may have been another run's
+                # course folder and variable: put the process's own back.
+                self._put_back(self._home, self._env)
+
+    @contextlib.contextmanager
+    def given_up(self) -> Iterator[None]:
+        """Inside :meth:`held`: let other runs use nbgrader until this block ends."""
+        cwd, env = os.getcwd(), os.environ.get(EXECUTION_ENV)
+        self._lock.release()
         try:
-            yield account
+            yield
         finally:
-            _kill_account(account.pw_uid)  # nothing of a run outlives it (setsid loops too)
-            self._free.put(account)
+            self._lock.acquire()
+            self._put_back(cwd, env)  # as nbgrader had set them for this run
 
-
-def _kill_account(uid: int) -> None:
-    kill_until_gone(lambda: set(processes_of(uid)), timeout=5.0)
-
-
-def _limit(limits: SandboxLimits) -> Any:
-    def apply() -> None:
-        os.setsid()
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails, it does not kill
-        for what, value in (
-            (resource.RLIMIT_NPROC, limits.processes),
-            (resource.RLIMIT_AS, limits.memory_bytes),
-            (resource.RLIMIT_FSIZE, limits.file_bytes),
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(what, (value, value))
-
-    return apply
-
-
-def run_in_sandbox(
-    nb: nbformat.NotebookNode,
-    files_from: Path,
-    account: pwd.struct_passwd,
-    limits: SandboxLimits,
-) -> tuple[nbformat.NotebookNode, str]:
-    """Execute ``nb`` (with the other files of ``files_from`` beside it) as ``account``; returns
-    the executed notebook and a message ("" when it ran to the end)."""
-    work = Path(tempfile.mkdtemp(prefix="cosim-grade-"))
-    try:
-        if files_from.is_dir():
-            skip = shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints")
-            shutil.copytree(files_from, work, dirs_exist_ok=True, symlinks=False, ignore=skip)
-        nbformat.write(nb, work / "submission.ipynb")
-        for path in [work, *work.rglob("*")]:
-            os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
-        os.chmod(work, 0o700)
-        env = {
-            "HOME": str(work), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "JUPYTER_RUNTIME_DIR": str(work / ".runtime"), "IPYTHONDIR": str(work / ".ipython"),
-            "MPLCONFIGDIR": str(work / ".mpl"), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"),
-            "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
-        }  # fmt: skip
-        command = [
-            "unshare", "--net", "--fork", "--kill-child", "--",
-            "setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
-            "--clear-groups", "--no-new-privs", "--",
-            sys.executable, "-m", "cosim_hub.courses.sandbox_run",
-            "submission.ipynb", "executed.ipynb", str(limits.cell_timeout),
-        ]  # fmt: skip
-        proc = subprocess.Popen(
-            command, cwd=work, env=env, preexec_fn=_limit(limits),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, close_fds=True,
-        )  # fmt: skip
-        message = ""
-        try:
-            _, err = proc.communicate(timeout=limits.wall_timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            _kill_account(account.pw_uid)
-            proc.communicate()
-            message = f"the notebook ran past its {limits.wall_timeout} s limit"
+    @staticmethod
+    def _put_back(cwd: str, env: str | None) -> None:
+        with contextlib.suppress(OSError):
+            os.chdir(cwd)
+        if env is None:
+            os.environ.pop(EXECUTION_ENV, None)
         else:
-            if proc.returncode != 0:
-                tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                message = f"the grading run failed ({tail[0][:200]})"
-        executed = work / "executed.ipynb"
-        if not message and executed.is_file():
-            return nbformat.read(executed, as_version=4), ""
-        message = message or "the grading run wrote no notebook"
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = [nbformat.v4.new_output(
-                    "error", ename="NotRun", evalue=message, traceback=[f"NotRun: {message}"]
-                )]  # fmt: skip
-        return nb, message
-    finally:
-        _kill_account(account.pw_uid)
-        shutil.rmtree(work, ignore_errors=True)
+            os.environ[EXECUTION_ENV] = env
+
+
+NBGRADER_TURN = NbgraderTurn()
+
+
+@dataclass
+class _Run:
+    """What one grading run's SandboxExecute needs (nbgrader makes the preprocessor itself)."""
+
+    accounts: GraderAccounts
+    limits: SandboxLimits
+    messages: dict[str, str] = field(default_factory=dict)
+
+
+_RUN: contextvars.ContextVar[_Run] = contextvars.ContextVar("cosim_grading_run")
 
 
 class SandboxExecute(Preprocessor):
-    """nbgrader's Execute, run in the sandbox. One grading run at a time per process."""
+    """nbgrader's Execute, run in the sandbox, with nbgrader's turn given up meanwhile."""
 
     enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
-    # Set by CourseGrader before each nbgrader run (config would deep-copy the account pool).
-    accounts: ClassVar[GraderAccounts | None] = None
-    limits: ClassVar[SandboxLimits] = SandboxLimits()
-    # What went wrong per "<student>/<assignment>/<notebook>", read after a run (one at a time).
-    messages: ClassVar[dict[str, str]] = {}
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         folder = Path(resources.get("metadata", {}).get("path") or ".")
-        if self.accounts is None:
+        run = _RUN.get(None)
+        if run is None:
             raise GradingError("SandboxExecute runs only under CourseGrader")
-        with self.accounts.lease() as account:
-            executed, message = run_in_sandbox(nb, folder, account, self.limits)
+        with NBGRADER_TURN.given_up(), run.accounts.lease() as account:
+            executed, message = run_in_sandbox(nb, folder, account, run.limits)
         info = resources.get("nbgrader", {})
-        key = f"{info.get('student')}/{info.get('assignment')}/{info.get('notebook')}"
         if message:
-            SandboxExecute.messages[key] = message
+            run.messages[
+                f"{info.get('student')}/{info.get('assignment')}/{info.get('notebook')}"
+            ] = message
         return executed, resources
+
+
+class _TemplateCache(jinja2.BytecodeCache):
+    """Compiled feedback templates, kept across runs (nbconvert compiles them for every new
+    exporter: about 0.2 s of each feedback otherwise). Jinja checks each template's checksum."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _TemplateCache()
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback exporter (HTML), with its compiled templates cached."""
+
+    def _create_environment(self) -> jinja2.Environment:
+        environment: jinja2.Environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATES
+        return environment
 
 
 def _late_plugin_base() -> Any:
@@ -234,13 +185,20 @@ class CourseGrader:
         *,
         limits: SandboxLimits | None = None,
         account_prefix: str | None = None,
-        concurrency: int = 2,
+        concurrency: int | None = None,
+        accounts: GraderAccounts | None = None,
     ) -> None:
+        """``accounts``: a pool shared with other courses' graders (one pool per prefix and
+        process, or two runs would share an account); else one of ``concurrency`` accounts
+        (default :func:`default_pool_size`) named ``account_prefix`` + number."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.course_id = course_id
-        prefix = account_prefix or os.environ.get(ACCOUNT_PREFIX_ENV, "cosim-grade")
-        self.accounts = GraderAccounts(prefix, concurrency)
+        if accounts is None:
+            prefix = account_prefix or os.environ.get(ACCOUNT_PREFIX_ENV, "cosim-grade")
+            accounts = GraderAccounts(prefix, concurrency or default_pool_size())
+            clean_leftovers(prefix)
+        self.accounts = accounts
         self.limits = limits or SandboxLimits()
         # nbgrader migrates its gradebook by running the `alembic` command by name.
         bin_dir = str(Path(sys.executable).parent)
@@ -269,8 +227,7 @@ class CourseGrader:
         ]  # fmt: skip
         config.AssignLatePenalties.plugin_class = HourlyLatePenalty
         config.HourlyLatePenalty.per_hour = penalty_per_hour
-        SandboxExecute.accounts = self.accounts
-        SandboxExecute.limits = self.limits
+        config.GenerateFeedback.exporter_class = FeedbackExporter
         coursedir = CourseDirectory(config=config)
         return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -280,12 +237,27 @@ class CourseGrader:
             detail = (result.get("error") or result.get("log") or "").strip().splitlines()
             raise GradingError(f"{what} failed: {detail[-1] if detail else 'no detail'}")
 
-    def generate(self, assignment: str, due: str | None = None) -> Path:
-        """``source/<assignment>`` -> ``release/<assignment>`` (solutions and hidden tests out)."""
-        self.set_due(assignment, due)
-        self._check(
-            self._api().generate_assignment(assignment), f"generate_assignment {assignment}"
-        )
+    def generate(
+        self,
+        assignment: str,
+        due: str | None = None,
+        files: dict[PurePosixPath, bytes] | None = None,
+    ) -> Path:
+        """``source/<assignment>`` -> ``release/<assignment>`` (solutions and hidden tests out).
+        With ``files``, they replace ``source/<assignment>`` first, in the same turn: no grading
+        run's nbgrader steps see a half-written source."""
+        with NBGRADER_TURN.held():
+            if files is not None:
+                source = self.root / "source" / assignment
+                shutil.rmtree(source, ignore_errors=True)
+                for rel, data in files.items():
+                    dest = source.joinpath(*rel.parts)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(data)
+                shutil.rmtree(self.root / "release" / assignment, ignore_errors=True)
+            self._set_due(assignment, due)
+            result = self._api().generate_assignment(assignment)
+        self._check(result, f"generate_assignment {assignment}")
         return self.root / "release" / assignment
 
     def submit(self, assignment: str, student: str, files: Path, timestamp: str) -> None:
@@ -297,6 +269,10 @@ class CourseGrader:
 
     def set_due(self, assignment: str, due: str | None) -> None:
         """The deadline nbgrader measures lateness against (``YYYY-MM-DD HH:MM:SS UTC``)."""
+        with NBGRADER_TURN.held():
+            self._set_due(assignment, due)
+
+    def _set_due(self, assignment: str, due: str | None) -> None:
         from nbgrader.api import Gradebook
 
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
@@ -305,14 +281,25 @@ class CourseGrader:
     def autograde(
         self, assignment: str, student: str, penalty_per_hour: float = 0.0
     ) -> dict[str, Any]:
-        """Grade one submission; returns its scores, lateness and sandbox messages."""
-        SandboxExecute.messages = {}
-        api = self._api(penalty_per_hour)
-        self._check(api.autograde(assignment, student), f"autograde {student}")
-        self._check(self._api().generate_feedback(assignment, student), f"feedback for {student}")
-        return self.scores(assignment, student) | {"messages": dict(SandboxExecute.messages)}
+        """Grade one submission; returns its scores, lateness and sandbox messages. Safe to
+        call from several threads: their notebooks execute side by side."""
+        run = _Run(self.accounts, self.limits)
+        token = _RUN.set(run)
+        try:
+            with NBGRADER_TURN.held():
+                result = self._api(penalty_per_hour).autograde(assignment, student)
+                self._check(result, f"autograde {student}")
+                result = self._api().generate_feedback(assignment, student)
+                self._check(result, f"feedback for {student}")
+                return self._scores(assignment, student) | {"messages": dict(run.messages)}
+        finally:
+            _RUN.reset(token)
 
     def scores(self, assignment: str, student: str) -> dict[str, Any]:
+        with NBGRADER_TURN.held():
+            return self._scores(assignment, student)
+
+    def _scores(self, assignment: str, student: str) -> dict[str, Any]:
         from nbgrader.api import Gradebook
 
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
@@ -337,7 +324,10 @@ class CourseGrader:
         from nbgrader.api import Gradebook, MissingEntry
 
         rows = []
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb:
+        with (
+            NBGRADER_TURN.held(),
+            Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb,
+        ):
             for assignment in gb.assignments:
                 for student in gb.students:
                     try:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
 from cosim_protocol.limits import EXCHANGE_MAX_BYTES_PER_STUDENT, EXCHANGE_MAX_FILES_PER_STUDENT
@@ -16,6 +16,7 @@ from cosim_protocol.limits import EXCHANGE_MAX_BYTES_PER_STUDENT, EXCHANGE_MAX_F
 from ..handlers_mixin import COURSE_CREATORS_SETTING as CREATORS_SETTING
 from ..handlers_mixin import COURSES_SETTING
 from ..procs import LAUNCH_ENV, free_port
+from .gradeflow import GRADING_ACCOUNTS_ENV
 from .model import CUSTOM_SCOPES, LEARN_SCOPE, TEACH_SCOPE, USE_SCOPE
 from .store import CourseStore, read_course_file
 
@@ -85,6 +86,20 @@ class CoSimCourses(Configurable):
         help="How many submitted files the exchange keeps of one student in one course.",
     ).tag(config=True)
 
+    grading_accounts = Int(
+        0,
+        help="""How many submissions the exchange autogrades at once: the size of the grading
+        sandbox's account pool (<account prefix>grader-0, -1, ...), one account per running
+        notebook. 0 (the default) means one per CPU of the machine the exchange runs on, and
+        at least 2. Each running submission may use up to its sandbox's memory limit (4 GiB).""",
+    ).tag(config=True)
+
+    @validate("grading_accounts")
+    def _valid_grading_accounts(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("CoSimCourses.grading_accounts must be 0 (one per CPU) or more")
+        return int(proposal["value"])
+
 
 class CourseCreatorTest:
     """Template var: whether a hub page's user may create courses (admin or creators' group)."""
@@ -150,6 +165,7 @@ def configure_courses(c: Config, state_dir: str, manage_groups: bool) -> None:
         "COSIM_EXCHANGE_STUDENT_MAX_MB": str(courses.student_quota_mb),
         "COSIM_EXCHANGE_STUDENT_MAX_FILES": str(courses.student_quota_files),
         "COSIM_EXCHANGE_BIND": courses.service_bind or courses.service_host,
+        GRADING_ACCOUNTS_ENV: str(courses.grading_accounts),
     }
     if os.environ.get(LAUNCH_ENV):
         env[LAUNCH_ENV] = os.environ[LAUNCH_ENV]

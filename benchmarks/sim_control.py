@@ -237,7 +237,7 @@ def main() -> None:
             f"{presses} presses, alternating with the above",
         ),
     ]
-    report(rows, figures, args.json)
+    report(rows, figures, args.json, quick=args.quick)
 
 
 if __name__ == "__main__":

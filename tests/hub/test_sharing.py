@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin
 
 import pytest
@@ -212,21 +213,18 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
 CLOSED_WITHIN_S = 6.0
 
 
-def _watch_while(
-    stack: CoSimStack, visitor: HubClient, owner: str, take_away: Callable[[], None]
-) -> tuple[int | None, float]:
-    """Open ``visitor``'s viewer socket on ``owner``'s server, run ``take_away()``, and return
-    the socket's close code and how long after ``take_away`` it closed."""
-    sim_id = fake_sim(stack, owner)
-    cookies = "; ".join(f"{c.name}={c.value}" for c in visitor.session.cookies)
-    ws_url = stack.public_url(f"user/{owner}/cosim/api/sims/{sim_id}/ws").replace("http", "ws", 1)
+def _ws_url(stack: CoSimStack, owner: str, path: str) -> str:
+    return stack.public_url(f"user/{owner}/{path}").replace("http", "ws", 1)
 
-    async def watch() -> tuple[int | None, float]:
-        ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookies}))
-        hello = json.loads(await asyncio.wait_for(ws.read_message(), 10))
-        assert hello["type"] == "hello"
-        await asyncio.get_running_loop().run_in_executor(None, take_away)
-        start = time.monotonic()
+
+def _all_sockets_close(
+    visitor: HubClient, urls: dict[str, str], take_away: Callable[[], None]
+) -> dict[str, tuple[int | None, float]]:
+    """Open ``visitor``'s WebSockets at ``urls`` (name -> URL), run ``take_away()``, and return
+    each socket's close code and how long after ``take_away`` it closed (None: still open)."""
+    cookies = "; ".join(f"{c.name}={c.value}" for c in visitor.session.cookies)
+
+    async def until_closed(ws: Any, start: float) -> tuple[int | None, float]:
         deadline = start + CLOSED_WITHIN_S + 4
         while time.monotonic() < deadline:
             try:
@@ -236,6 +234,16 @@ def _watch_while(
                 pass
         ws.close()
         return None, time.monotonic() - start
+
+    async def watch() -> dict[str, tuple[int | None, float]]:
+        sockets = {
+            name: await websocket_connect(HTTPRequest(url, headers={"Cookie": cookies}))
+            for name, url in urls.items()
+        }
+        await asyncio.get_running_loop().run_in_executor(None, take_away)
+        start = time.monotonic()
+        closed = await asyncio.gather(*(until_closed(ws, start) for ws in sockets.values()))
+        return dict(zip(sockets, closed, strict=True))
 
     return asyncio.run(watch())
 
@@ -259,7 +267,8 @@ def _visitor_in(
 def _shut_out(
     stack: CoSimStack, visitor: HubClient, owner: str, take_away: Callable[[], None]
 ) -> None:
-    code, seconds = _watch_while(stack, visitor, owner, take_away)
+    viewer = _ws_url(stack, owner, f"cosim/api/sims/{fake_sim(stack, owner)}/ws")
+    code, seconds = _all_sockets_close(visitor, {"viewer": viewer}, take_away)["viewer"]
     assert code == CLOSE_ACCESS_REVOKED, (code, seconds)
     assert seconds < CLOSED_WITHIN_S
     after = visitor.request("GET", f"user/{owner}/api/contents", allow_redirects=False)
@@ -319,3 +328,55 @@ def test_group_access_taken_away_shuts_the_member_out(
         assert resp.status_code in (200, 204), resp.text
 
     _shut_out(cosim_stack, erin, a, take_away)
+
+
+def test_revoke_closes_the_visitors_kernel_and_document_sockets_too(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    """Not only viewers: bob's kernel channels and his RTC document room close within the
+    re-check interval when alice revokes him through the hub's REST API (her server is not
+    told), and he cannot reopen them."""
+    alice, _ = pair
+    a = str(alice.user)
+    fay, _ = cosim_stack.new_user(f"fay{secrets.token_hex(2)}")
+    as_alice = _visitor_in(cosim_stack, alice, {"user": str(fay.user)}, fay)
+    kernel = alice.request("POST", f"user/{a}/api/kernels", data=json.dumps({"name": "python3"}))
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    notebook = f"fay-{secrets.token_hex(2)}.ipynb"
+    empty = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    created = alice.request(
+        "PUT",
+        f"user/{a}/api/contents/{notebook}",
+        data=json.dumps({"type": "notebook", "format": "json", "content": empty}),
+    )
+    assert created.status_code in (200, 201), created.text
+    session = fay.request(
+        "PUT",
+        f"user/{a}/api/collaboration/session/{notebook}",
+        data=json.dumps({"format": "json", "type": "notebook"}),
+    )
+    assert session.status_code in (200, 201), session.text
+    room = f"json:notebook:{session.json()['fileId']}?sessionId={session.json()['sessionId']}"
+    urls = {
+        "kernel": _ws_url(cosim_stack, a, f"api/kernels/{kernel_id}/channels"),
+        "document": _ws_url(cosim_stack, a, f"api/collaboration/room/{room}"),
+        "viewer": _ws_url(cosim_stack, a, f"cosim/api/sims/{fake_sim(cosim_stack, a)}/ws"),
+    }
+
+    def revoke() -> None:
+        resp = requests.patch(
+            alice.url(f"hub/api/shares/{a}/"), json={"user": fay.user}, headers=as_alice,
+            timeout=30,
+        )  # fmt: skip
+        assert resp.status_code == 200, resp.text
+
+    try:
+        closed = _all_sockets_close(fay, urls, revoke)
+    finally:
+        alice.request("DELETE", f"user/{a}/api/kernels/{kernel_id}")
+    for name, (code, seconds) in closed.items():
+        assert code == CLOSE_ACCESS_REVOKED, (name, closed)
+        assert seconds < CLOSED_WITHIN_S, (name, closed)
+    refused = fay.request("GET", f"user/{a}/api/kernels/{kernel_id}", allow_redirects=False)
+    assert refused.status_code == 403

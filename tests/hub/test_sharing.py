@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin
 
 import pytest
 import redis
@@ -25,24 +24,6 @@ from cosim_testing.hub_client import HubClient
 from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
-
-
-def accept_consent(client: HubClient, response: requests.Response) -> requests.Response:
-    """A visitor's first visit to a shared server shows the hub's "Authorize access" page once;
-    submit it as the browser's button does."""
-    if "oauth2/authorize" not in response.url or response.status_code != 200:
-        return response
-    form = re.search(r'<form[^>]*action="([^"]*)"', response.text)
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', response.text))
-    scopes = re.findall(r'name="scopes"[^>]*value="([^"]*)"', response.text)
-    target = urljoin(response.url, form.group(1).replace("&amp;", "&")) if form else response.url
-    data: list[tuple[str, str]] = [(k, v) for k, v in fields.items() if k != "scopes"]
-    data += [("scopes", s) for s in scopes]
-    return client.session.post(target, data=data, timeout=client.timeout)
-
-
-def open_shared(client: HubClient, owner: str) -> requests.Response:
-    return accept_consent(client, client.request("GET", f"user/{owner}/lab"))
 
 
 def admin_redis_url(stack: CoSimStack) -> str:
@@ -105,7 +86,7 @@ def test_alice_shares_with_her_own_token_and_revokes_through_her_server(
     assert other.status_code in (403, 404)
 
     # bob opens alice's server: Lab, her files, a live viewer socket.
-    assert open_shared(bob, a).status_code == 200
+    assert bob.open_shared(a).status_code == 200
     assert bob.request("GET", f"user/{a}/api/contents").status_code == 200
     # The Share dialog's API is the owner's alone, even for someone she let in.
     listed = bob.request("GET", f"user/{a}/cosim/api/shares")
@@ -189,7 +170,7 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
     assert {"kind": "user", "name": c, "view_only": True} in [
         {k: s[k] for k in ("kind", "name", "view_only")} for s in listed
     ]
-    assert open_shared(carol, a).status_code == 200
+    assert carol.open_shared(a).status_code == 200
     # Reading works...
     assert carol.request("GET", f"user/{a}/api/contents").status_code == 200
     sim_id = fake_sim(cosim_stack, a)
@@ -263,7 +244,7 @@ def _visitor_in(
         alice.url(f"hub/api/shares/{alice.user}/"), json=share, headers=as_alice, timeout=30
     )
     assert resp.status_code == 200, resp.text
-    assert open_shared(visitor, str(alice.user)).status_code == 200
+    assert visitor.open_shared(str(alice.user)).status_code == 200
     # This answer is now cached by alice's server (for minutes, without the watch).
     assert visitor.request("GET", f"user/{alice.user}/api/contents").status_code == 200
     return as_alice

@@ -11,6 +11,9 @@ PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.cosim
 UP_ARGS ?=
 PYTEST_ARGS ?=
+# Test files run on this many pytest-xdist workers (whole files per worker, so module stacks are
+# shared); 0 runs them in one process.
+PYTEST_WORKERS ?= 2
 
 APT_RUN := redis-server libegl1 libegl-mesa0 libgl1
 # The C++ kernel: both compilers, gold (fast links), both debuggers, clangd (completion).
@@ -96,7 +99,7 @@ typecheck:
 	$(VENV)/bin/mypy
 
 pytest:
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every benchmark, full size, then the README's table regenerated from their JSON.
 bench: install-test

@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from _report import report
 
 from cosim_protocol.gpus import device_environment
 
-MESA_EGL = "/usr/share/glvnd/egl_vendor.d/50_mesa.json"
+# Mesa's EGL vendor file (software EGL, llvmpipe); COSIM_MESA_EGL names another, e.g. where Mesa
+# was unpacked outside /usr. Without it the CPU side renders through OSMesa.
+MESA_EGL = os.environ.get("COSIM_MESA_EGL", "/usr/share/glvnd/egl_vendor.d/50_mesa.json")
 
 RENDER = """
 import json, time, mujoco, numpy as np
@@ -73,6 +76,51 @@ except Exception:
     nvml = 0
 print(json.dumps({"torch": torch.cuda.device_count(), "nvml_total": nvml}))
 """
+
+# Keeps the GPU busy for a while (the way a training job would) so the hub's reader sees use.
+BUSY = """
+import time, torch
+a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+end = time.time() + {seconds}
+while time.time() < end:
+    for _ in range(20):
+        a @ a
+    torch.cuda.synchronize()
+"""
+
+
+def nvml_reader_check(seconds: float) -> dict[str, Any]:
+    """The hub's own NVML reader (what the spawn form, the usage page and GPU idle culling read)
+    on this machine's real GPU: the devices it lists, and utilisation idle vs under load, judged
+    against c.CoSimGpus.idle_utilization's default as the culler judges it."""
+    try:
+        from cosim_hub.gpus import CoSimGpus, NvmlReader
+    except ImportError as err:  # the hub is not installed here: say so, measure the rest
+        return {"nvml_reader": f"not run ({err})"}
+    reader = NvmlReader()
+    devices = reader.devices()
+    threshold = CoSimGpus().idle_utilization
+    idle = max(r.utilization for r in reader.readings().values()) if devices else None
+    busy_proc = subprocess.Popen(
+        [sys.executable, "-c", BUSY.format(seconds=seconds)],
+        env={**os.environ, **device_environment(["0"])},
+    )
+    busy: list[float] = []
+    try:
+        time.sleep(min(3.0, seconds / 2))  # CUDA start-up; NVML averages over its sample period
+        while busy_proc.poll() is None:
+            busy.append(reader.readings()["0"].utilization)
+            time.sleep(0.25)
+    finally:
+        busy_proc.kill()
+        busy_proc.wait()
+    peak = max(busy) if busy else None
+    return {
+        "nvml_devices": [f"{d.id}: {d.name}, {d.memory_mb} MiB" for d in devices],
+        "nvml_idle_utilization": idle,
+        "nvml_busy_utilization": peak,
+        "idle_detection_ok": idle is not None and peak is not None and idle < threshold <= peak,
+    }
 
 
 def _run(code: str, env: dict[str, str], timeout: float = 600) -> Any:
@@ -148,6 +196,12 @@ def main() -> None:
         note += f"; 1-GPU profile sees {gpu_sees['torch']}"
     figures["isolation_ok"] = ok if gpus else None
     rows.append(("isolation_ok", str(figures["isolation_ok"]), note))
+
+    if gpus:
+        nvml = nvml_reader_check(8.0 if args.quick else 15.0)
+        figures.update(nvml)
+        for key, value in nvml.items():
+            rows.append((key, str(value), "hub's NvmlReader, idle vs a bf16 matmul loop"))
     report(rows, figures, args.json)
 
 

@@ -14,4 +14,21 @@ Fixtures (from ``cosim_testing.plugin``, the test harness in tests/cosim_testing
   ``cosim_server`` into it.
 """
 
+import pytest
+
 pytest_plugins = ["pytest_jupyter.jupyter_server", "cosim_testing.plugin"]
+
+
+# `make test` runs the files on two pytest-xdist workers, handing out whole files in collection
+# order. Long browser and hub-stack files go first and the many short kernel and server files
+# last, so the two workers finish together instead of one waiting on a long file at the end.
+_FIRST_TO_LAST = ("tests/ui/", "tests/hub/", "tests/server/", "tests/kernels/")
+
+
+def _rank(item: pytest.Item) -> int:
+    path = str(getattr(item, "path", ""))
+    return next((i for i, part in enumerate(_FIRST_TO_LAST) if part in path), len(_FIRST_TO_LAST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: each file keeps its own order

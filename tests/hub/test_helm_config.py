@@ -112,9 +112,16 @@ def test_network_policies_keep_user_servers_apart() -> None:
     ports = [p["port"] for rule in hub["ingress"] for p in rule["ports"]]
     config = values["hub"]["config"]
     assert ports == [config["CoSimCourses"]["service_port"], config["CoSimCostGuard"]["port"]]
-    # Only the proxy reaches the cost guard; user servers only the course exchange.
+    # The proxy (usage page) and user servers (their own spend, token-checked by the service)
+    # reach the cost guard; nothing else does. User servers may leave for those two ports.
     guard_rule = next(r for r in hub["ingress"] if r["ports"][0]["port"] == ports[1])
-    assert guard_rule["from"] == [{"podSelector": {"matchLabels": {"component": "proxy"}}}]
+    assert guard_rule["from"] == [
+        {"podSelector": {"matchLabels": {"component": "proxy"}}},
+        {"podSelector": {"matchLabels": {"component": "singleuser-server"}}},
+    ]
+    to_hub = next(r for r in single["egress"] if r["to"][0]["podSelector"]["matchLabels"] == {
+        "component": "hub"})  # fmt: skip
+    assert {p["port"] for p in to_hub["ports"]} == {8081, *ports}
 
 
 def _hub_config(values: dict[str, Any]) -> Config:
@@ -152,6 +159,10 @@ def test_hub_extra_config_runs_configure(tmp_path: Path, monkeypatch: pytest.Mon
     # The proxy runs in its own pod: it reaches the cost guard through the hub's Service.
     guard = next(s for s in c.JupyterHub.services if s["name"] == "cosim-costguard")
     assert guard["url"] == "http://hub:10102"
+    # User servers ask it for their own spend (the Lab banner) through the hub's Service too.
+    assert (
+        c.Spawner.environment["COSIM_COSTGUARD_URL"] == "http://hub:10102/services/cosim-costguard/"
+    )
     assert json.loads(guard["environment"]["COSIM_COSTGUARD_SETTINGS"])["service_bind"] == "0.0.0.0"
     ports = [p["port"] for p in values["hub"]["service"]["extraPorts"]]
     assert {10101, 10102} <= set(ports)

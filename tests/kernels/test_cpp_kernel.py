@@ -44,6 +44,16 @@ class TestCppKernelProtocol(jupyter_kernel_test.KernelTests):
             super().setUpClass()
         finally:
             os.chdir(cls.saved_cwd)
+        # The suite's replies are bounded at 15 s; a new project's first cell also builds its
+        # precompiled header, which takes longer than that on a busy machine. Build it here.
+        msg_id = cls.kc.execute(cls.code_hello_world)
+        while cls.kc.get_shell_msg(timeout=300)["parent_header"].get("msg_id") != msg_id:
+            pass
+        while True:
+            msg = cls.kc.get_iopub_msg(timeout=30)
+            mine = msg["parent_header"].get("msg_id") == msg_id
+            if mine and msg.get("content", {}).get("execution_state") == "idle":
+                break
 
     @classmethod
     def tearDownClass(cls) -> None:

@@ -135,6 +135,10 @@ class SharesHandler(_SharesHandler):
             "POST", f"shares/{self.server_path}", {**target, **_scopes(view_only)}
         )
         await refresh_soon(self.settings)
+        sockets = self.settings.get(USER_SOCKETS_SETTING)
+        if view_only and sockets is not None:
+            # Open sockets were let in under the old share: a kernel socket would go on executing.
+            sockets.reconnect(user, group)
         self.finish({"shared": True, "kind": reply.get("kind"), "view_only": view_only})
 
     async def delete(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tornado.websocket import WebSocketHandler
 
-from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED
+from cosim_protocol.sharing import CLOSE_ACCESS_CHANGED, CLOSE_ACCESS_REVOKED
 
 SETTING = "cosim_user_sockets"
 
@@ -50,8 +50,29 @@ class UserSockets:
 
     def close(self, user: str) -> int:
         """Close every open socket of ``user`` with "access revoked"; returns how many."""
-        sockets = self.open_sockets(user)
-        for handler in sockets:
-            with contextlib.suppress(Exception):  # already going away
-                handler.close(CLOSE_ACCESS_REVOKED, "access revoked")
-        return len(sockets)
+        return _close(self.open_sockets(user), CLOSE_ACCESS_REVOKED, "access revoked")
+
+    def reconnect(self, user: str | None = None, group: str | None = None) -> int:
+        """Close the sockets of ``user``, or of the members of ``group``, with "access changed",
+        so that they reconnect under their new permissions; returns how many."""
+        users = [user] if user is not None else list(self._by_user)
+        sockets = [
+            handler
+            for name in users
+            for handler in self.open_sockets(name)
+            if group is None or group in _groups(handler)
+        ]
+        return _close(sockets, CLOSE_ACCESS_CHANGED, "access changed")
+
+
+def _groups(handler: Any) -> list[str]:
+    """The hub groups of a handler's user, as the hub said when it let them in."""
+    hub_user = getattr(handler.current_user, "hub_user", None) or {}
+    return list(hub_user.get("groups") or [])
+
+
+def _close(sockets: list[WebSocketHandler], code: int, reason: str) -> int:
+    for handler in sockets:
+        with contextlib.suppress(Exception):  # already going away
+            handler.close(code, reason)
+    return len(sockets)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import redis
 import requests
-from tornado.httpclient import HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from cosim_protocol.keys import Keys, namespace_name
-from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED
+from cosim_protocol.sharing import CLOSE_ACCESS_CHANGED, CLOSE_ACCESS_REVOKED
 from cosim_protocol.viewer import encode_poses, encode_scene, new_sim_id
 from cosim_testing.hub_client import HubClient
 from cosim_testing.stack import CoSimStack
@@ -374,3 +374,40 @@ def test_revoke_closes_the_visitors_kernel_and_document_sockets_too(
         assert seconds < CLOSED_WITHIN_S, (name, closed)
     refused = fay.request("GET", f"user/{a}/api/kernels/{kernel_id}", allow_redirects=False)
     assert refused.status_code == 403
+
+
+def test_a_share_made_view_only_reconnects_the_visitors_sockets(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    """A kernel socket opened under an edit share would go on executing after alice makes the
+    share view-only: it closes ("access changed"), and reopening it is refused."""
+    alice, _ = pair
+    a = str(alice.user)
+    gil, _ = cosim_stack.new_user(f"gil{secrets.token_hex(2)}")
+    g = str(gil.user)
+
+    def share(view_only: bool) -> None:
+        body = json.dumps({"user": g, "view_only": view_only})
+        resp = alice.request("POST", f"user/{a}/cosim/api/shares", data=body)
+        assert resp.status_code == 200, resp.text
+
+    share(False)
+    assert gil.open_shared(a).status_code == 200
+    kernel = alice.request("POST", f"user/{a}/api/kernels", data=json.dumps({"name": "python3"}))
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    channels = _ws_url(cosim_stack, a, f"api/kernels/{kernel_id}/channels")
+    try:
+        code, seconds = _all_sockets_close(gil, {"kernel": channels}, lambda: share(True))["kernel"]
+        assert code == CLOSE_ACCESS_CHANGED and seconds < 0.5, (code, seconds)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in gil.session.cookies)
+
+        async def reopen() -> None:
+            await websocket_connect(HTTPRequest(channels, headers={"Cookie": cookies}))
+
+        with pytest.raises(HTTPClientError) as refused:
+            asyncio.run(reopen())
+        assert refused.value.code == 403
+    finally:
+        alice.request("DELETE", f"user/{a}/api/kernels/{kernel_id}")
+    assert gil.request("GET", f"user/{a}/api/contents").status_code == 200  # still may read

@@ -74,7 +74,9 @@ class RevokeHandler(_OIDCHandler):
 
 
 class ProviderTokenHandler(_OIDCHandler):
-    async def get(self, user_name: str) -> None:
+    def _check_reader(self, user_name: str) -> None:
+        """Refuse a caller holding neither scope for ``user_name``. (A method of its own, not
+        ``needs_scope``: the custom scope is defined only once the hub has read its config.)"""
         if self.current_user is None:
             raise web.HTTPError(403, "Missing or invalid credentials.")
         parsed = self.parsed_scopes
@@ -83,6 +85,9 @@ class ProviderTokenHandler(_OIDCHandler):
             or _grants(parsed, "admin:auth_state", user_name)
         ):
             raise web.HTTPError(403, f"not allowed to read the provider token of {user_name}")
+
+    async def get(self, user_name: str) -> None:
+        self._check_reader(user_name)
         user = self._user(user_name)
         if await self.authenticator.revocations.is_blocked(user_name):
             raise web.HTTPError(403, f"{user_name} is blocked")

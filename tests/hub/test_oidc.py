@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import requests
 from oidc_testing import REFRESH_MARGIN, TOKEN_AGE
+from route_auth import anonymous_problems, hub_routes, user_problems
 
+from cosim_hub.oidc import CoSimOIDCAuthenticator
 from cosim_testing.hub_client import HubClient, HubError
 from cosim_testing.oidc_provider import OIDCProvider, oidc_login
 from cosim_testing.stack import CoSimStack
@@ -63,6 +65,15 @@ def test_unknown_provider_user_cannot_fake_a_name(oidc_stack: CoSimStack) -> Non
     with pytest.raises(HubError, match="refused by the hub: 403"):
         oidc_login(client, "olivia@evil")
     assert client.api("GET", "user").status_code == 403
+
+
+def test_hub_routes_refuse_callers_without_the_scope(oidc_stack: CoSimStack) -> None:
+    """Every CoSim handler of the OIDC hub (from its routing table, as in
+    test_hub_routes_auth.py, whose mutation stack shows this fails when a check is removed)
+    refuses an anonymous caller, and a logged-in user who is not an admin changes nothing."""
+    routes = hub_routes(CoSimOIDCAuthenticator)
+    assert anonymous_problems(oidc_stack, routes) == []
+    assert user_problems(_login(oidc_stack, "quinn"), routes) == []
 
 
 def test_tokens_are_refreshed_before_they_expire(

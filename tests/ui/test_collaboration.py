@@ -211,6 +211,35 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         page_b.locator(".cosim-Control-pauseRun").first.click()  # run again
         assert _until(lambda: _read(alice, "kp.txt") == "42.0", timeout=10), _read(alice, "kp.txt")
 
+        # alice and bob change different controls at the same moment (both pages act at one
+        # shared wall-clock instant): both apply, the file stays valid JSON, the viewers agree.
+        at = time.time() + 0.5
+        act = (
+            "([sel, value, at]) => setTimeout(() => { const e = document.querySelector(sel);"
+            " e.value = value; e.dispatchEvent(new Event('change')); }, at * 1000 - Date.now())"
+        )
+        page_a.evaluate(act, [".cosim-Control-speed", "0.5", at])
+        page_b.evaluate(act, [".cosim-Control-seed", "7", at])
+        url = f"user/{a}/cosim/api/sims/{sim_id}/control"
+
+        def both_applied() -> bool:
+            doc = alice.request("GET", url).json()
+            return bool(doc["speed"] == 0.5 and doc["seed"] == 7)
+
+        assert _until(both_applied, timeout=10), alice.request("GET", url).json()
+
+        def on_disk() -> tuple[float, int]:
+            doc = json.loads(_read(alice, "sim-control.json") or "{}")  # must parse, always
+            return doc.get("speed"), doc.get("seed")
+
+        assert _until(lambda: on_disk() == (0.5, 7), timeout=10), on_disk()
+        for page in (page_a, page_b):
+            page.wait_for_function(
+                "() => document.querySelector('.cosim-Control-speed').value === '0.5' &&"
+                " document.querySelector('.cosim-Control-seed').value === '7'",
+                timeout=10_000,
+            )
+
         page_b.wait_for_timeout(500)
         shots = (
             viewer_a.locator("xpath=..").screenshot(),

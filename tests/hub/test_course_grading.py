@@ -194,15 +194,9 @@ def test_release_collect_autograde_gradebook_and_deadline(
     assert {r["student"]: r["score"] for r in _my_rows(prof, course)}[ada.user] == 4.0
 
 
-def test_manual_grading_snapshot_and_changes(
-    cosim_stack: CoSimStack, klass: dict[str, HubClient], tmp_path: Any
-) -> None:
-    """formgrader on a copy: the exchange hands staff a snapshot (with a gradebook copy) and takes
-    manual changes back, checked: students 403, over the cell's points 400, stale base 409."""
-    import base64
-
-    from nbgrader.api import Gradebook
-
+@pytest.fixture(scope="module")
+def graded_hw2(klass: dict[str, HubClient]) -> str:
+    """hw2 released, ada's wrong answer (1 of 4) submitted and autograded: the course id."""
     prof, ada = klass["prof"], klass["ada"]
     course = f"gr{prof.user[len('prof') :]}"
     _put(prof, "hw2/hw2.ipynb", source_notebook())
@@ -213,13 +207,32 @@ def test_manual_grading_snapshot_and_changes(
     _put(ada, f"courses/{course}/hw2/hw2.ipynb", answered(released, WRONG))
     assert _api(ada, "POST", f"{course}/assignments/hw2/submit").status_code == 200
     assert _api(prof, "POST", f"{course}/assignments/hw2/collect").status_code == 200
+    row = lambda: _hw2_row(prof, course, ada.user)  # noqa: E731
+    assert wait_for(lambda: row().get("graded"), GRADE_TIMEOUT, interval=0.5), row()
+    return course
+
+
+def _hw2_row(prof: HubClient, course: str, student: str) -> dict[str, Any]:
+    resp = _api(prof, "GET", f"{course}/assignments")
+    (item,) = [a for a in resp.json()["assignments"] if a["name"] == "hw2"]
+    return dict({r["student"]: r for r in item["students"]}[student])
+
+
+def test_manual_grading_snapshot_and_changes(
+    cosim_stack: CoSimStack, klass: dict[str, HubClient], graded_hw2: str, tmp_path: Any
+) -> None:
+    """formgrader on a copy, the exchange's side: staff get a snapshot (with a gradebook copy)
+    and send manual changes back, checked: students 403, over the cell's points 400, stale base
+    409."""
+    import base64
+
+    from nbgrader.api import Gradebook
+
+    prof, ada, course = klass["prof"], klass["ada"], graded_hw2
 
     def ada_row() -> dict[str, Any]:
-        resp = _api(prof, "GET", f"{course}/assignments")
-        (item,) = [a for a in resp.json()["assignments"] if a["name"] == "hw2"]
-        return {r["student"]: r for r in item["students"]}[ada.user]
+        return _hw2_row(prof, course, ada.user)
 
-    assert wait_for(lambda: ada_row().get("graded"), GRADE_TIMEOUT, interval=0.5), ada_row()
     assert ada_row()["score"] == 1.0
 
     def direct(client: HubClient, method: str, action: str, body: Any = None) -> Any:
@@ -288,3 +301,42 @@ def test_manual_grading_snapshot_and_changes(
             gb.find_comment("add", "hw2", "hw2", ada.user).manual_comment
             == comment["manual_comment"]
         )
+
+
+def test_formgrader_on_a_copy_in_the_instructors_server(
+    klass: dict[str, HubClient], graded_hw2: str
+) -> None:
+    """The instructor's own server: open fetches the snapshot and points nbgrader's formgrader
+    at it, a grade set in formgrader goes back with "send"; formgrader's unsandboxed steps 403."""
+    prof, ada, course = klass["prof"], klass["ada"], graded_hw2
+    act = f"{course}/formgrader/hw2"
+    resp = _api(prof, "POST", f"{act}/open")
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.json()["url"].endswith("/formgrader/gradebook/hw2")
+    fg = f"user/{prof.user}/formgrader/api"
+    notebooks = prof.request("GET", f"{fg}/submitted_notebooks/hw2/hw2").json()
+    (notebook,) = [n for n in notebooks if n["student"] == ada.user]
+    grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]}).json()
+    test_add = next(g for g in grades if g["name"] == "test_add")
+    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 2}))
+    assert resp.status_code == 200, resp.text[:300]
+
+    # Autograding (student code, as the instructor, unsandboxed) is the Courses panel's.
+    resp = prof.request("POST", f"{fg}/submission/hw2/{ada.user}/autograde")
+    assert resp.status_code == 403 and "Courses panel" in resp.json()["message"], resp.text[:300]
+    # Reopening would lose the unsent grade: refused.
+    resp = _api(prof, "POST", f"{act}/open")
+    assert resp.status_code == 409 and "not sent" in resp.json()["message"], resp.text[:300]
+
+    resp = _api(prof, "POST", f"{act}/send")
+    assert resp.status_code == 200 and resp.json()["applied"] == 1, resp.text[:300]
+    assert _hw2_row(prof, course, ada.user)["score"] == 3.0  # 2 by hand + test_more's 1
+    assert _api(prof, "POST", f"{act}/send").json()["applied"] == 0
+    # A grade given and then thrown away: reopening with discard fetches the course's state.
+    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 0}))
+    assert resp.status_code == 200, resp.text[:300]
+    assert _api(prof, "POST", f"{act}/open", discard=True).status_code == 200
+    assert _api(prof, "POST", f"{act}/send").json()["applied"] == 0
+    assert _hw2_row(prof, course, ada.user)["score"] == 3.0
+    # A student's server gets no snapshot of the course.
+    assert _api(ada, "POST", f"{act}/open").status_code == 403

@@ -78,11 +78,22 @@ def headline(name: str, values: Sequence[float], goal: str, unit: str = "") -> t
     return (name, f"{mid:,.3f}{unit}", note)
 
 
-def report(rows: list[tuple[str, str, str]], figures: dict[str, Any], as_json: bool) -> None:
+def report(
+    rows: list[tuple[str, str, str]],
+    figures: dict[str, Any],
+    as_json: bool,
+    quick: bool | None = None,
+) -> None:
+    """Print the table, then with ``as_json`` the figures as one JSON line. ``quick`` (when
+    given) goes into the figures as ``"quick"``, so a --quick run's JSON says it was one."""
+    if quick is not None:
+        figures["quick"] = quick
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
     # The figures mean little on a busy machine: say how busy it was.
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
+    if quick:
+        print("(--quick: fewer and shorter rounds than the full run; same path, same sides)")
     if as_json:
         print(json.dumps(figures))

@@ -14,21 +14,20 @@ Fixtures (from ``cosim_testing.plugin``, the test harness in tests/cosim_testing
   ``cosim_server`` into it.
 """
 
+import os
+
 import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "cosim_testing.plugin"]
 
 
 # `make test` runs the files on two pytest-xdist workers, handing out whole files in collection
-# order. Long browser and hub-stack files go first and the many short kernel and server files
-# last, so the two workers finish together instead of one waiting on a long file at the end.
-_FIRST_TO_LAST = ("tests/ui/", "tests/hub/", "tests/server/", "tests/kernels/")
-
-
-def _rank(item: pytest.Item) -> int:
-    path = str(getattr(item, "path", ""))
-    return next((i for i, part in enumerate(_FIRST_TO_LAST) if part in path), len(_FIRST_TO_LAST))
+# order. Browser files go last: Playwright's sync API keeps an event loop running in the worker's
+# thread for the rest of the session, and a later test that calls asyncio.run (or starts
+# pytest-jupyter's loop) in that worker would fail.
+def _browser_last(item: pytest.Item) -> int:
+    return 1 if f"{os.sep}tests{os.sep}ui{os.sep}" in str(item.path) else 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=_rank)  # stable: each file keeps its own order
+    items.sort(key=_browser_last)  # stable: every file keeps its place and its own order

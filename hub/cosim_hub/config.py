@@ -201,6 +201,10 @@ def configure(c: Config) -> CoSimHub:
     _configure_redis_acls(c, settings)
     _configure_courses(c, settings)
     _configure_sharing(c, settings)
+    # Hub-wide, sharing on or off: an admin's group shares need it too.
+    from .upstream_fixes import fix_group_shares_in_tokens
+
+    fix_group_shares_in_tokens()
     return settings
 
 

@@ -11,7 +11,8 @@ Layout (``schemas/control.schema.json`` says the same for other languages)::
       "seed": 0,                            # passed to the kernel's on_reset(seed)
       "speed": 1.0,                         # real-time factor; 0 = as fast as possible
       "params": {"kp": {"value": 10.0, "min": 0.0, "max": 100.0}},   # declared by v.param()
-      "events": [{"who": "bob", "what": "paused", "sim_time": 3.2, "wall_time": 1.7e9}]
+      "events": [{"who": "bob", "what": "paused", "sim_time": 3.2, "wall_time": 1.7e9,
+                  "via": "document"}]
     }
 
 A *change* is what a button, a slider or an edited file asks for: any of ``state``, ``seed``,
@@ -21,6 +22,17 @@ same moment and get two steps. A whole document written by an editor or from out
 into a change with :func:`change_from_document`. Every check raises :class:`ControlError` with
 a message that names the field and the allowed range; a rejected change leaves the document as
 it was.
+
+``via`` in an event says which road the change took (``VIAS``): ``document`` (the file's RTC
+room: a toolbar press queued there, or an edit of the text), ``socket`` (a viewer WebSocket, the
+fallback without jupyter-collaboration), ``rest`` (``POST .../control``), ``file`` (a write from
+outside with no room open).
+
+RTC room (jupyter-collaboration's ``text:file:<id>`` room of the file): besides the file's text
+(``source``), its Y document holds ``PRESSES`` (a Y array of JSON strings, each one change that a
+toolbar queued; the server applies each, credited to the sender of the update, and removes it)
+and ``ROOM_STATE`` (a Y map: ``ROOM_SERVER_KEY`` is true once the server observes the room, so a
+toolbar queues presses only when someone will take them).
 
 Redis: the server publishes ``{"cmd": CONTROL_CMD, "doc": <document>}`` on the sim's control
 channel (``cosim.protocol.Keys.control``); the kernel declares its params in the sim's meta under
@@ -38,6 +50,10 @@ SCHEMA_VERSION = 1
 FILE_NAME = "sim-control.json"
 CONTROL_CMD = "control"
 META_KEY = "control"
+VIAS = ("document", "socket", "rest", "file")
+PRESSES = "cosim:presses"
+ROOM_STATE = "cosim:control"
+ROOM_SERVER_KEY = "server"
 
 STATES = ("running", "paused")
 SEED_MAX = 2**31 - 1
@@ -168,9 +184,15 @@ def describe(change: dict[str, Any]) -> list[str]:
 
 
 def apply_change(
-    doc: dict[str, Any], change: dict[str, Any], who: str, sim_time: float | None, wall_time: float
+    doc: dict[str, Any],
+    change: dict[str, Any],
+    who: str,
+    sim_time: float | None,
+    wall_time: float,
+    via: str | None = None,
 ) -> dict[str, Any]:
-    """The document after a validated ``change`` by ``who``, with one event recording it."""
+    """The document after a validated ``change`` by ``who`` (through ``via``, one of ``VIAS``),
+    with one event recording it."""
     new = {**doc, "params": {k: dict(v) for k, v in doc.get("params", {}).items()}}
     for field in ("state", "seed", "speed"):
         if field in change:
@@ -182,6 +204,8 @@ def apply_change(
         new["params"][name]["value"] = value
     event = {"who": who, "what": ", ".join(describe(change)), "sim_time": sim_time,
              "wall_time": wall_time}  # fmt: skip
+    if via is not None:
+        event["via"] = via
     new["events"] = [*doc.get("events", []), event][-MAX_EVENTS:]
     return new
 

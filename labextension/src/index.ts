@@ -1,6 +1,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { buildPlugin } from './buildPlugin';
+import { controlDocumentPlugin } from './controlDocument';
 import { costBannerPlugin } from './costBanner';
 import { coursesPanelPlugin } from './coursesPlugin';
 import { jobsPlugin } from './jobsPlugin';
@@ -25,7 +26,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   costBannerPlugin,
   coursesPanelPlugin,
   recordingPlugin,
-  sharePlugin
+  sharePlugin,
+  controlDocumentPlugin
 ];
 
 export default plugins;

@@ -78,6 +78,7 @@ export class ShareBody extends Widget {
     this._list.replaceChildren(
       ...sharing.shares.map(s => {
         const item = el('li', 'cosim-Share-item');
+        item.dataset.kind = s.kind; // a user and a group may share a name
         item.dataset.name = s.name;
         const text = `${s.kind === 'group' ? 'group ' : ''}${s.name}`;
         item.append(el('span', 'cosim-Share-name', text));

@@ -1,6 +1,7 @@
 /** A Lumino widget showing one sim live: SimView + SimConnection, with stop, pause and follow. */
 import { Widget } from '@lumino/widgets';
 
+import { ControlDocumentLink } from './controlDocument';
 import { viewerIcon } from './icons';
 import { ISimMeta, simPresence, viewerSocketUrl } from './simApi';
 import { SimConnection, SimView, Viewpoint } from './viewer';
@@ -77,9 +78,13 @@ export class SimViewerWidget extends Widget {
     });
     this._setTitle(options.title || `sim ${this.simId.slice(0, 8)}`, options.engine ?? '');
     // Live control and presence (viewer/controlToolbar.ts), a row under the view's toolbar.
-    this._control = new ControlToolbar(change =>
-      this._connection.send({ type: 'control', change })
-    );
+    // A press goes through sim-control.json's RTC document (controlDocument.ts) when it can,
+    // else over this viewer's socket.
+    this._control = new ControlToolbar(change => {
+      return (
+        this._controlDocument.send(change) || this._connection.send({ type: 'control', change })
+      );
+    });
     bar.after(this._control.element);
     // The last minute of frames, for rewinding while the sim runs (viewer/liveRewind.ts).
     this._rewind = new LiveRewind({ draw: frame => this._view.applyFrame(frame) });
@@ -96,7 +101,18 @@ export class SimViewerWidget extends Widget {
           }
         },
         onFrame: frame => this._rewind.push(frame),
-        onMessage: message => this._control.handle(message),
+        onMessage: message => {
+          // The first control message says whether this user may write (then presses go
+          // through the file's RTC document); later ones only carry the document.
+          if (
+            message.type === 'control' &&
+            message.writable === true &&
+            typeof message.file === 'string'
+          ) {
+            this._controlDocument.open(message.file);
+          }
+          this._control.handle(message);
+        },
         onState: (state, detail) => {
           if (state === 'live') {
             this._connection.send({ type: 'join' }); // presence + the control document
@@ -132,6 +148,7 @@ export class SimViewerWidget extends Widget {
       return;
     }
     window.removeEventListener('online', this._online);
+    this._controlDocument.dispose();
     this._connection.dispose();
     this._video.dispose();
     this._rewind.dispose();
@@ -195,6 +212,10 @@ export class SimViewerWidget extends Widget {
   private _online = () => this._connection.retryNow();
   private _view: SimView;
   private _control: ControlToolbar;
+  // data-road on the control row says which road presses take now (a test hook, and a hint).
+  private _controlDocument = new ControlDocumentLink(viaDocument => {
+    this._control.element.dataset.road = viaDocument ? 'document' : 'socket';
+  });
   private _rewind: LiveRewind;
   private _video: VideoExport;
   private _connection: SimConnection;

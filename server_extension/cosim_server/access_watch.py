@@ -1,14 +1,15 @@
 """Visitors lose their way in promptly, however their access to this server was taken away.
 
-JupyterHub's single-user auth caches the hub's answer about a token for minutes, and a viewer
-socket, once open, is never asked again. The Share dialog's revoke drops both itself
-(``cosim_server.shares``), but access also ends elsewhere: a share revoked through the hub's REST
-API or admin page, a visitor removed from a group the server is shared with, a group share
-revoked, a token revoked. Rather than trying to catch every such path in the hub, this server
-re-asks the hub, every ``interval`` seconds, about each visitor token it has seen within the auth
-cache's lifetime (the owner's are skipped): one hub request per active visitor per interval.
-A token the hub no longer lets in has its cached answer dropped (its next request is checked
-afresh and refused) and its user's viewer sockets closed.
+JupyterHub's single-user auth caches the hub's answer about a token for minutes, and a WebSocket
+(viewer, document, kernel), once open, is never asked again. The Share dialog's revoke drops
+both itself (``cosim_server.shares``), but access also ends elsewhere: a share revoked through
+the hub's REST API or admin page, a visitor removed from a group the server is shared with, a
+group share revoked, a token revoked. Rather than trying to catch every such path in the hub,
+this server re-asks the hub, every ``interval`` seconds, about each visitor token it has seen
+within the auth cache's lifetime (the owner's are skipped): one hub request per active visitor
+per interval. A token the hub no longer lets in has its cached answer dropped (its next request
+is checked afresh and refused) and every WebSocket of its user closed
+(``cosim_server.user_sockets``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyterhub.services.auth import check_scopes
-
-from cosim_protocol.sharing import CLOSE_ACCESS_REVOKED
 
 log = logging.getLogger("cosim_server.access_watch")
 
@@ -50,12 +49,12 @@ class AccessWatch:
     def __init__(
         self,
         interval: float,
-        close_user: Callable[[str], None],
+        close_user: Callable[[str], object],
         connected: Callable[[str], bool] = lambda user: False,
     ) -> None:
         self.interval = interval
         self._close_user = close_user
-        self._connected = connected  # whether a user has viewer sockets open (kept watched)
+        self._connected = connected  # whether a user has sockets open (kept watched)
         self._visitors: dict[tuple[str, str], _Visitor] = {}
         self._hub_auth: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -123,23 +122,3 @@ class AccessWatch:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-
-
-def _sockets_of(relays: Any, user: str) -> list[Any]:
-    return [
-        client
-        for relay in list(relays.relays.values())
-        for client in list(relay.clients)
-        if getattr(getattr(client, "current_user", None), "username", None) == user
-    ]
-
-
-def has_viewer_sockets(relays: Any, user: str) -> bool:
-    return bool(_sockets_of(relays, user))
-
-
-def close_viewer_sockets(relays: Any, user: str) -> None:
-    """Close ``user``'s viewer sockets on this server (``relays``: the server's RelayHub)."""
-    for client in _sockets_of(relays, user):
-        with contextlib.suppress(Exception):
-            client.close(CLOSE_ACCESS_REVOKED, "access revoked")

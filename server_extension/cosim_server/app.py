@@ -27,11 +27,14 @@ from . import (
     viewer,
 )
 from .access_watch import SETTING as ACCESS_WATCH_SETTING
-from .access_watch import AccessWatch, close_viewer_sockets, has_viewer_sockets
+from .access_watch import AccessWatch
 from .auth import SETTING as VIEW_ONLY_SETTING
 from .auth import ViewOnlyShares
 from .jobs_service import CoSimJobs, JobsService
 from .relay import RelayHub
+from .rtc_origin import guard_document_rooms
+from .user_sockets import SETTING as USER_SOCKETS_SETTING
+from .user_sockets import UserSockets
 
 # Each feature module exposes routes(); adding a feature is one line here.
 FEATURE_MODULES = {"status": status, "viewer": viewer, "snapshots": snapshots}
@@ -108,7 +111,8 @@ class CoSimServer(ExtensionApp):
         help="""Seconds between re-checks, with the hub, of each visitor active on this server
         (someone it is shared with). Access taken away outside the Share dialog (hub REST API,
         group membership, a group share, a revoked token) ends within this time: cached auth is
-        dropped and viewer sockets close. One hub request per active visitor per re-check.""",
+        dropped and every WebSocket of theirs closes (viewers, documents, kernels, terminals).
+        One hub request per active visitor per re-check.""",
     ).tag(config=True)
 
     @default("redis_url")
@@ -135,11 +139,9 @@ class CoSimServer(ExtensionApp):
         self.settings[user_content.PROXY_CSP_SETTING] = self.proxied_content_csp
         root = self.settings["server_root_dir"]
         self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
-        relays = self.cosim.relays
+        sockets = self.settings[USER_SOCKETS_SETTING] = UserSockets()
         self.settings[ACCESS_WATCH_SETTING] = AccessWatch(
-            self.access_recheck_s,
-            close_user=lambda user: close_viewer_sockets(relays, user),
-            connected=lambda user: has_viewer_sockets(relays, user),
+            self.access_recheck_s, close_user=sockets.close, connected=sockets.has_open
         )
         self.settings["cosim_jobs"] = JobsService(CoSimJobs(parent=self), root, self.redis_url)
         self.log.info("CoSim server extension loaded (features: %s)", ", ".join(FEATURE_MODULES))
@@ -167,6 +169,9 @@ class CoSimServer(ExtensionApp):
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
         self.settings[VIEW_ONLY_SETTING].start()
         self.settings[ACCESS_WATCH_SETTING].start()
+        collaboration = self._collaboration()
+        if collaboration is not None:  # view-only visitors cannot change documents in rooms
+            guard_document_rooms(collaboration.ywebsocket_server)
 
     async def stop_extension(self) -> None:
         if "cosim_jobs" in self.settings:

@@ -27,6 +27,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from cosim_protocol.sharing import VIEW_SCOPE
 
 from .access_watch import SETTING as ACCESS_WATCH_SETTING
+from .user_sockets import SETTING as USER_SOCKETS_SETTING
 
 SETTING = "cosim_view_only"
 REFRESH_S = 5.0
@@ -97,6 +98,9 @@ class CoSimHubAuthorizer(JupyterHubAuthorizer):
         watch = handler.settings.get(ACCESS_WATCH_SETTING)
         if watch is not None:  # a visitor: re-checked with the hub while they are active
             watch.seen(handler, user.username)
+        sockets = handler.settings.get(USER_SOCKETS_SETTING)
+        if sockets is not None:  # any WebSocket of theirs closes when their access ends
+            sockets.add(user.username, handler)
         if action == "read":
             return True
         shares = handler.settings.get(SETTING)

@@ -78,6 +78,15 @@ class ControlDoc:
         self.task: asyncio.Task[None] | None = None
         self.rtc: RtcLink | None = None
 
+    @property
+    def api_path(self) -> str:
+        """The file's path as Jupyter's APIs name it (relative to the server's root)."""
+        return self.path.relative_to(self.rooms.root).as_posix()
+
+    def message(self) -> dict[str, Any]:
+        """What viewers get: the document, and the file (a toolbar opens its RTC room)."""
+        return {"type": "control", "doc": self.doc, "file": self.api_path}
+
     def _stat(self) -> tuple[int, int] | None:
         try:
             st = self.path.stat()
@@ -180,25 +189,42 @@ class Rooms:
         if extension is None:
             return
 
-        async def edited(text: str) -> None:
+        async def edited(text: str, authors: list[str]) -> None:
+            # Credited to who sent the changes through the room; a write from outside that the
+            # room loaded has no author and counts as the file's owner's.
             async with doc.lock:
-                await self._written(doc, text.encode(), "the editor")
+                who, via = (", ".join(authors), "document") if authors else (None, "file")
+                await self._written(doc, text.encode(), "the editor", who, via)
 
-        api_path = doc.path.relative_to(self.root).as_posix()
+        async def pressed(change: Any, who: str) -> None:
+            # A toolbar's press queued in the room (credited to the sender of the update).
+            try:
+                await self.change(doc, change, who, "document")
+            except ControlError as err:
+                self.broadcast(doc.sim_id, {"type": "error", "message": str(err)})
+
+        def refused(user: str) -> None:
+            log.warning("CoSim control: %s refused: %s may not write", doc.path, user)
+            message = f"read-only: {user} may not control this sim ({doc.path.name})"
+            self.broadcast(doc.sim_id, {"type": "error", "message": message})
+
         doc.rtc = RtcLink(
-            extension, api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s
-        )
+            extension, doc.api_path, lambda: document_text(doc.doc), edited, self.edit_settle_s,
+            refused, pressed,
+        )  # fmt: skip
         await doc.rtc.attach()
 
-    async def change(self, doc: ControlDoc, change: Any, who: str) -> dict[str, Any]:
-        """Apply one change by ``who``; ``ControlError`` leaves everything as it was."""
+    async def change(self, doc: ControlDoc, change: Any, who: str, via: str) -> dict[str, Any]:
+        """Apply one change by ``who`` (through ``via``); ``ControlError`` leaves everything as
+        it was."""
         async with doc.lock:
             checked = check_change(change, doc.doc)
-            await self._commit(doc, checked, who)
+            await self._commit(doc, checked, who, via)
         return doc.doc
 
-    async def _commit(self, doc: ControlDoc, checked: dict[str, Any], who: str) -> None:
-        doc.doc = apply_change(doc.doc, checked, who, await self._sim_time(doc.sim_id), time.time())
+    async def _commit(self, doc: ControlDoc, checked: dict[str, Any], who: str, via: str) -> None:
+        sim_time = await self._sim_time(doc.sim_id)
+        doc.doc = apply_change(doc.doc, checked, who, sim_time, time.time(), via)
         doc.save()
         await self._publish(doc)
 
@@ -208,7 +234,7 @@ class Rooms:
             await self.redis.publish(Keys(namespace_user()).control(doc.sim_id), message)
         except (RedisError, OSError) as err:
             self.broadcast(doc.sim_id, {"type": "error", "message": f"Redis is unreachable: {err}"})
-        self.broadcast(doc.sim_id, {"type": "control", "doc": doc.doc})
+        self.broadcast(doc.sim_id, doc.message())
 
     async def _sim_time(self, sim_id: str) -> float | None:
         with contextlib.suppress(RedisError, OSError, ProtocolError):
@@ -247,11 +273,14 @@ class Rooms:
                         raw: bytes | None = doc.path.read_bytes()
                     except OSError:
                         raw = None  # deleted or unreadable: written back below
-                    await self._written(doc, raw, doc.path.name)
+                    await self._written(doc, raw, doc.path.name, None, "file")
 
-    async def _written(self, doc: ControlDoc, raw: bytes | None, source: str) -> None:
-        """A whole document written to the file or the room (call with ``doc.lock`` held):
-        applied as one change, or refused with a message and replaced by the last valid one."""
+    async def _written(
+        self, doc: ControlDoc, raw: bytes | None, source: str, who: str | None, via: str
+    ) -> None:
+        """A whole document written to the file or the room (call with ``doc.lock`` held) by
+        ``who`` (None: a write from outside, the owner's): applied as one change, or refused
+        with a message and replaced by the last valid one."""
         try:
             if raw is None:
                 raise OSError
@@ -269,7 +298,7 @@ class Rooms:
             self.broadcast(doc.sim_id, {"type": "error", "message": f"{doc.path.name}: {err}"})
             checked = {}
         if checked:
-            await self._commit(doc, checked, _file_owner())
+            await self._commit(doc, checked, who or _file_owner(), via)
         else:
             doc.save()  # the file always holds the last valid document
 
@@ -282,7 +311,9 @@ class Rooms:
             member.send_json({"type": "error", "message": err.message})
             return
         if doc is not None:
-            member.send_json({"type": "control", "doc": doc.doc})
+            # Only a member who may write opens the file's room to press through it (a
+            # read-only visitor's session would be refused: they press nowhere).
+            member.send_json({**doc.message(), "writable": member.can_write()})
 
     async def ws_message(self, member: Member, sim_id: str, command: dict[str, Any]) -> None:
         """``{"type": "control", "change": {...}}`` from a viewer; needs write permission."""
@@ -296,7 +327,7 @@ class Rooms:
             member.send_json({"type": "error", "message": "this sim has no control file"})
             return
         try:
-            await self.change(doc, command.get("change"), member.who)
+            await self.change(doc, command.get("change"), member.who, "socket")
         except ControlError as err:
             member.send_json({"type": "error", "message": str(err)})
 
@@ -336,7 +367,7 @@ class SimControlHandler(CoSimHandler):
     async def post(self, sim_id: str) -> None:
         doc = await open_for(self, _checked_sim_id(sim_id))
         with user_errors():
-            self.finish(await self.cosim.rooms.change(doc, self.read_json_body(), self.who))
+            self.finish(await self.cosim.rooms.change(doc, self.read_json_body(), self.who, "rest"))
 
     @property
     def who(self) -> str:

@@ -4,7 +4,8 @@ The browser cannot call the hub API itself (the hub's XSRF cookie lives under /h
 handlers call it with this server's own hub token, which the hub gives ``shares!user`` and the
 names of users and groups (``cosim_hub.sharing``). Only the owner manages shares: a visitor with
 access to the server must not be able to pass it on. A revoke takes effect at once here: the
-hub's cached answers about who may enter are dropped and the revoked user's viewer sockets close.
+hub's cached answers about who may enter are dropped and every socket of the revoked user closes
+(of a group's members: those the hub no longer lets in, asked at once).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from urllib.parse import quote, urlencode
 
 from cosim_protocol.sharing import VIEW_SCOPE
 
-from .access_watch import close_viewer_sockets
+from .access_watch import SETTING as ACCESS_WATCH_SETTING
 from .auth import refresh_soon
 from .base import CoSimError, CoSimHandler, fetch_hub_json
+from .user_sockets import SETTING as USER_SOCKETS_SETTING
 
 MAX_NAME = 255
 
@@ -61,13 +63,21 @@ class _SharesHandler(CoSimHandler):
         return f"{quote(_owner())}/{quote(_server_name())}"
 
     def forget_access(self, user: str | None = None) -> None:
-        """Drop cached hub answers (who may enter); with ``user``, close their viewer sockets."""
+        """Drop cached hub answers (who may enter); with ``user``, close all their sockets."""
         hub_auth = getattr(self.identity_provider, "hub_auth", None)
         cache = getattr(hub_auth, "cache", None)
         if cache is not None:
             cache.clear()
-        if user is not None:
-            close_viewer_sockets(self.cosim.relays, user)
+        sockets = self.settings.get(USER_SOCKETS_SETTING)
+        if user is not None and sockets is not None:
+            sockets.close(user)
+
+    async def recheck_visitors(self) -> None:
+        """Ask the hub about every active visitor now, shutting out those it no longer lets
+        in (a group's members, whom this server cannot list)."""
+        watch = self.settings.get(ACCESS_WATCH_SETTING)
+        if watch is not None:
+            await watch.check()
 
 
 def _items(reply: Any) -> list[Any]:
@@ -125,6 +135,10 @@ class SharesHandler(_SharesHandler):
             "POST", f"shares/{self.server_path}", {**target, **_scopes(view_only)}
         )
         await refresh_soon(self.settings)
+        sockets = self.settings.get(USER_SOCKETS_SETTING)
+        if view_only and sockets is not None:
+            # Open sockets were let in under the old share: a kernel socket would go on executing.
+            sockets.reconnect(user, group)
         self.finish({"shared": True, "kind": reply.get("kind"), "view_only": view_only})
 
     async def delete(self) -> None:
@@ -134,9 +148,9 @@ class SharesHandler(_SharesHandler):
             raise CoSimError(400, "give exactly one of ?user= or ?group=")
         await self._drop({"user": user} if user else {"group": group})
         await refresh_soon(self.settings)
-        # A group's members are not looked up here: the access watch (cosim_server.access_watch)
-        # shuts them out within its interval.
         self.forget_access(user)
+        if group is not None:
+            await self.recheck_visitors()
         self.finish({"revoked": True})
 
     async def _drop(self, target: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import re
 import socket
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -156,3 +157,17 @@ class HubClient:
     def open_lab(self, name: str | None = None) -> requests.Response:
         """Follow the OAuth dance into the user's server, as a browser does."""
         return self.request("GET", f"user/{name or self.user}/lab")
+
+    def open_shared(self, owner: str) -> requests.Response:
+        """Open a server shared with this user: the hub shows its "Authorize access" page on
+        the first visit, submitted here as the browser's button does."""
+        response = self.request("GET", f"user/{owner}/lab")
+        if "oauth2/authorize" not in response.url or response.status_code != 200:
+            return response
+        form = re.search(r'<form[^>]*action="([^"]*)"', response.text)
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', response.text))
+        scopes = re.findall(r'name="scopes"[^>]*value="([^"]*)"', response.text)
+        action = form.group(1).replace("&amp;", "&") if form else response.url
+        data: list[tuple[str, str]] = [(k, v) for k, v in fields.items() if k != "scopes"]
+        data += [("scopes", s) for s in scopes]
+        return self.session.post(urljoin(response.url, action), data=data, timeout=self.timeout)

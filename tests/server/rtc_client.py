@@ -9,7 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Doc, YMessageType, create_sync_message, create_update_message
+from pycrdt import (
+    Doc,
+    YMessageType,
+    YSyncMessageType,
+    create_sync_message,
+    create_update_message,
+)
 from pycrdt import handle_sync_message as handle_sync
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
@@ -43,6 +49,7 @@ class RoomClient:
         self._reader = asyncio.create_task(self._read())
         self.doc.observe(self._send_local)
         self._remote = False
+        self.replies = 0  # sync step 2 messages received: the server's answers to our step 1
 
     @classmethod
     async def join(
@@ -70,6 +77,13 @@ class RoomClient:
             f"ws://127.0.0.1:{port}{base_url}api/collaboration/room/"
             f"{file_format}:{file_type}:{session['fileId']}?sessionId={session['sessionId']}"
         )
+        return await cls.connect(url, headers, document_type)
+
+    @classmethod
+    async def connect(
+        cls, url: str, headers: dict[str, str], document_type: Callable[[Doc], Any]
+    ) -> RoomClient:
+        """Join the room at ``url`` (a session already opened) with ``headers`` (auth)."""
         request = HTTPRequest(url, headers=headers, connect_timeout=10, request_timeout=10)
         client = cls(await websocket_connect(request), document_type)
         client.ws.write_message(create_sync_message(client.doc), binary=True)
@@ -87,8 +101,19 @@ class RoomClient:
                     reply = handle_sync(message[1:], self.doc)
                 finally:
                     self._remote = False
+                if message[1] == YSyncMessageType.SYNC_STEP2:
+                    self.replies += 1
                 if reply is not None:
                     self.ws.write_message(reply, binary=True)
+
+    async def round_trip(self, timeout: float = 10.0) -> None:
+        """Ask the room for its state and wait for the answer: the room has then handled every
+        message this client sent before (it serves each client's messages in order)."""
+        seen = self.replies
+        self.ws.write_message(create_sync_message(self.doc), binary=True)
+        async with asyncio.timeout(timeout):
+            while self.replies == seen:
+                await asyncio.sleep(0.02)
 
     async def close(self) -> None:
         self.ws.close()

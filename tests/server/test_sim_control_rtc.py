@@ -18,8 +18,11 @@ from typing import Any
 
 import pytest
 from jupyter_ydoc import YUnicode
+from pycrdt import Array, Map
 from rtc_client import RoomClient, rtc_server_config
 from test_sim_control import SimThread, _control, _until
+
+from cosim_protocol.control import PRESSES, ROOM_SERVER_KEY, ROOM_STATE
 
 
 @pytest.fixture
@@ -93,6 +96,8 @@ async def test_an_edit_in_the_rtc_document_reaches_the_kernel_and_presses_show_l
     assert await _until(lambda: sim.viewer.paused)
     doc = await _control(jp_fetch, sim)
     assert doc["state"] == "paused" and doc["events"][-1]["what"] == "paused"
+    # It came through the room (who sent it: two different hub users in tests/hub).
+    assert doc["events"][-1]["via"] == "document"
     # The room saves the file (after jupyter-collaboration's save delay).
     assert await _until(lambda: _on_disk(jp_root_dir).get("state") == "paused")
 
@@ -141,3 +146,48 @@ async def test_a_contents_api_write_reaches_the_kernel_through_the_room(
     assert await _until(lambda: sim.viewer.paused)
     assert await _until(lambda: _parsed(editor).get("state") == "paused")
     assert (await _control(jp_fetch, sim))["state"] == "paused"
+
+
+def _server_listens(client: RoomClient) -> bool:
+    return bool(client.doc.get(ROOM_STATE, type=Map).get(ROOM_SERVER_KEY))
+
+
+async def _next_error(ws: Any) -> str:
+    """The next error message on a viewer socket (between the frames it carries)."""
+    deadline = time.monotonic() + 5
+    while True:
+        assert time.monotonic() < deadline, "no error message on the viewer socket"
+        message = await asyncio.wait_for(ws.read_message(), 5)
+        assert message is not None, "the viewer socket closed before the error came"
+        if isinstance(message, str) and json.loads(message)["type"] == "error":
+            return str(json.loads(message)["message"])
+
+
+async def test_presses_queued_in_the_room_all_apply_in_order_credited_to_their_sender(
+    jp_fetch: Any, jp_ws_fetch: Any, sim: SimThread, open_editor: OpenEditor
+) -> None:
+    """What the Lab toolbar does: each press is one entry in the room's press queue."""
+    ws = await jp_ws_fetch("cosim", "api", "sims", sim.viewer.sim_id, "ws")
+    ws.write_message(json.dumps({"type": "join"}))
+    first = await open_editor(sim)
+    second = await open_editor(sim)
+    for client in (first, second):
+        assert await _until(lambda c=client: _server_listens(c))  # type: ignore[misc]
+    first.doc.get(PRESSES, type=Array).append(json.dumps({"state": "paused"}))
+    assert await _until(lambda: sim.viewer.paused)
+    frames = len(sim.trajectory)
+    # Two people at the same moment: two steps and a seed, all applied, none lost.
+    first.doc.get(PRESSES, type=Array).append(json.dumps({"step": 1}))
+    second.doc.get(PRESSES, type=Array).extend([json.dumps({"step": 1}), json.dumps({"seed": 5})])
+    assert await _until(lambda: len(sim.trajectory) == frames + 2)
+    doc = await _control(jp_fetch, sim)
+    assert doc["seed"] == 5 and doc["step"] == 2 and doc["state"] == "paused"
+    assert [e["via"] for e in doc["events"][-4:]] == ["document"] * 4
+    # The queue is emptied once taken, and the text shows the result.
+    assert await _until(lambda: len(first.doc.get(PRESSES, type=Array)) == 0)
+    assert await _until(lambda: _parsed(second).get("seed") == 5)
+    # An invalid press is refused with the field's range, and changes nothing.
+    first.doc.get(PRESSES, type=Array).append(json.dumps({"speed": 1000}))
+    assert "speed must be in [0, 100]" in await _next_error(ws)
+    assert (await _control(jp_fetch, sim))["speed"] == doc["speed"]
+    ws.close()

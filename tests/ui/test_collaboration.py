@@ -107,6 +107,17 @@ def _side_by_side(left: bytes, right: bytes, out: Path) -> None:
     joined.save(out)
 
 
+def _group_with_member(stack: CoSimStack, member: str) -> tuple[str, HubClient]:
+    """A new hub group (made by the admin) holding one new user, ``member``."""
+    group = f"lab-{secrets.token_hex(3)}"
+    client, _ = stack.new_user(member)
+    admin = stack.admin_client()
+    assert admin.api("POST", f"groups/{group}").status_code == 201
+    added = admin.api("POST", f"groups/{group}/users", json={"users": [member]})
+    assert added.status_code == 200, added.text
+    return group, client
+
+
 def test_share_watch_steer_and_revoke_in_two_browsers(
     cosim_stack: CoSimStack, cosim_browser: Any, cosim_artifacts: Path
 ) -> None:
@@ -120,14 +131,27 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
     contexts = [cosim_browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
     page_a, page_b = (ctx.new_page() for ctx in contexts)
     try:
-        # alice shares with bob from Lab's Share dialog.
+        # alice shares with bob from Lab's Share dialog...
+        group, carol = _group_with_member(cosim_stack, f"carol{tag}")
         hub_login(page_a, cosim_stack, a, alice_pw)
         _open_lab(page_a, cosim_stack, a, notebook)
         page_a.locator("#cosim-share-button").click()
         page_a.locator(".cosim-Share-who").select_option(f"user:{b}")
         page_a.locator(".cosim-Share-addButton").click()
-        page_a.locator(f".cosim-Share-item[data-name='{b}']").wait_for(timeout=30_000)
+        bob_item = page_a.locator(f".cosim-Share-item[data-kind='user'][data-name='{b}']")
+        bob_item.wait_for(timeout=30_000)
+        # ...and with a group: carol, a member, may enter; revoked there, she may not.
+        page_a.locator(".cosim-Share-who").select_option(f"group:{group}")
+        page_a.locator(".cosim-Share-addButton").click()
+        group_item = page_a.locator(f".cosim-Share-item[data-kind='group'][data-name='{group}']")
+        group_item.filter(has_text="can edit").wait_for(timeout=30_000)
         page_a.screenshot(path=str(cosim_artifacts / "collab-share-dialog.png"))
+        assert carol.open_shared(a).status_code == 200
+        assert carol.request("GET", f"user/{a}/api/contents").status_code == 200
+        group_item.locator(".cosim-Share-revoke").click()
+        group_item.wait_for(state="detached", timeout=30_000)
+        gone = carol.request("GET", f"user/{a}/api/contents", allow_redirects=False)
+        assert gone.status_code == 403
         page_a.get_by_role("button", name="Done").click()
 
         # alice runs the unchanged loop; her viewer shows the control row.
@@ -155,6 +179,9 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         n1, t1 = _latest(alice, sim_id)
         assert n1 > n0 and 0.5 < t1 - t0 < 1.5, (t0, t1)
 
+        # bob's toolbar presses through sim-control.json's RTC document once the server takes
+        # presses from it (until then, over his viewer socket).
+        page_b.locator(".cosim-Control[data-road='document']").first.wait_for(timeout=30_000)
         # bob pauses: alice's kernel's sim time stops within 1 s.
         # The press's own moment, taken in bob's page (Playwright's click adds its own waits).
         pressed = page_b.evaluate(
@@ -166,6 +193,10 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
         assert last.wall_time - pressed < 1.0, f"frames went on {last.wall_time - pressed:.2f} s"
         status = page_a.locator(".cosim-Control-status").first
         status.filter(has_text=f"{b} paused at t = ").wait_for(timeout=10_000)
+        # It went toolbar -> the RTC document -> the server's observer, credited to bob.
+        control = alice.request("GET", f"user/{a}/cosim/api/sims/{sim_id}/control").json()
+        event = control["events"][-1]
+        assert (event["who"], event["what"], event["via"]) == (b, "paused", "document"), event
 
         # bob steps three times: exactly three more frames.
         frames, _ = _latest(alice, sim_id)
@@ -191,10 +222,8 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
 
         # alice revokes bob in the dialog: his viewer ends, his next request is refused.
         page_a.locator("#cosim-share-button").click()
-        page_a.locator(f".cosim-Share-item[data-name='{b}'] .cosim-Share-revoke").click()
-        page_a.locator(f".cosim-Share-item[data-name='{b}']").wait_for(
-            state="detached", timeout=30_000
-        )
+        bob_item.locator(".cosim-Share-revoke").click()
+        bob_item.wait_for(state="detached", timeout=30_000)
         page_a.get_by_role("button", name="Done").click()
         page_b.wait_for_function(
             f"() => document.querySelector(\".cosim-Viewer[data-sim-id='{sim_id}']\")"

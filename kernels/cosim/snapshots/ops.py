@@ -7,12 +7,14 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from . import statindex
 from .datasets import dataset_paths, reference
 from .envlock import environment_lock
 from .startup_files import is_startup_file
@@ -25,7 +27,7 @@ from .store import (
     disk_error,
     sha256_file,
 )
-from .walk import jupyter_state_matcher, walk
+from .walk import ignore_lines, ignore_matcher, ignore_spec_of, jupyter_state_matcher, walk
 
 DEFAULT_DATA_THRESHOLD = 50 * 1024 * 1024
 WORKERS = min(8, (os.cpu_count() or 2) * 2)
@@ -45,41 +47,62 @@ def _scan(
     store: SnapshotStore, data_threshold: int, *, store_blobs: bool = False
 ) -> dict[str, Any]:
     """The workspace as manifest entries, hashing only files whose stat changed (the index).
-    With ``store_blobs`` new content is also stored, in the same read of the file."""
+    With ``store_blobs`` new content is also stored, in the same read of the file, and the
+    result carries the next index under ``_index`` (bytes) for ``create`` to write."""
+    workspace = store.workspace
+    datasets = dataset_paths(workspace)
+    lines = ignore_lines(workspace)
+    rules = statindex.rules_key(lines, datasets)
     index = store.read_index()
+    # Before the walk: what changes from here on may share an mtime with what the walk saw.
+    started = statindex.fs_clock_ns(store.root) if store_blobs else 0
+    tree = statindex.scan_tree(
+        workspace, lambda: ignore_matcher(ignore_spec_of(lines)), datasets,
+        index.get("dirs"), trust_listings=index.get("rules") == rules,
+    )  # fmt: skip
     files: list[dict[str, Any]] = []
     data_refs: list[dict[str, Any]] = []
     dirs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    to_hash: list[dict[str, Any]] = []
-    datasets = dataset_paths(store.workspace)
     references: list[dict[str, Any]] = []
-    for entry in walk(store.workspace, datasets):
-        if entry.kind == "reference":
-            references.append(reference(store.workspace, entry.path, *datasets[entry.path]))
-        elif entry.kind == "dir":
-            dirs.append({"path": entry.path, "mode": entry.mode})
-        elif entry.kind == "skipped":
-            skipped.append({"path": entry.path, "reason": entry.reason})
-        else:
-            key = [entry.size, entry.mtime_ns, entry.inode]
-            cached = index.get(entry.path)
-            is_data = entry.size > data_threshold
-            # index: size, mtime, inode, sha256, whether a blob holds the content (not a data ref)
-            fresh = cached is not None and cached[:3] == key and (is_data or cached[4:5] == [True])
-            digest = cached[3] if fresh and cached else None
-            record = {"path": entry.path, "mode": entry.mode, "size": entry.size, "sha256": digest,
-                      "_key": key}  # fmt: skip
+    to_hash: list[dict[str, Any]] = []
+    in_order: list[dict[str, Any]] = []  # files and data refs in walk order (the next index)
+    # Per entry: False for a file whose key in the index did not match (what the next index
+    # must write anew), True for the rest.
+    matched: list[bool] = []
+    imode = stat.S_IMODE
+    for kind, path, st, c in tree.entries:
+        if kind == statindex.FILE:
+            size = st.st_size
+            is_data = size > data_threshold
+            # c: the index's size, mtime, inode, ctime, sha256, whether a blob holds it
+            digest = (
+                c[4]
+                if c is not None and c[1] == st.st_mtime_ns and c[0] == size
+                and c[2] == st.st_ino and c[3] == st.st_ctime_ns and (is_data or c[5] is True)
+                else None
+            )  # fmt: skip
+            record = {"path": path, "mode": imode(st.st_mode), "size": size, "sha256": digest}
             (data_refs if is_data else files).append(record)
+            in_order.append(record)
+            matched.append(digest is not None)
             if digest is None:
                 to_hash.append(record)
+            continue
+        matched.append(True)
+        if kind == statindex.DIR:
+            dirs.append({"path": path, "mode": imode(st.st_mode)})
+        elif kind == statindex.REFERENCE:
+            references.append(reference(workspace, path, *datasets[path]))
+        else:
+            skipped.append({"path": path, "reason": statindex.SKIP_REASONS[kind]})
     pack = store.new_pack() if store_blobs else None
 
     def work(batch: list[dict[str, Any]]) -> int:
         """Hash a batch of files and store the new content: bytes added to the store."""
         added = 0
         for record in batch:
-            path = store.workspace / record["path"]
+            path = workspace / record["path"]
             store_it = pack is not None and record["size"] <= data_threshold
             if record["size"] > SMALL_FILE:  # streamed to a blob file of its own
                 record["sha256"] = digest = sha256_file(path)
@@ -93,18 +116,66 @@ def _scan(
 
     batches = [to_hash[i : i + BATCH] for i in range(0, len(to_hash), BATCH)]
     try:
-        with ThreadPoolExecutor(WORKERS) as pool:  # hashlib, zstd and file reads release the GIL
-            added = sum(pool.map(work, batches))
+        if len(batches) <= 1:  # a thread pool's start costs more than one batch
+            added = sum(map(work, batches))
+        else:
+            with ThreadPoolExecutor(WORKERS) as pool:  # hashlib, zstd, reads release the GIL
+                added = sum(pool.map(work, batches))
         if pack is not None:
             store.commit_pack(pack)
     except BaseException:
         if pack is not None:
             pack.abort()
         raise
-    new_index = {r["path"]: [*r.pop("_key"), r["sha256"], True] for r in files}
-    new_index.update({r["path"]: [*r.pop("_key"), r["sha256"], False] for r in data_refs})
-    return {"files": files, "dirs": dirs, "data_refs": data_refs, "datasets": references,
-            "skipped": skipped, "_index": new_index, "_added": added}  # fmt: skip
+    result: dict[str, Any] = {
+        "files": files, "dirs": dirs, "data_refs": data_refs, "datasets": references,
+        "skipped": skipped, "_added": added,
+    }  # fmt: skip
+    if store_blobs:
+        result["_index"] = _next_index(rules, tree, started, in_order, matched, data_threshold)
+    return result
+
+
+def _next_index(
+    rules: str,
+    tree: statindex.Tree,
+    started: int,
+    in_order: list[dict[str, Any]],
+    matched: list[bool],
+    data_threshold: int,
+) -> bytes:
+    """The index for the next scan: each folder's stat and entries, each file's stat key and
+    hash (and whether a blob holds it: data references have none); racy entries are stored
+    with an mtime that matches nothing, so that they are checked again. A folder listed from
+    the index whose files all matched their keys keeps its keys as they were (a key that
+    matched was not racy then, so it is not now)."""
+    racy_from = started - statindex.RACY_MARGIN_NS
+    never = statindex.NEVER
+    entries = tree.entries
+    record_at = 0  # in_order holds the file entries' records, in entry order
+    start = 0
+    for folder, (end, old_keys) in zip(tree.dirs.values(), tree.spans, strict=True):
+        if folder[statindex.MTIME] >= racy_from:
+            folder[statindex.MTIME] = never
+        kinds = folder[statindex.KINDS]
+        files_here = kinds.count(statindex.FILE)
+        if old_keys is not None and all(matched[start:end]):
+            folder.append(old_keys)
+        else:
+            keys: list[Any] = []
+            records = iter(in_order[record_at : record_at + files_here])
+            for kind, (_, _, st, _) in zip(kinds, entries[start:end], strict=True):
+                if kind != statindex.FILE:
+                    keys.append(None)
+                    continue
+                r = next(records)
+                mtime = st.st_mtime_ns
+                keys.append([st.st_size, mtime if mtime < racy_from else never, st.st_ino,
+                             st.st_ctime_ns, r["sha256"], r["size"] <= data_threshold])  # fmt: skip
+            folder.append(keys)
+        record_at += files_here
+        start = end
+    return statindex.dump(rules, tree.dirs)
 
 
 def create(
@@ -119,17 +190,23 @@ def create(
     store = SnapshotStore(workspace)
     try:
         with store.locked():
-            with ThreadPoolExecutor(1) as side:  # the environment lock is mostly Python: overlap it
-                environment = side.submit(_store_environment, store)
+            cached_env = _cached_environment(store)
+            if cached_env is not None:  # no package changed: no thread to start
                 scan = _scan(store, data_threshold, store_blobs=True)
-                env_digest, env_size, env_added = environment.result()
+                env_digest, env_size, env_added = cached_env
+            else:
+                with ThreadPoolExecutor(1) as side:  # the lock is mostly Python: overlap it
+                    environment = side.submit(_store_environment, store)
+                    scan = _scan(store, data_threshold, store_blobs=True)
+                    env_digest, env_size, env_added = environment.result()
             index, added = scan.pop("_index"), scan.pop("_added")
             # Files whose hash came from the index were in the last snapshot, so their blobs
             # exist (gc keeps every referenced blob): only artifacts may need storing here.
             sources = _artifact_sources(store, artifacts or [], scan)
             missing = {d: p for p, d in sources if not store.has_blob(d)}
-            with ThreadPoolExecutor(WORKERS) as pool:
-                added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
+            if missing:
+                with ThreadPoolExecutor(WORKERS) as pool:
+                    added += sum(pool.map(lambda d: store.put_file(missing[d], d), missing))
             added += env_added
             store.sync()  # the folders of blob files written above; packs are durable already
             ids = store.ids()
@@ -156,15 +233,28 @@ def _environment_fingerprint() -> list[float]:
     return sorted(os.stat(p).st_mtime for p in places if os.path.exists(p))
 
 
+def _cached_environment(store: SnapshotStore) -> tuple[str, int, int] | None:
+    """The last environment lock's blob (digest, size, 0 bytes added) while no package changed:
+    collecting it costs far more than the rest of a small snapshot."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, SnapshotError):
+        cached = json.loads((store.root / "environment-cache.json").read_text())
+        digest = cached["sha256"]
+        # The lock is stored as a blob file: checking for it needs no pack index.
+        if cached["fingerprint"] == _environment_fingerprint() and (
+            store.blob_path(digest).is_file() or store.has_blob(digest)
+        ):
+            return digest, int(cached["size"]), 0
+    return None
+
+
 def _store_environment(store: SnapshotStore) -> tuple[str, int, int]:
     """The environment lock's blob (digest, size, bytes added), reusing the last one while no
-    package changed: collecting it costs far more than the rest of a small snapshot."""
+    package changed."""
     cache_path = store.root / "environment-cache.json"
     fingerprint = _environment_fingerprint()
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        cached = json.loads(cache_path.read_text())
-        if cached["fingerprint"] == fingerprint and store.has_blob(cached["sha256"]):
-            return cached["sha256"], cached["size"], 0
+    cached = _cached_environment(store)
+    if cached is not None:
+        return cached
     lock = json.dumps(environment_lock(), sort_keys=True).encode()
     digest = hashlib.sha256(lock).hexdigest()
     added = 0

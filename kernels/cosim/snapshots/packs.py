@@ -85,18 +85,24 @@ class PackReader:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._where: dict[str, tuple[str, int, int]] | None = None
+        # Each committed pack's id and index, oldest name first (the first holder wins): one
+        # dict per pack as parsed, no merged table (building one cost more than a small
+        # snapshot's scan once the packs held 10k blobs).
+        self._packs: list[tuple[str, dict[str, list[int]]]] | None = None
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _load(self) -> dict[str, tuple[str, int, int]]:
-        if self._where is None:
-            where: dict[str, tuple[str, int, int]] = {}
-            for pack_id, entries in self.indexes().items():
-                for digest, (offset, length) in entries.items():
-                    where.setdefault(digest, (pack_id, offset, length))
-            self._where = where
-        return self._where
+    def _load(self) -> list[tuple[str, dict[str, list[int]]]]:
+        if self._packs is None:
+            self._packs = list(self.indexes().items())
+        return self._packs
+
+    def _find(self, digest: str) -> tuple[str, list[int]] | None:
+        for pack_id, entries in self._load():
+            where = entries.get(digest)
+            if where is not None:
+                return pack_id, where
+        return None
 
     def indexes(self) -> dict[str, dict[str, list[int]]]:
         """Every committed pack's index, by pack id (unreadable ones are skipped)."""
@@ -110,26 +116,28 @@ class PackReader:
     def invalidate(self) -> None:
         """Forget what was loaded: packs were added or removed."""
         with self._lock:
-            self._where = None
+            self._packs = None
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
 
     def add(self, pack_id: str, entries: dict[str, list[int]]) -> None:
         """Record a pack this process just committed, without re-reading every index."""
-        where = self._load()
-        for digest, (offset, length) in entries.items():
-            where.setdefault(digest, (pack_id, offset, length))
+        self._load().append((pack_id, entries))
 
     def __contains__(self, digest: str) -> bool:
-        return digest in self._load()
+        return self._find(digest) is not None
 
     def read(self, digest: str) -> bytes | None:
         """The compressed bytes of a packed blob, or None when no pack holds it."""
-        found = self._load().get(digest)
+        found = self._find(digest)
         if found is None:
             return None
-        pack_id, offset, length = found
+        pack_id, where = found
+        try:
+            offset, length = (int(n) for n in where)
+        except (TypeError, ValueError):
+            raise OSError(f"pack {pack_id} has a malformed index entry") from None
         with self._lock:
             fd = self._fds.get(pack_id)
             if fd is None:

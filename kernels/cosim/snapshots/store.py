@@ -5,7 +5,7 @@ Layout::
     blobs/ab/abcdef...      zstd-compressed contents of large files, named by the raw bytes' sha256
     packs/<id>.pack, .idx   small files' compressed contents, many per pack (see packs.py)
     manifests/<id>.json     one per snapshot, written last (a snapshot exists iff its manifest does)
-    index.json              path -> (size, mtime_ns, inode, sha256): only changed files are hashed
+    index.json              what the last snapshot saw (statindex.py): only changed files are read
     lock                    flock: one writer at a time, others wait their turn
 
 Every write goes to a temp file in the same directory, is fsynced, then renamed into place, so a
@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import zstandard
 
+from . import statindex
 from .packs import PackReader, PackWriter, fsync_dir
 
 STORE_DIR = Path(".cosim") / "snapshots"
@@ -265,14 +266,15 @@ class SnapshotStore:
         return matches[0]
 
     # -- index --------------------------------------------------------------------------------
-    def read_index(self) -> dict[str, list[Any]]:
+    def read_index(self) -> dict[str, Any]:
+        """The stat index (``statindex.py``); empty when missing, old or unreadable."""
         try:
-            return dict(json.loads((self.root / "index.json").read_text()))
-        except (FileNotFoundError, ValueError):
+            return statindex.load((self.root / "index.json").read_bytes())
+        except OSError:
             return {}
 
-    def write_index(self, index: dict[str, list[Any]]) -> None:
-        atomic_write(self.root / "index.json", json.dumps(index).encode(), durable=False)
+    def write_index(self, data: bytes) -> None:
+        atomic_write(self.root / "index.json", data, durable=False)
 
 
 def extract_verified(compressed: IO[bytes], digest: str, size: int, out: IO[bytes]) -> None:

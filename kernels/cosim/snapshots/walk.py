@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from collections.abc import Callable, Collection, Iterator
-from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
 import pathspec
+
+from .statindex import DIR, FILE, REFERENCE, SKIP_REASONS, scan_tree
 
 # Jupyter's and Lab's own state: the RTC database and session list, Lab workspaces, checkpoints.
 # The running server holds these open; a snapshot of them buries the real change in JSON noise and
@@ -54,11 +54,20 @@ class Entry(NamedTuple):  # a tuple: a frozen dataclass cost more than the stat 
     reason: str = ""
 
 
-def ignore_spec(workspace: Path) -> pathspec.PathSpec:
+def ignore_lines(workspace: Path) -> list[str]:
+    """The ignore rules in force: the defaults, then the workspace's ``.cosimignore``."""
     lines = list(DEFAULT_IGNORES)
     custom = workspace / ".cosimignore"
     if custom.is_file():
         lines += custom.read_text(errors="replace").splitlines()
+    return lines
+
+
+def ignore_spec(workspace: Path) -> pathspec.PathSpec:
+    return ignore_spec_of(ignore_lines(workspace))
+
+
+def ignore_spec_of(lines: list[str]) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitwildmatch", lines)
 
 
@@ -93,31 +102,14 @@ def walk(workspace: Path, references: Collection[str] = ()) -> Iterator[Entry]:
     """Files and directories of the workspace, sorted, ignored ones left out. Links, devices and
     sockets are reported as skipped: a snapshot holds only regular files and directories.
     Paths in ``references`` (datasets) are reported as such and never entered."""
-    ignored = ignore_matcher(ignore_spec(workspace))
-    root = str(workspace)
-    by_name = attrgetter("name")
-
-    def visit(rel: str) -> Iterator[Entry]:
-        with os.scandir(f"{root}/{rel}" if rel else root) as it:
-            entries = sorted(it, key=by_name)
-        prefix = f"{rel}/" if rel else ""
-        for entry in entries:
-            path = prefix + entry.name
-            st = entry.stat(follow_symlinks=False)
-            if path in references:
-                yield Entry(path, "reference", stat.S_IMODE(st.st_mode))
-            elif stat.S_ISDIR(st.st_mode):
-                if ignored(path + "/"):
-                    continue
-                yield Entry(path, "dir", stat.S_IMODE(st.st_mode))
-                yield from visit(path)
-            elif ignored(path):
-                continue
-            elif stat.S_ISREG(st.st_mode):
-                yield Entry(path, "file", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns,
-                            st.st_ino)  # fmt: skip
-            else:
-                kind = "symlink" if stat.S_ISLNK(st.st_mode) else "special file"
-                yield Entry(path, "skipped", 0, reason=kind)
-
-    yield from visit("")
+    tree = scan_tree(workspace, lambda: ignore_matcher(ignore_spec(workspace)), references)
+    for kind, path, st, _ in tree.entries:
+        mode = stat.S_IMODE(st.st_mode)
+        if kind == FILE:
+            yield Entry(path, "file", mode, st.st_size, st.st_mtime_ns, st.st_ino)
+        elif kind == DIR:
+            yield Entry(path, "dir", mode)
+        elif kind == REFERENCE:
+            yield Entry(path, "reference", mode)
+        else:
+            yield Entry(path, "skipped", 0, reason=SKIP_REASONS[kind])

@@ -9,6 +9,9 @@ export const SPEED_MAX = 100;
 export const MAX_INCREMENT = 1000;
 export const MAX_EVENTS = 50;
 export const MAX_PARAMS = 64;
+export const PRESSES = 'cosim:presses';
+export const ROOM_STATE = 'cosim:control';
+export const ROOM_SERVER_KEY = 'server';
 
 export type ControlState = 'running' | 'paused';
 
@@ -24,6 +27,8 @@ export interface IControlEvent {
   what: string;
   sim_time?: number | null;
   wall_time: number;
+  /** The road the change took: the RTC room, a viewer socket, REST, an outside write. */
+  via?: 'document' | 'socket' | 'rest' | 'file';
 }
 
 /** A change a viewer sends: fields to set, and `step` / `reset` as increments. */

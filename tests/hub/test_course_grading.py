@@ -281,6 +281,12 @@ def test_manual_grading_snapshot_and_changes(
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["version"] > snap_body["version"]
     assert ada_row()["score"] == 4.0
+
+    def feedback_says(text: str) -> bool:
+        assert _api(ada, "POST", f"{course}/assignments/hw2/feedback").status_code == 200
+        return text in json.dumps(_get(ada, f"courses/{course}/hw2/feedback/hw2.html"))
+
+    assert wait_for(lambda: feedback_says("4.0 / 4.0"), 60, interval=0.5)
     book = _api(prof, "GET", f"{course}/gradebook").json()
     assert {(r["assignment"], r["student_id"]): r["score"] for r in book["rows"]}[
         ("hw2", ada.user)

@@ -292,6 +292,15 @@ class GradingFlow:
         tmp.write_text(json.dumps(record))
         tmp.replace(path)
 
+    def _refeedback(self, course_id: str, assignment: str, student: str) -> None:
+        from .exchange import write_tree
+
+        try:
+            folder = self.grader(course_id).feedback(assignment, student)
+            write_tree(self.exchange.feedback(course_id, assignment, student), _files_of(folder))
+        except Exception:  # the scores stand; only the feedback file is behind
+            app_log.exception("feedback for %s/%s/%s failed", course_id, assignment, student)
+
     # -- manual grading (formgrader on a copy; cosim_protocol.formgrader) -------------------------
 
     async def snapshot(self, course_id: str, assignment: str) -> dict[str, Any]:
@@ -318,6 +327,9 @@ class GradingFlow:
                 record |= {k: scores[k] for k in ("score", "raw_score", "max_score", "penalty")}
                 record |= {"cells": scores["cells"], "manually_graded": True}
                 self._write_result(course_id, assignment, student, record)
+                # The student's feedback says the new scores too; on the queue, not in this
+                # request (a whole class's feedback takes a while).
+                self._worker.submit(self._refeedback, course_id, assignment, student)
             return version
 
         version: int = await asyncio.get_running_loop().run_in_executor(None, apply)

@@ -302,6 +302,13 @@ class CourseGrader:
         finally:
             _RUN.reset(token)
 
+    def feedback(self, assignment: str, student: str) -> Path:
+        """Generate a graded submission's feedback again (its scores changed by hand)."""
+        with NBGRADER_TURN.held():
+            result = self._api().generate_feedback(assignment, student)
+        self._check(result, f"feedback for {student}")
+        return self.feedback_dir(assignment, student)
+
     def scores(self, assignment: str, student: str) -> dict[str, Any]:
         with NBGRADER_TURN.held():
             return self._scores(assignment, student)

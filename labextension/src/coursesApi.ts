@@ -144,3 +144,37 @@ export function runAction(
     body: JSON.stringify(path ? { path, ...settings } : settings)
   });
 }
+
+/** What opening formgrader or sending its grades answers (cosim_protocol.formgrader). */
+export interface IFormgraderReply {
+  action: 'open' | 'send';
+  /** open: formgrader's gradebook page of the assignment, on this server. */
+  url?: string;
+  /** send: how many manual changes the course's gradebook took. */
+  applied?: number;
+  version?: number;
+}
+
+/**
+ * Manual grading with nbgrader's formgrader on a copy of the course's grading state (staff):
+ * `open` fetches the assignment's snapshot and points formgrader at it; `send` sends the grades
+ * given in formgrader since then (409 when someone else graded the same cell meanwhile).
+ */
+export function formgrader(
+  course: string,
+  assignment: string,
+  action: 'open' | 'send',
+  discard = false
+): Promise<IFormgraderReply> {
+  const url = URLExt.join(
+    'courses',
+    encodeURIComponent(course),
+    'formgrader',
+    encodeURIComponent(assignment),
+    action
+  );
+  return requestAPI<IFormgraderReply>(url, {
+    method: 'POST',
+    body: JSON.stringify({ discard })
+  });
+}

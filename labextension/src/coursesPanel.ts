@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import {
   AssignmentAction,
+  formgrader,
   getGradebook,
   IActionReply,
   IAssignment,
@@ -68,6 +69,9 @@ const STAFF_ACTIONS: [AssignmentAction, string, string][] = [
   ['grade', 'Grade', 'Autograde every new submission in the grading sandbox (nbgrader)'],
   ['return', 'Return', 'Send courses/<course>/feedback/<assignment>/<student>/ to each student']
 ];
+const FORMGRADER_HELP =
+  'Grade by hand in nbgrader’s formgrader, on a copy of this assignment’s grades';
+const SEND_HELP = 'Send the grades given in formgrader to the course’s gradebook';
 const STUDENT_ACTIONS: [AssignmentAction, string, string][] = [
   ['fetch', 'Fetch', 'Copy the assignment into courses/<course>/<assignment>/ (keeps your edits)'],
   ['submit', 'Submit', 'Hand in courses/<course>/<assignment>/'],
@@ -192,6 +196,13 @@ export class CoursesPanel extends Widget {
         node.onclick = () => void this._run(course.id, assignment.name, action);
         item.appendChild(node);
       }
+      if (staff && assignment.autograded) {
+        const open = button('formgrader', 'Formgrader', FORMGRADER_HELP);
+        open.onclick = () => void this._formgrader(course.id, assignment.name, 'open');
+        const send = button('sendGrades', 'Send grades', SEND_HELP);
+        send.onclick = () => void this._formgrader(course.id, assignment.name, 'send');
+        item.append(open, send);
+      }
       list.appendChild(item);
     }
     if (assignments.length === 0) {
@@ -276,6 +287,32 @@ export class CoursesPanel extends Widget {
     // Say what happened only once the list shows it, so the panel never reports ahead of itself.
     await this.refresh();
     this._say(message);
+  }
+
+  /** formgrader on a copy: open it in a new tab, or send the grades given there. */
+  private async _formgrader(
+    course: string,
+    assignment: string,
+    action: 'open' | 'send'
+  ): Promise<void> {
+    this._say(`${action === 'open' ? 'formgrader' : 'sending grades'}: ${assignment} …`);
+    // Opened now, while the click still counts as the user's: browsers block later pop-ups.
+    const tab = action === 'open' ? window.open('', '_blank') : null;
+    try {
+      const reply = await formgrader(course, assignment, action);
+      if (action === 'open') {
+        if (tab && reply.url) {
+          tab.location.href = reply.url;
+        }
+        this._say(`formgrader shows a copy of ${assignment}: grade there, then Send grades.`);
+        return;
+      }
+      await this.refresh();
+      this._say(`Sent ${reply.applied ?? 0} manual grades of ${assignment}.`);
+    } catch (error) {
+      tab?.close();
+      this._say(errorText(error), true);
+    }
   }
 
   private _say(text: string, error = false): void {

@@ -17,6 +17,7 @@ from . import (
     control,
     costguard,
     courses,
+    formgrading,
     job_results,
     jobs,
     shares,
@@ -42,6 +43,7 @@ FEATURE_MODULES["jobs"] = jobs
 FEATURE_MODULES["job_results"] = job_results
 FEATURE_MODULES["costguard"] = costguard
 FEATURE_MODULES["courses"] = courses
+FEATURE_MODULES["formgrading"] = formgrading
 FEATURE_MODULES["control"] = control
 FEATURE_MODULES["shares"] = shares
 
@@ -153,6 +155,8 @@ class CoSimServer(ExtensionApp):
         for module in FEATURE_MODULES.values():
             self.handlers.extend(module.routes())
         self.handlers.extend(user_content.routes())
+        if self.serverapp is not None:  # formgrader's unsandboxed steps: 403 (see formgrading)
+            formgrading.refuse_formgrader_steps(self.serverapp.web_app)
 
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         super()._link_jupyter_server_extension(serverapp)

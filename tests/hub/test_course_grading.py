@@ -192,3 +192,157 @@ def test_release_collect_autograde_gradebook_and_deadline(
     late_row = {r["student_id"]: r for r in csv.DictReader(io.StringIO(csv_text))}[bob.user]
     assert late_row["timestamp"] > late_row["duedate"], late_row
     assert {r["student"]: r["score"] for r in _my_rows(prof, course)}[ada.user] == 4.0
+
+
+@pytest.fixture(scope="module")
+def graded_hw2(klass: dict[str, HubClient]) -> str:
+    """hw2 released, ada's wrong answer (1 of 4) submitted and autograded: the course id."""
+    prof, ada = klass["prof"], klass["ada"]
+    course = f"gr{prof.user[len('prof') :]}"
+    _put(prof, "hw2/hw2.ipynb", source_notebook())
+    resp = _api(prof, "POST", f"{course}/assignments/hw2/release", path="hw2")
+    assert resp.status_code == 200, resp.text
+    assert _api(ada, "POST", f"{course}/assignments/hw2/fetch").status_code == 200
+    released = nbformat.from_dict(_get(ada, f"courses/{course}/hw2/hw2.ipynb"))
+    _put(ada, f"courses/{course}/hw2/hw2.ipynb", answered(released, WRONG))
+    assert _api(ada, "POST", f"{course}/assignments/hw2/submit").status_code == 200
+    assert _api(prof, "POST", f"{course}/assignments/hw2/collect").status_code == 200
+    row = lambda: _hw2_row(prof, course, ada.user)  # noqa: E731
+    assert wait_for(lambda: row().get("graded"), GRADE_TIMEOUT, interval=0.5), row()
+    return course
+
+
+def _hw2_row(prof: HubClient, course: str, student: str) -> dict[str, Any]:
+    resp = _api(prof, "GET", f"{course}/assignments")
+    (item,) = [a for a in resp.json()["assignments"] if a["name"] == "hw2"]
+    return dict({r["student"]: r for r in item["students"]}[student])
+
+
+def test_manual_grading_snapshot_and_changes(
+    cosim_stack: CoSimStack, klass: dict[str, HubClient], graded_hw2: str, tmp_path: Any
+) -> None:
+    """formgrader on a copy, the exchange's side: staff get a snapshot (with a gradebook copy)
+    and send manual changes back, checked: students 403, over the cell's points 400, stale base
+    409."""
+    import base64
+
+    from nbgrader.api import Gradebook
+
+    prof, ada, course = klass["prof"], klass["ada"], graded_hw2
+
+    def ada_row() -> dict[str, Any]:
+        return _hw2_row(prof, course, ada.user)
+
+    assert ada_row()["score"] == 1.0
+
+    def direct(client: HubClient, method: str, action: str, body: Any = None) -> Any:
+        token = client.api("POST", f"users/{client.user}/tokens", json={"note": "fg"})
+        url = cosim_stack.public_url(
+            f"services/cosim-courses/api/courses/{course}/grading/hw2/{action}"
+        )
+        headers = {"Authorization": f"token {token.json()['token']}"}
+        data = json.dumps(body) if body is not None else None
+        return requests.request(method, url, headers=headers, data=data, timeout=30)
+
+    # Students get neither the snapshot nor a say in the grades.
+    assert direct(ada, "GET", "snapshot").status_code == 403
+    change = {"student": ada.user, "notebook": "hw2", "cell": "test_add",
+              "manual_score": 3, "base": None}  # fmt: skip
+    assert direct(ada, "POST", "manual", {"schema": 1, "changes": [change]}).status_code == 403
+
+    snap = direct(prof, "GET", "snapshot")
+    assert snap.status_code == 200, snap.text[:300]
+    snap_body = snap.json()
+    files = snap_body["files"]
+    assert "source/hw2/hw2.ipynb" in files and f"autograded/{ada.user}/hw2/hw2.ipynb" in files
+    assert f"feedback/{ada.user}/hw2/hw2.html" in files
+    copy = tmp_path / "gradebook.db"
+    copy.write_bytes(base64.b64decode(files["gradebook.db"]))
+    with Gradebook(f"sqlite:///{copy}", course) as gb:
+        grade = gb.find_grade("test_add", "hw2", "hw2", ada.user)
+        assert (grade.auto_score, grade.manual_score, grade.max_score) == (0.0, None, 3.0)
+
+    # Changes that do not fit: a clear 400 each, nothing applied.
+    for bad, word in (
+        (change | {"manual_score": 3.5}, "outside"),
+        (change | {"manual_score": -1}, "outside"),
+        (change | {"cell": "no_such_cell"}, "no such"),
+        ({k: v for k, v in change.items() if k != "base"}, "base"),
+        (change | {"manual_comment": "x"}, "exactly one"),
+    ):
+        resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [bad]})
+        assert resp.status_code == 400 and word in resp.json()["message"], resp.text[:300]
+    assert ada_row()["score"] == 1.0
+
+    # The override (the hidden test was too strict, say) and a comment, in one request.
+    comment = {"student": ada.user, "notebook": "hw2", "cell": "add",
+               "manual_comment": "abs() is not needed", "base": None}  # fmt: skip
+    resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [change, comment]})
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.json()["version"] > snap_body["version"]
+    assert ada_row()["score"] == 4.0
+
+    def feedback_says(text: str) -> bool:
+        assert _api(ada, "POST", f"{course}/assignments/hw2/feedback").status_code == 200
+        return text in json.dumps(_get(ada, f"courses/{course}/hw2/feedback/hw2.html"))
+
+    assert wait_for(lambda: feedback_says("4.0 / 4.0"), 60, interval=0.5)
+    book = _api(prof, "GET", f"{course}/gradebook").json()
+    assert {(r["assignment"], r["student_id"]): r["score"] for r in book["rows"]}[
+        ("hw2", ada.user)
+    ] == 4.0
+
+    # Another grader still on the old snapshot: 409 naming the conflict, nothing applied.
+    stale = change | {"manual_score": 2}
+    resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [stale]})
+    assert resp.status_code == 409, resp.text[:300]
+    (conflict,) = resp.json()["conflicts"]
+    assert (conflict["cell"], conflict["current"]) == ("test_add", 3.0)
+    assert ada_row()["score"] == 4.0
+    again = direct(prof, "GET", "snapshot").json()
+    copy.write_bytes(base64.b64decode(again["files"]["gradebook.db"]))
+    with Gradebook(f"sqlite:///{copy}", course) as gb:
+        assert gb.find_grade("test_add", "hw2", "hw2", ada.user).manual_score == 3.0
+        assert (
+            gb.find_comment("add", "hw2", "hw2", ada.user).manual_comment
+            == comment["manual_comment"]
+        )
+
+
+def test_formgrader_on_a_copy_in_the_instructors_server(
+    klass: dict[str, HubClient], graded_hw2: str
+) -> None:
+    """The instructor's own server: open fetches the snapshot and points nbgrader's formgrader
+    at it, a grade set in formgrader goes back with "send"; formgrader's unsandboxed steps 403."""
+    prof, ada, course = klass["prof"], klass["ada"], graded_hw2
+    act = f"{course}/formgrader/hw2"
+    resp = _api(prof, "POST", f"{act}/open")
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.json()["url"].endswith("/formgrader/gradebook/hw2")
+    fg = f"user/{prof.user}/formgrader/api"
+    notebooks = prof.request("GET", f"{fg}/submitted_notebooks/hw2/hw2").json()
+    (notebook,) = [n for n in notebooks if n["student"] == ada.user]
+    grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]}).json()
+    test_add = next(g for g in grades if g["name"] == "test_add")
+    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 2}))
+    assert resp.status_code == 200, resp.text[:300]
+
+    # Autograding (student code, as the instructor, unsandboxed) is the Courses panel's.
+    resp = prof.request("POST", f"{fg}/submission/hw2/{ada.user}/autograde")
+    assert resp.status_code == 403 and "Courses panel" in resp.json()["message"], resp.text[:300]
+    # Reopening would lose the unsent grade: refused.
+    resp = _api(prof, "POST", f"{act}/open")
+    assert resp.status_code == 409 and "not sent" in resp.json()["message"], resp.text[:300]
+
+    resp = _api(prof, "POST", f"{act}/send")
+    assert resp.status_code == 200 and resp.json()["applied"] == 1, resp.text[:300]
+    assert _hw2_row(prof, course, ada.user)["score"] == 3.0  # 2 by hand + test_more's 1
+    assert _api(prof, "POST", f"{act}/send").json()["applied"] == 0
+    # A grade given and then thrown away: reopening with discard fetches the course's state.
+    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 0}))
+    assert resp.status_code == 200, resp.text[:300]
+    assert _api(prof, "POST", f"{act}/open", discard=True).status_code == 200
+    assert _api(prof, "POST", f"{act}/send").json()["applied"] == 0
+    assert _hw2_row(prof, course, ada.user)["score"] == 3.0
+    # A student's server gets no snapshot of the course.
+    assert _api(ada, "POST", f"{act}/open").status_code == 403

@@ -1,7 +1,8 @@
 """The Courses panel grades, in headless Chromium: the instructor releases an nbgrader-format
 assignment with a deadline, two students submit (one right, one wrong), the instructor presses
 Collect, the sandbox autogrades, and the gradebook table fills in by itself; its CSV download
-matches. A student's panel shows their own score and nobody else's."""
+matches; a grade given in nbgrader's formgrader (opened from the panel) comes back with "Send
+grades". A student's panel shows their own score and nobody else's."""
 
 from __future__ import annotations
 
@@ -106,6 +107,25 @@ def test_collect_grades_and_gradebook_table(
         section.locator("button.cosim-Courses-csv").click()
     rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
     assert {r["student_id"]: float(r["score"]) for r in rows} == {ada.user: 4.0, bob.user: 1.0}
+
+    # Manual grading: "Formgrader" opens nbgrader's formgrader (in a new tab) on a copy of hw1;
+    # a grade given there reaches the gradebook with "Send grades".
+    with page.expect_popup() as popup_info:
+        item.locator("button.cosim-Courses-formgrader").click()
+    popup = popup_info.value
+    popup.wait_for_url(f"**/user/{prof.user}/formgrader/gradebook/hw1", timeout=60_000)
+    expect(status).to_contain_text("grade there, then Send grades", timeout=30_000)
+    fg = f"user/{prof.user}/formgrader/api"
+    (notebook,) = [n for n in prof.request("GET", f"{fg}/submitted_notebooks/hw1/hw1").json()
+                   if n["student"] == bob.user]  # fmt: skip
+    grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]}).json()
+    test_add = next(g for g in grades if g["name"] == "test_add")
+    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 2}))
+    assert resp.status_code == 200, resp.text[:300]
+    popup.close()
+    item.locator("button.cosim-Courses-sendGrades").click()
+    expect(status).to_contain_text("Sent 1 manual grades of hw1", timeout=30_000)
+    expect(table.locator(cell.format(bob.user))).to_have_text("3 / 4")
 
     # The student's panel: their own score, no gradebook, nobody else's name.
     student_context = cosim_browser.new_context(viewport={"width": 1400, "height": 900})

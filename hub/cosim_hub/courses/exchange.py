@@ -22,6 +22,11 @@ API (under ``$JUPYTERHUB_SERVICE_PREFIX/api``), files travel as ``{"files": {pat
   PUT  courses/<c>/assignments/<a>/settings       deadline, late policy, instant feedback (staff)
   POST courses/<c>/assignments/<a>/grade          autograde every latest submission (staff)
   GET  courses/<c>/gradebook                      scores and status of every student (staff)
+  GET  courses/<c>/grading/<a>/snapshot           grading state + gradebook copy (staff)
+  POST courses/<c>/grading/<a>/manual             manual scores/comments, checked (staff)
+
+Manual grading (formgrader on a copy of the state, changes sent back) follows
+:mod:`cosim_protocol.formgrader`.
 
 Grading (nbgrader in a sandbox) is :mod:`.gradeflow`; deadlines and late policies :mod:`.policy`.
 A student's view of an assignment holds their own status, score and feedback, never another's.
@@ -49,6 +54,7 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.log import app_log, enable_pretty_logging
 
+from cosim_protocol.formgrader import ManualChangeError, check_manual_changes
 from cosim_protocol.limits import (
     EXCHANGE_FILE_NAME_MAX,
     EXCHANGE_MAX_BYTES_PER_STUDENT,
@@ -546,6 +552,53 @@ class GradebookHandler(ExchangeHandler):
         })  # fmt: skip
 
 
+class ManualGradingHandler(ExchangeHandler):
+    """formgrader on a copy: the snapshot it grades on, and the manual changes it sends back."""
+
+    def flow(self, course_id: str, assignment: str) -> GradingFlow:
+        self.staff_course(course_id)
+        self.check_assignment(assignment)
+        flow = self.exchange.grading
+        if flow is None:
+            raise ExchangeError(503, self.exchange.no_grading_reason)
+        if not self.exchange.meta(course_id, assignment).get("autograded"):
+            raise ExchangeError(404, f"{assignment} is not an nbgrader assignment of {course_id}")
+        return flow
+
+    async def get(self, course_id: str, assignment: str, action: str) -> None:
+        if action != "snapshot":
+            raise ExchangeError(405, f"GET of {action} is not allowed")
+        flow = self.flow(course_id, assignment)
+        from .grading import ManualGradeError
+
+        try:
+            self.write(await flow.snapshot(course_id, assignment))
+        except ManualGradeError as err:
+            raise ExchangeError(err.status, str(err)) from None
+
+    async def post(self, course_id: str, assignment: str, action: str) -> None:
+        if action != "manual":
+            raise ExchangeError(405, f"POST to {action} is not allowed")
+        flow = self.flow(course_id, assignment)
+        try:
+            changes = check_manual_changes(self.json_body())
+        except ManualChangeError as err:
+            raise ExchangeError(400, str(err)) from None
+        from .grading import ManualGradeError
+
+        try:
+            version = await flow.apply_manual(course_id, assignment, changes)
+        except ManualGradeError as err:
+            if err.status != 409:
+                raise ExchangeError(err.status, str(err)) from None
+            self.set_status(409)
+            self.finish({"message": str(err), "conflicts": err.conflicts})
+            return
+        app_log.info("%s graded %s/%s by hand (%d changes)", self.caller, course_id, assignment,
+                     len(changes))  # fmt: skip
+        self.write({"version": version, "applied": len(changes)})
+
+
 def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Application:
     api = prefix.rstrip("/") + "/api"
     course = r"/courses/([a-z0-9][a-z0-9-]*)"
@@ -562,6 +615,7 @@ def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Applicat
             (api + course + rf"/assignments/{part}/settings", SettingsHandler),
             (api + course + rf"/assignments/{part}/grade", GradeHandler),
             (api + course + r"/gradebook", GradebookHandler),
+            (api + course + rf"/grading/{part}/(snapshot|manual)", ManualGradingHandler),
         ],
         exchange=exchange,
         hub_auth=hub_auth,

@@ -280,12 +280,60 @@ class GradingFlow:
         except Exception:  # one broken run must not stop the others
             app_log.exception("grading %s/%s/%s failed", course_id, assignment, student)
             record |= {"status": "failed", "error": "grading failed; see the hub log"}
+        self._write_result(course_id, assignment, student, record)
+        app_log.info("graded %s/%s/%s: %s", course_id, assignment, student, record.get("status"))
+
+    def _write_result(
+        self, course_id: str, assignment: str, student: str, record: dict[str, Any]
+    ) -> None:
         path = self.result_path(course_id, assignment, student)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(path)
-        app_log.info("graded %s/%s/%s: %s", course_id, assignment, student, record.get("status"))
+
+    def _refeedback(self, course_id: str, assignment: str, student: str) -> None:
+        from .exchange import write_tree
+
+        try:
+            folder = self.grader(course_id).feedback(assignment, student)
+            write_tree(self.exchange.feedback(course_id, assignment, student), _files_of(folder))
+        except Exception:  # the scores stand; only the feedback file is behind
+            app_log.exception("feedback for %s/%s/%s failed", course_id, assignment, student)
+
+    # -- manual grading (formgrader on a copy; cosim_protocol.formgrader) -------------------------
+
+    async def snapshot(self, course_id: str, assignment: str) -> dict[str, Any]:
+        """One assignment's grading state and gradebook copy (raises grading.ManualGradeError)."""
+        grader = self.grader(course_id)
+        loop = asyncio.get_running_loop()
+        snap: dict[str, Any] = await loop.run_in_executor(None, grader.snapshot, assignment)
+        return snap
+
+    async def apply_manual(
+        self, course_id: str, assignment: str, changes: list[dict[str, Any]]
+    ) -> int:
+        """Apply manual changes (all or none) and bring the changed students' scores, as the
+        Courses panel shows them, up to date; returns the gradebook's new version."""
+
+        def apply() -> int:
+            grader = self.grader(course_id)
+            version = grader.apply_manual(assignment, changes)
+            for student in sorted({c["student"] for c in changes}):
+                record = self.result(course_id, assignment, student)
+                if record is None or record.get("status") != "graded":
+                    continue
+                scores = grader.scores(assignment, student)
+                record |= {k: scores[k] for k in ("score", "raw_score", "max_score", "penalty")}
+                record |= {"cells": scores["cells"], "manually_graded": True}
+                self._write_result(course_id, assignment, student, record)
+                # The student's feedback says the new scores too; on the queue, not in this
+                # request (a whole class's feedback takes a while).
+                self._worker.submit(self._refeedback, course_id, assignment, student)
+            return version
+
+        version: int = await asyncio.get_running_loop().run_in_executor(None, apply)
+        return version
 
     def status(self, course_id: str, assignment: str, student: str) -> dict[str, Any]:
         """What one student's row says: fetched, submitted, late, grading, graded, score."""

@@ -19,13 +19,16 @@ marked as errors (so their tests score 0) and a message; the others are graded a
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import csv
 import io
 import os
 import shutil
+import sqlite3
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,10 +41,13 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float
 from traitlets.config import Config
 
+from cosim_protocol.formgrader import SCHEMA_VERSION, SNAPSHOT_GRADEBOOK, field_of
+
 from .gradeflow import default_pool_size
 from .sandbox import GraderAccounts, SandboxLimits, clean_leftovers, run_in_sandbox
 
-__all__ = ["CourseGrader", "GraderAccounts", "GradingError", "SandboxLimits", "default_pool_size"]
+__all__ = ["CourseGrader", "GraderAccounts", "GradingError", "ManualGradeError", "SandboxLimits",
+           "default_pool_size"]  # fmt: skip
 
 ACCOUNT_PREFIX_ENV = "COSIM_GRADER_PREFIX"
 EXECUTION_ENV = "NBGRADER_EXECUTION"  # nbgrader sets it around its execution step
@@ -291,9 +297,17 @@ class CourseGrader:
                 self._check(result, f"autograde {student}")
                 result = self._api().generate_feedback(assignment, student)
                 self._check(result, f"feedback for {student}")
+                self._bump_version()
                 return self._scores(assignment, student) | {"messages": dict(run.messages)}
         finally:
             _RUN.reset(token)
+
+    def feedback(self, assignment: str, student: str) -> Path:
+        """Generate a graded submission's feedback again (its scores changed by hand)."""
+        with NBGRADER_TURN.held():
+            result = self._api().generate_feedback(assignment, student)
+        self._check(result, f"feedback for {student}")
+        return self.feedback_dir(assignment, student)
 
     def scores(self, assignment: str, student: str) -> dict[str, Any]:
         with NBGRADER_TURN.held():
@@ -315,6 +329,97 @@ class CourseGrader:
                 "seconds_late": sub.total_seconds_late, "cells": cells,
                 "penalty": penalty,
             }  # fmt: skip
+
+    # -- manual grading on a copy (cosim_protocol.formgrader) -------------------------------------
+
+    @property
+    def _version_path(self) -> Path:
+        return self.root / "gradebook.version"
+
+    def _version(self) -> int:
+        try:
+            return int(self._version_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _bump_version(self) -> int:
+        """Under the turn: one more change of the gradebook."""
+        version = self._version() + 1
+        tmp = self._version_path.with_suffix(".tmp")
+        tmp.write_text(str(version))
+        tmp.replace(self._version_path)
+        return version
+
+    def snapshot(self, assignment: str) -> dict[str, Any]:
+        """One assignment's grading state, for formgrader on a copy: its source, autograded
+        submissions, feedback and a consistent copy of the gradebook (sqlite's backup, taken
+        in nbgrader's turn so no run writes meanwhile)."""
+        files: dict[str, str] = {}
+        with NBGRADER_TURN.held():
+            db = self.root / "gradebook.db"
+            if not (self.root / "source" / assignment).is_dir() or not db.is_file():
+                raise ManualGradeError(404, f"{assignment} is not graded here")
+            patterns = [f"source/{assignment}", f"autograded/*/{assignment}",
+                        f"feedback/*/{assignment}"]  # fmt: skip
+            for folder in (f for pattern in patterns for f in sorted(self.root.glob(pattern))):
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file() and not path.is_symlink():
+                        rel = path.relative_to(self.root).as_posix()
+                        files[rel] = base64.b64encode(path.read_bytes()).decode()
+            with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+                copy = Path(tmp) / SNAPSHOT_GRADEBOOK
+                with (
+                    contextlib.closing(sqlite3.connect(db)) as src,
+                    contextlib.closing(sqlite3.connect(copy)) as dst,
+                ):
+                    src.backup(dst)
+                files[SNAPSHOT_GRADEBOOK] = base64.b64encode(copy.read_bytes()).decode()
+            version = self._version()
+        return {"schema": SCHEMA_VERSION, "course": self.course_id, "assignment": assignment,
+                "version": version, "files": files}  # fmt: skip
+
+    def apply_manual(self, assignment: str, changes: list[dict[str, Any]]) -> int:
+        """Apply checked manual changes (:func:`cosim_protocol.formgrader.check_manual_changes`)
+        through nbgrader's gradebook, all or none; returns the new version. Raises
+        :class:`ManualGradeError`: 400 for a change that does not fit, 409 when a field no
+        longer holds its base."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with (
+            NBGRADER_TURN.held(),
+            Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb,
+        ):
+            targets, conflicts = [], []
+            for i, change in enumerate(changes):
+                field = field_of(change)
+                value = change[field]
+                where = f"change {i} ({change['student']}/{change['notebook']}/{change['cell']})"
+                try:
+                    find = gb.find_comment if field == "manual_comment" else gb.find_grade
+                    row = find(change["cell"], change["notebook"], assignment, change["student"])
+                except MissingEntry:
+                    kind = "comment" if field == "manual_comment" else "graded"
+                    raise ManualGradeError(400, f"{where}: no such {kind} cell") from None
+                if field in ("manual_score", "extra_credit") and value is not None:
+                    top = row.max_score if field == "manual_score" else float("inf")
+                    if not 0 <= value <= top:
+                        raise ManualGradeError(
+                            400, f"{where}: {field} {value} is outside 0..{row.max_score}"
+                        )
+                current = getattr(row, field)
+                if current != change["base"]:
+                    conflicts.append(change | {"current": current})
+                targets.append((row, field, value))
+            if conflicts:
+                raise ManualGradeError(
+                    409, f"{len(conflicts)} of the changes were graded by someone else since "
+                    "your snapshot; fetch it again", conflicts)  # fmt: skip
+            for row, field, value in targets:
+                setattr(row, field, value)
+                if field == "manual_score":  # as formgrader does on a manual grade
+                    row.needs_manual_grade = value is None and row.auto_score is None
+            gb.db.commit()
+            return self._bump_version()
 
     def feedback_dir(self, assignment: str, student: str) -> Path:
         return self.root / "feedback" / student / assignment
@@ -359,3 +464,14 @@ GRADEBOOK_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "raw_sc
 
 class GradingError(RuntimeError):
     pass
+
+
+class ManualGradeError(GradingError):
+    """A snapshot or manual change the exchange refuses, with its HTTP status."""
+
+    def __init__(
+        self, status: int, message: str, conflicts: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.conflicts = conflicts or []

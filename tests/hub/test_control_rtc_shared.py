@@ -22,7 +22,6 @@ from jupyter_ydoc import YUnicode
 from kernel_ws import UserKernel
 from pycrdt import Array
 from server.rtc_client import RoomClient
-from test_sharing import open_shared
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -125,8 +124,8 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
         share = json.dumps({"user": visitor, "view_only": view_only})
         resp = alice.request("POST", f"user/{a}/cosim/api/shares", data=share)
         assert resp.status_code == 200, resp.text
-    assert open_shared(bob, a).status_code == 200
-    assert open_shared(carol, a).status_code == 200
+    assert bob.open_shared(a).status_code == 200
+    assert carol.open_shared(a).status_code == 200
 
     kernel = UserKernel(alice, a)
     started = kernel.run(SIM)

@@ -101,7 +101,7 @@ class CoSimHubAuthorizer(JupyterHubAuthorizer):
         sockets = handler.settings.get(USER_SOCKETS_SETTING)
         if sockets is not None:  # any WebSocket of theirs closes when their access ends
             sockets.add(user.username, handler)
-        if action == "read":
+        if action == "read" or _asks_for_a_room(handler):
             return True
         shares = handler.settings.get(SETTING)
         hub_user = getattr(user, "hub_user", {}) or {}
@@ -109,6 +109,15 @@ class CoSimHubAuthorizer(JupyterHubAuthorizer):
             self.log.info("view-only: %s may not %s %s", user.username, action, resource)
             return False
         return True
+
+
+def _asks_for_a_room(handler: Any) -> bool:
+    """jupyter-collaboration's session request (PUT /api/collaboration/session/<path>) only looks
+    up an existing file's room id, yet it is checked as a contents write: a view-only visitor's
+    Lab could then not open any document live. The room itself drops what such a visitor sends
+    (cosim_server.rtc_origin), so the request counts as reading here."""
+    cls = type(handler)
+    return cls.__name__ == "DocSessionHandler" and cls.__module__.startswith("jupyter_server_ydoc")
 
 
 async def refresh_soon(settings: dict[str, Any]) -> None:

@@ -175,6 +175,12 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
     assert carol.request("GET", f"user/{a}/api/contents").status_code == 200
     sim_id = fake_sim(cosim_stack, a)
     assert carol.request("GET", f"user/{a}/cosim/api/sims/{sim_id}").status_code == 200
+    # Lab's request for a document's live room is a read too (her room edits are dropped).
+    alice.request("PUT", f"user/{a}/api/contents/seen.txt", data=json.dumps(
+        {"type": "file", "format": "text", "content": "hello"}))  # fmt: skip
+    room = carol.request("PUT", f"user/{a}/api/collaboration/session/seen.txt",
+                         data=json.dumps({"format": "text", "type": "file"}))  # fmt: skip
+    assert room.status_code in (200, 201), room.text
     # ...acting is refused by the server, not just hidden.
     body = json.dumps({"type": "file", "format": "text", "content": "x"})
     assert carol.request("PUT", f"user/{a}/api/contents/carol.txt", data=body).status_code == 403

@@ -60,7 +60,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
     "sim_control": [
         (
             "control_latency_p95_ms",
-            "pause on a viewer socket -> sim stops p95, 10 collaborators, hub + proxy (ms)",
+            "pause through the RTC document -> sim stops p95, 10 collaborators, hub + proxy (ms)",
             "< 100",
         ),
         ("control_overhead", "sim loop cost of an attached control document", "< 0.02"),

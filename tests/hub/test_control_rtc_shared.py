@@ -93,14 +93,6 @@ def _contents(client: HubClient, owner: str, path: str) -> str:
     return str(resp.json().get("content")) if resp.status_code == 200 else ""
 
 
-def _text(client: RoomClient) -> dict[str, Any]:
-    try:
-        doc = json.loads(client.document.get())
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 async def _until(predicate: Callable[[], object], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,15 +144,15 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
         session = _session(bob, a)
         editor = await _join_room(cosim_stack, bob, a, session)
         try:
-            assert await _until(lambda: _text(editor).get("sim_id") == sim_id, 30)
+            assert await _until(lambda: editor.json_object().get("sim_id") == sim_id, 30)
             # bob pauses by editing the JSON. The server joins an open room on its next watch
             # tick and then sets the room to its own document, so an edit made before that is
             # set back: edit again until the server has it.
             deadline = time.monotonic() + 20
             while doc()["state"] != "paused":
                 assert time.monotonic() < deadline, "bob's edit never reached the server"
-                if _text(editor).get("state") != "paused":
-                    text = {**_text(editor), "state": "paused"}
+                if editor.json_object().get("state") != "paused":
+                    text = {**editor.json_object(), "state": "paused"}
                     editor.document.set(json.dumps(text, indent=2))
                 await _until(lambda: doc()["state"] == "paused", 1.5)
             event = doc()["events"][-1]
@@ -184,8 +176,8 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
             assert found.json()["id"] == session["fileId"]
             intruder = await _join_room(cosim_stack, carol, a, session)
             try:
-                assert await _until(lambda: _text(intruder).get("state") == "paused", 30)
-                text = {**_text(intruder), "state": "running", "seed": 99}
+                assert await _until(lambda: intruder.json_object().get("state") == "paused", 30)
+                text = {**intruder.json_object(), "state": "running", "seed": 99}
                 intruder.document.set(json.dumps(text, indent=2))
                 intruder.doc.get(PRESSES, type=Array).append(json.dumps({"state": "running"}))
                 deadline = time.monotonic() + 15
@@ -198,12 +190,13 @@ def test_room_edits_and_presses_are_credited_to_their_sender_and_view_only_is_re
                         break
                 # bob's next edit lands after carol's refused one: still paused, her seed
                 # nowhere, the room's text never took her change.
-                editor.document.set(json.dumps({**_text(editor), "seed": 7}, indent=2))
+                editor.document.set(json.dumps({**editor.json_object(), "seed": 7}, indent=2))
                 assert await _until(lambda: doc()["seed"] == 7, 10)
                 after = doc()
                 assert after["state"] == "paused" and after["events"][-1]["who"] == b
                 assert all(e["who"] != c for e in after["events"])
-                assert _text(editor)["state"] == "paused" and _text(editor)["seed"] == 7
+                seen = editor.json_object()
+                assert seen["state"] == "paused" and seen["seed"] == 7
             finally:
                 await intruder.close()
 

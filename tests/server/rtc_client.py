@@ -51,6 +51,14 @@ class RoomClient:
         self._remote = False
         self.replies = 0  # sync step 2 messages received: the server's answers to our step 1
 
+    def json_object(self) -> dict[str, Any]:
+        """The text document parsed as a JSON object; {} while it is not one (e.g. mid-edit)."""
+        try:
+            doc = json.loads(self.document.get())
+        except ValueError:
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
     @classmethod
     async def join(
         cls,

@@ -60,7 +60,7 @@ def open_editor(
             "file", YUnicode,
         )  # fmt: skip
         opened.append(client)
-        assert await _until(lambda: _parsed(client).get("sim_id") == sim.viewer.sim_id)
+        assert await _until(lambda: client.json_object().get("sim_id") == sim.viewer.sim_id)
         # The server joins an open room on its next watch tick; wait for that, not a sleep.
         doc = jp_serverapp.web_app.settings["cosim"].rooms.docs[sim.viewer.sim_id]
         assert await _until(lambda: doc.rtc is not None and doc.rtc.document is not None)
@@ -79,19 +79,11 @@ def _on_disk(root: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _parsed(client: RoomClient) -> dict[str, Any]:
-    try:
-        doc = json.loads(client.document.get())
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 async def test_an_edit_in_the_rtc_document_reaches_the_kernel_and_presses_show_live(
     jp_fetch: Any, sim: SimThread, open_editor: OpenEditor, jp_root_dir: Path
 ) -> None:
     editor = await open_editor(sim)
-    text = _parsed(editor)
+    text = editor.json_object()
     editor.document.set(json.dumps({**text, "state": "paused"}, indent=2))
     assert await _until(lambda: sim.viewer.paused)
     doc = await _control(jp_fetch, sim)
@@ -103,8 +95,8 @@ async def test_an_edit_in_the_rtc_document_reaches_the_kernel_and_presses_show_l
 
     # A toolbar press (REST here; the viewer socket takes the same road) shows in the editor.
     await _control(jp_fetch, sim, {"speed": 0.5, "state": "running"})
-    assert await _until(lambda: _parsed(editor).get("speed") == 0.5)
-    assert _parsed(editor)["state"] == "running"
+    assert await _until(lambda: editor.json_object().get("speed") == 0.5)
+    assert editor.json_object()["state"] == "running"
     assert await _until(lambda: not sim.viewer.paused)
 
 
@@ -129,7 +121,7 @@ async def test_an_invalid_edit_is_set_back_with_a_message_naming_the_field(
             assert "speed must be in [0, 100]" in json.loads(message)["message"]
             break
     # The document keeps its last valid state: in the room, on disk, in the kernel.
-    assert await _until(lambda: _parsed(editor) == before)
+    assert await _until(lambda: editor.json_object() == before)
     assert await _control(jp_fetch, sim) == before
     assert await _until(lambda: _on_disk(jp_root_dir) == before)
     assert not sim.viewer.paused
@@ -144,7 +136,7 @@ async def test_a_contents_api_write_reaches_the_kernel_through_the_room(
     body = {"type": "file", "format": "text", "content": json.dumps({**doc, "state": "paused"})}
     await jp_fetch("api", "contents", "sim-control.json", method="PUT", body=json.dumps(body))
     assert await _until(lambda: sim.viewer.paused)
-    assert await _until(lambda: _parsed(editor).get("state") == "paused")
+    assert await _until(lambda: editor.json_object().get("state") == "paused")
     assert (await _control(jp_fetch, sim))["state"] == "paused"
 
 
@@ -185,7 +177,7 @@ async def test_presses_queued_in_the_room_all_apply_in_order_credited_to_their_s
     assert [e["via"] for e in doc["events"][-4:]] == ["document"] * 4
     # The queue is emptied once taken, and the text shows the result.
     assert await _until(lambda: len(first.doc.get(PRESSES, type=Array)) == 0)
-    assert await _until(lambda: _parsed(second).get("seed") == 5)
+    assert await _until(lambda: second.json_object().get("seed") == 5)
     # An invalid press is refused with the field's range, and changes nothing.
     first.doc.get(PRESSES, type=Array).append(json.dumps({"speed": 1000}))
     assert "speed must be in [0, 100]" in await _next_error(ws)

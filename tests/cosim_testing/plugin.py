@@ -171,7 +171,7 @@ CHROMIUM_ARGS = [
 # One Chromium per test module, not per session: Playwright's sync API marks its event loop as
 # running in this thread between calls until it stops, and under pytest-xdist a worker runs other
 # files after a browser file (an asyncio.run there would fail). Stopping it at the module's end
-# clears that; a launch costs about a second.
+# clears that, for one Chromium start per UI file.
 @pytest.fixture(scope="module")
 def cosim_browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -24,13 +24,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado.routing import HostMatches, Rule
 
 from cosim_protocol.formgrader import SCHEMA_VERSION, SNAPSHOT_GRADEBOOK
 
-from .base import CoSimError
+from .base import CoSimError, CoSimHandler
 from .courses import ASSIGNMENT, COURSE, _CoursesHandler, unpack_files
 
 FOLDER = Path(".cosim") / "formgrader"
@@ -69,8 +68,11 @@ def manual_changes(folder: Path, course: str, assignment: str) -> list[dict[str,
     ]
 
 
-class FormgraderRefusal(JupyterHandler):
-    """formgrader's steps that would run student code here: use the Courses panel instead."""
+class FormgraderRefusal(CoSimHandler):
+    """formgrader's steps that would run student code here: use the Courses panel instead.
+    Authenticated and authorized like every CoSim handler first, so a stranger learns nothing."""
+
+    refuses_every_caller = True  # even one allowed to write (the route-auth test reads this)
 
     def refuse(self, *args: Any) -> None:
         self.set_status(403)
@@ -81,7 +83,8 @@ class FormgraderRefusal(JupyterHandler):
             "(release, collect, grade) instead of formgrader for it",
         }))  # fmt: skip
 
-    get = post = put = delete = refuse
+    # formgrader starts these steps with POST; reading them is not a thing it does.
+    post = put = patch = delete = refuse
 
 
 def refuse_formgrader_steps(web_app: Any) -> None:

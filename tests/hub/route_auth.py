@@ -11,9 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import requests
 from tornado.web import RequestHandler
@@ -22,6 +20,7 @@ from cosim_hub.costguard.handlers import routes as costguard_routes
 from cosim_hub.costguard.settings import SERVICE_NAME as GUARD
 from cosim_hub.courses.exchange import make_app as exchange_app
 from cosim_testing.hub_client import HubClient
+from cosim_testing.routing import router_rules, sample_path
 from cosim_testing.stack import CoSimStack
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -32,31 +31,6 @@ XSRF_REFUSAL = re.compile(r"'_xsrf' argument|XSRF cookie does not match", re.IGN
 # Set by unchecked_site/sitecustomize.py on every answer of a handler whose checks it stripped:
 # the name of the handler class the request reached (not importable here: it patches tornado).
 REACHED_HEADER = "X-CoSim-Unchecked"
-
-
-def _walk(router: Any) -> Iterator[Any]:
-    for rule in getattr(router, "rules", []):
-        if isinstance(rule.target, type):
-            yield rule
-        else:
-            yield from _walk(rule.target)
-
-
-def sample_path(pattern: str) -> str:
-    """A path the route matches: optional groups dropped, each group a value it accepts (the
-    first word of an alternation such as ``(user|group)``, else "sample")."""
-    path = pattern.rstrip("$")
-    innermost = re.compile(r"\((\?:|\?P<\w+>)?([^()]*)\)(\?)?")
-
-    def value(m: re.Match[str]) -> str:
-        if m.group(3):  # optional: leave it out
-            return ""
-        words = m.group(2).split("|")
-        return words[0] if all(re.fullmatch(r"[\w-]+", w) for w in words) else "sample"
-
-    while innermost.search(path):
-        path = innermost.sub(value, path)
-    return path.replace("\\", "").replace("/?", "/").replace("?", "")
 
 
 def _cosim_only(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
@@ -76,7 +50,7 @@ def hub_routes(authenticator: type) -> list[tuple[str, type]]:
 def service_routes() -> list[tuple[str, type]]:
     guard = costguard_routes(f"/services/{GUARD}/")
     app = exchange_app(f"/services/{EXCHANGE}/", None, None)  # type: ignore[arg-type]
-    exchange = [(r.matcher.regex.pattern, r.target) for r in _walk(app.wildcard_router)]
+    exchange = [(r.matcher.regex.pattern, r.target) for r in router_rules(app.wildcard_router)]
     return _cosim_only(guard) + _cosim_only(exchange)
 
 

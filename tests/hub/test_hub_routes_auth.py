@@ -32,7 +32,6 @@ from route_auth import (
     probe_anonymously,
     refusal_message,
     refused_by_check,
-    sample_path,
     service_routes,
     user_problems,
 )
@@ -42,6 +41,7 @@ from cosim_hub.costguard.settings import READ_SCOPE
 from cosim_hub.costguard.settings import SERVICE_NAME as GUARD
 from cosim_hub.oidc import CoSimOIDCAuthenticator
 from cosim_testing.oidc_provider import OIDCProvider, start_oidc_stack
+from cosim_testing.routing import sample_path
 from cosim_testing.stack import CoSimStack, make_state_dir, start_cosim_up, stop_cosim_up
 
 UNCHECKED_SITE = Path(__file__).parent / "unchecked_site"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import resource
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from snapshot_workspace import make_workspace
 
+import zstandard
 from cosim.snapshots import create, gc, list_snapshots, verify
+from cosim.snapshots.store import SnapshotStore
 
 
 def _create_cmd(ws: Path, message: str) -> list[str]:
@@ -50,6 +53,27 @@ def test_kill_9_during_create_never_leaves_a_broken_snapshot(tmp_path: Path) -> 
     assert verify(ws) == []
     assert create(ws, "after the crashes")["id"]
     assert len(list_snapshots(ws)) == completed + 1
+
+
+def test_a_create_killed_between_pack_and_index_does_not_hide_blobs(tmp_path: Path) -> None:
+    """The kill point CI once hit: pack renamed, its index still under its temp name. The next
+    create must store the blob again, not find it in the temp index (whose pack is garbage)."""
+    ws = make_workspace(tmp_path / "ws")
+    create(ws, "first")
+    (ws / "new.bin").write_bytes(os.urandom(50_000))
+    store = SnapshotStore(ws)
+    pack = store.new_pack()
+    digest = hashlib.sha256((ws / "new.bin").read_bytes()).hexdigest()
+    pack.add(digest, zstandard.ZstdCompressor().compress((ws / "new.bin").read_bytes()))
+    pack_id = pack.commit()
+    assert pack_id is not None
+    folder = store.packs.folder  # undo the index's rename: the state a kill there leaves
+    (folder / f"{pack_id}.idx").rename(folder / f".tmp-{pack_id}.idx")
+    create(ws, "after the crash")
+    assert verify(ws) == []
+    gc(ws)
+    assert verify(ws) == []
+    assert not list(folder.glob(".tmp-*"))
 
 
 def test_file_size_limit_gives_a_clear_error_and_keeps_earlier_snapshots(tmp_path: Path) -> None:

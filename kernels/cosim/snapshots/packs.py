@@ -16,9 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import threading
 from pathlib import Path
+
+# A committed pack's id; anything else in the folder (a crash's ".tmp-<id>.idx") is not a pack.
+PACK_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 
 
 def fsync_dir(path: Path) -> None:
@@ -105,10 +109,14 @@ class PackReader:
         return None
 
     def indexes(self) -> dict[str, dict[str, list[int]]]:
-        """Every committed pack's index, by pack id (unreadable ones are skipped)."""
+        """Every committed pack's index, by pack id (unreadable ones are skipped). A temp index
+        a killed create left is not one: pathlib's glob matches dot-names, and trusting it made
+        the next create skip blobs that only that unindexed pack held."""
         out = {}
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.idx")):
+                if not PACK_ID_RE.match(path.stem):
+                    continue
                 with contextlib.suppress(OSError, ValueError):
                     out[path.stem] = dict(json.loads(path.read_bytes()))
         return out

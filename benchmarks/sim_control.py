@@ -9,7 +9,8 @@
   (the press on a viewer socket, when collaboration is off) is timed in alternation with it:
   ``control_latency_socket_p95_ms``.
 - ``control_overhead``: sim steps/s with a control document attached (speed 0 = free) vs the same
-  viewer without one, alternating short runs, median of the pairs' ratios.
+  viewer without one, in the same run: the two take turns every 50 steps of one sim, and each
+  round's ratio is of their summed times; median over the rounds (which side opens alternates).
 """
 
 from __future__ import annotations
@@ -46,17 +47,31 @@ from cosim_testing.stack import make_state_dir, start_cosim_up, stop_cosim_up
 COLLABORATORS = 10
 
 
-def steps_per_second(model: Any, data: Any, seconds: float, viewer: Any) -> float:
-    steps, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            mujoco.mj_step(model, data)
-            viewer.sync()
-        steps += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return steps / (now - start)
+BLOCK = 50  # steps per block; the two viewers take turns block by block
+
+
+def _block(model: Any, data: Any, viewer: Any) -> float:
+    start = time.perf_counter()
+    for _ in range(BLOCK):
+        mujoco.mj_step(model, data)
+        viewer.sync()
+    return time.perf_counter() - start
+
+
+def interleaved_rates(
+    model: Any, data: Any, seconds: float, first: Any, second: Any
+) -> tuple[float, float]:
+    """Steps/s of ``first`` and ``second`` run in alternating blocks of the same sim for
+    ``seconds`` in all: both meet the same machine (a load spike, a frequency change) and the
+    same sim states, so their ratio is not the noise of two separate timed runs."""
+    spent = [0.0, 0.0]
+    blocks = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        spent[0] += _block(model, data, first)
+        spent[1] += _block(model, data, second)
+        blocks += 1
+    return blocks * BLOCK / spent[0], blocks * BLOCK / spent[1]
 
 
 def control_overhead(rounds: int, seconds: float) -> tuple[float, float, float, float]:
@@ -72,14 +87,21 @@ def control_overhead(rounds: int, seconds: float) -> tuple[float, float, float, 
             cosim.viewer(model, data, control=False, **common) as plain,
             cosim.viewer(model, data, control=str(path), **common) as controlled,
         ):
-            steps_per_second(model, data, seconds, plain)  # warm-up
+            interleaved_rates(model, data, seconds, plain, controlled)  # warm-up
             without, with_, ratios = [], [], []
             for i in range(rounds):
-                pair = [(without, plain), (with_, controlled)]
-                for bucket, v in pair if i % 2 == 0 else reversed(pair):
-                    mujoco.mj_resetData(model, data)
-                    bucket.append(steps_per_second(model, data, seconds, v))
-                ratios.append(with_[-1] / without[-1])
+                mujoco.mj_resetData(model, data)
+                if i % 2 == 0:  # which side opens each pair of blocks alternates too
+                    plain_rate, controlled_rate = interleaved_rates(
+                        model, data, seconds, plain, controlled
+                    )
+                else:
+                    controlled_rate, plain_rate = interleaved_rates(
+                        model, data, seconds, controlled, plain
+                    )
+                without.append(plain_rate)
+                with_.append(controlled_rate)
+                ratios.append(controlled_rate / plain_rate)
         spread = max(ratios) - min(ratios)
         return (
             statistics.median(without),

@@ -175,6 +175,10 @@ def configure(c: Config) -> CoSimHub:
     """Apply CoSim's settings to a JupyterHub config object and return them."""
     settings = CoSimHub(config=c)
     hub, proxy = c.JupyterHub, c.ConfigurableHTTPProxy
+    # This runs in the hub's process: its exit after the clean-up need not take seconds.
+    from .procs import light_teardown
+
+    light_teardown()
 
     # Hub-private state lives under state_dir unless the deployment put it elsewhere.
     settings.hub_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -31,7 +31,15 @@ from traitlets.config import Config, PyFileConfigLoader
 from .auth import ADMIN_PASSWORD_ENV
 from .config import CoSimHub, default_state_dir
 from .origins import local_subdomain_host
-from .procs import LAUNCH_ENV, free_port, pid_alive, port_in_use, tagged_pids, terminate
+from .procs import (
+    LAUNCH_ENV,
+    free_port,
+    light_teardown,
+    pid_alive,
+    port_in_use,
+    tagged_pids,
+    terminate,
+)
 from .redis_server import RedisServer, RedisServerError
 
 
@@ -330,6 +338,7 @@ def _banner(stack: Stack) -> None:
 
 
 def up(opts: UpOptions) -> int:
+    light_teardown()  # Ctrl-C waits for our exit too
     stack = Stack(opts)
     stop_now = threading.Event()
 

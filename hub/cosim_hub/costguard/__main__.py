@@ -19,6 +19,7 @@ from cosim_protocol import env
 from cosim_protocol.redis_client import make_async
 
 from ..gpus import CoSimGpus, GpuPool, reader_for
+from ..procs import light_teardown
 from ..profiles import load_profiles
 from .handlers import routes
 from .hub_api import HubAPI
@@ -85,6 +86,7 @@ async def serve() -> None:
 def main() -> None:
     # The hub stops its services with SIGTERM (or SIGINT at Ctrl-C): exit quietly either way.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    light_teardown()  # the hub waits for our exit before it stops the next service
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
 

@@ -6,16 +6,19 @@ account can run it), the default authenticator (PAM, local Unix accounts made wi
 and the default spawner (LocalProcessSpawner, the server as that Unix user), the default proxy,
 `default_url = "/lab"` and the `allow_all` JupyterHub >= 5 needs. CoSim is `cosim up` as shipped.
 
-Each round makes a fresh user on both hubs (untimed), then in a fresh headless-Chromium context
-times: submit the login form -> (CoSim: the profile form's default, submitted) -> spawn -> Lab's
+Each round logs a fresh user in on both hubs, in a fresh headless-Chromium context, and times:
+submit the login form -> (CoSim: the profile form's default, submitted) -> spawn -> Lab's
 launcher visible. The hub that goes first alternates; ratio is the median of per-round ratios.
 
 Untimed harness work overlaps where it cannot touch a timed login: both hubs and Chromium start
-together, a round's server stops while the next user is made and its login page loads (the
-stop is awaited before the next login is submitted), and both hubs shut down together.
+together and each hub's users for every round are made on its start thread (useradd, or sign-up
+and approval), a round's server stops while the next login page loads (the stop is awaited
+before the next login is submitted), and both hubs shut down together.
 
---quick runs 2 rounds, not 3: one login -> launcher takes 9-15 s per hub on this 2-core machine,
-so 3 rounds of both hubs alone would take longer than a minute. Each hub still goes first once.
+--quick runs 3 rounds, the least that has a median and a spread. Its wall time is mostly the six
+timed logins (9-15 s each on this 2-core machine), so it stays over a minute there; what it adds
+around them is the hubs' start (cosim up's ~10 s, the others beside it), ~1 s between logins and
+the hubs' stops.
 
     python benchmarks/spawn.py [--quick] [--json] [--rounds N]
 """
@@ -23,9 +26,12 @@ so 3 rounds of both hubs alone would take longer than a minute. Each hub still g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -35,10 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
+import psutil
 import requests
 from _report import alternate, figure, headline, median, ratio_rounds, report
 
-from cosim_hub.procs import free_port, terminate
+from cosim_hub.procs import free_port, pid_alive
 from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import CHROMIUM_ARGS
 from cosim_testing.procs import wait_for
@@ -112,8 +119,16 @@ class StockHub:
         return name, password
 
     def stop_server(self, name: str) -> None:
-        """Stop ``name``'s server and wait until the hub has it gone (the DELETE alone answers
-        202 and stops in the background when the stop is slow)."""
+        """Kill ``name``'s server, then have the hub record the stop.
+
+        Untimed, so it need not be graceful: after the hub's SIGINT the stock server spent 2-5 s
+        exiting at a load of 7-8 (and the DELETE waits for that, the hub's checks backing off to
+        5 s apart). Killed first, the hub's stop finds it gone at its first check; nothing of
+        it runs while the next login is timed."""
+        uid = pwd.getpwnam(name).pw_uid
+        _kill(_processes_of(uid))
+        if not wait_for(lambda: not _processes_of(uid), timeout=60, interval=0.05):
+            raise RuntimeError(f"stock server of {name} did not stop")
         auth = {"Authorization": f"token {self.token}"}
         api = f"{self.url}/hub/api/users/{name}"
         requests.delete(f"{api}/server", timeout=60, headers=auth)
@@ -122,16 +137,44 @@ class StockHub:
             info = requests.get(api, timeout=30, headers=auth).json()
             return not (info.get("servers") or {}).get("")
 
-        if not wait_for(gone, timeout=60, interval=0.1):
-            raise RuntimeError(f"stock server of {name} did not stop")
+        if not wait_for(gone, timeout=60, interval=0.05):
+            raise RuntimeError(f"the stock hub still lists the server of {name}")
 
     def stop(self) -> None:
-        terminate([self.proc.pid], grace=30)
+        """Kill the stock side outright: its figures are taken and it keeps nothing we need,
+        while its graceful stop (the last server first, seen gone seconds late) took 4-6 s."""
+        hub = psutil.Process(self.proc.pid)
+        uids = [pwd.getpwnam(name).pw_uid for name in self.users]
+        pids = [hub.pid, *(p.pid for p in hub.children(recursive=True))]
+        pids += [pid for uid in uids for pid in _processes_of(uid)]
+        _kill(pids)
         self.proc.wait()
+        wait_for(lambda: not _alive(pids), timeout=30, interval=0.05)
         self.log.close()
         for name in self.users:
             subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
         shutil.rmtree(self.state.parent, ignore_errors=True)
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a killed child stays a zombie until its parent reaps
+    it, which the hub does seconds later; a zombie runs nothing)."""
+    return [pid for pid in pids if pid_alive(pid)]
+
+
+def _processes_of(uid: int) -> list[int]:
+    """Live processes of ``uid`` (an exited server stays a zombie until the hub reaps it)."""
+    return [
+        p.pid
+        for p in psutil.process_iter(["uids", "status"])
+        if p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
 
 
 def _answers(url: str) -> bool:
@@ -172,19 +215,40 @@ def login_to_launcher(
         context.close()
 
 
-def start_cosim() -> tuple[CoSimStack, HubClient, HubClient]:
-    """``cosim up`` and two admin sessions: one to approve users, one to stop their servers
-    from the background (a requests session is not for two threads at once)."""
+Login = tuple[str, str]  # user name, password
+
+
+def start_stock(rounds: int) -> tuple[StockHub, list[Login]]:
+    stock = StockHub()
+    try:
+        return stock, [stock.new_user() for _ in range(rounds)]
+    except BaseException:
+        stock.stop()
+        raise
+
+
+def start_cosim(rounds: int) -> tuple[CoSimStack, HubClient, list[Login]]:
+    """``cosim up``, one user per round (signed up and approved, as CoSimStack.new_user minus
+    its login), and an admin session that stops their servers from the background."""
     cosim = start_cosim_up(make_state_dir("cosim-bench-"))
     try:
-        return cosim, cosim.admin_client(), cosim.admin_client()
+        admin = cosim.admin_client()
+        users = [(f"u{secrets.token_hex(3)}", secrets.token_urlsafe(10)) for _ in range(rounds)]
+        for name, password in users:
+            cosim.client().signup(name, password)
+            admin.approve(name)
+        return cosim, admin, users
     except BaseException:
         _stop_cosim(cosim)
         raise
 
 
-def stop_cosim(started: tuple[CoSimStack, HubClient, HubClient]) -> None:
+def stop_cosim(started: tuple[CoSimStack, HubClient, list[Login]]) -> None:
     _stop_cosim(started[0])
+
+
+def stop_stock(started: tuple[StockHub, list[Login]]) -> None:
+    started[0].stop()
 
 
 def _stop_cosim(cosim: CoSimStack) -> None:
@@ -199,28 +263,36 @@ def _shut_down(started: Future[Any], stop: Callable[[Any], None]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per hub (default 5)")
     args = parser.parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (3 if args.quick else 5)
     from playwright.sync_api import sync_playwright
 
-    # Untimed work in the background: hub starts, server stops, shutdowns.
+    # Untimed work in the background: hub starts and their users, server stops, shutdowns.
     pool = ThreadPoolExecutor(max_workers=2)
-    stock_start = pool.submit(StockHub)
-    cosim_start = pool.submit(start_cosim)
+    stock_start = pool.submit(start_stock, rounds)
+    cosim_start = pool.submit(start_cosim, rounds)
     stopping: list[Future[None]] = []
 
     def settle() -> None:
         while stopping:
             stopping.pop().result()
 
+    def shut_down() -> list[Future[None]]:
+        """Both hubs shut down together (a start that failed has nothing to stop)."""
+        return [pool.submit(_shut_down, stock_start, stop_stock),
+                pool.submit(_shut_down, cosim_start, stop_cosim)]  # fmt: skip
+
+    downs: list[Future[None]] = []
+
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
                                          args=CHROMIUM_ARGS)  # fmt: skip
-            stock, (cosim, admin, stopper) = stock_start.result(), cosim_start.result()
+            (stock, stock_users), (cosim, stopper, cosim_users) = (
+                stock_start.result(), cosim_start.result())  # fmt: skip
             made = 0
 
             def last_login() -> bool:  # the hubs stop the last servers as they shut down
@@ -228,10 +300,7 @@ def main() -> None:
 
             def cosim_round() -> float:
                 nonlocal made
-                name = f"u{secrets.token_hex(3)}"
-                password = secrets.token_urlsafe(10)
-                cosim.client().signup(name, password)  # as CoSimStack.new_user, minus logins
-                admin.approve(name)
+                name, password = cosim_users.pop()
                 elapsed = login_to_launcher(browser, cosim.url, name, password, settle)
                 made += 1
                 if not last_login():
@@ -240,7 +309,7 @@ def main() -> None:
 
             def stock_round() -> float:
                 nonlocal made
-                name, password = stock.new_user()
+                name, password = stock_users.pop()
                 elapsed = login_to_launcher(browser, stock.url, name, password, settle)
                 made += 1
                 if not last_login():
@@ -250,11 +319,10 @@ def main() -> None:
             sides: dict[str, Callable[[], float]] = {"cosim": cosim_round, "stock": stock_round}
             times = alternate(rounds, sides)
             settle()
+            downs = shut_down()  # while Chromium closes
             browser.close()
     finally:
-        # Both hubs shut down together (a start that failed has nothing to stop).
-        downs = [pool.submit(_shut_down, stock_start, StockHub.stop),
-                 pool.submit(_shut_down, cosim_start, stop_cosim)]  # fmt: skip
+        downs = downs or shut_down()
         pool.shutdown(wait=True)
         for down in downs:
             down.result()

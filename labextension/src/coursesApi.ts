@@ -1,7 +1,7 @@
 /** This server's course endpoints: `/cosim/api/courses[/<course>/assignments[/<a>/<action>]]`. */
 import { URLExt } from '@jupyterlab/coreutils';
 
-import { requestAPI } from './api';
+import { CoSimAPIError, requestAPI } from './api';
 
 export type CourseRole = 'instructor' | 'ta' | 'student';
 
@@ -155,12 +155,36 @@ export interface IFormgraderReply {
   version?: number;
 }
 
+/** One manual change the course's gradebook held back (cosim_protocol.formgrader). */
+export interface IGradeConflict {
+  student: string;
+  notebook: string;
+  cell: string;
+  /** regraded: the submission was autograded again since the copy; changed: someone else graded. */
+  reason: 'regraded' | 'changed';
+}
+
+/**
+ * "Send grades" answered 409: the changes of `conflicts`' submissions were held back (each
+ * submission's as a whole), `applied` others went in. The way out: a fresh copy (`discard`).
+ */
+export class FormgraderConflict extends Error {
+  constructor(
+    message: string,
+    readonly conflicts: IGradeConflict[],
+    readonly applied: number
+  ) {
+    super(message);
+  }
+}
+
 /**
  * Manual grading with nbgrader's formgrader on a copy of the course's grading state (staff):
- * `open` fetches the assignment's snapshot and points formgrader at it; `send` sends the grades
- * given in formgrader since then (409 when someone else graded the same cell meanwhile).
+ * `open` fetches the assignment's snapshot and points formgrader at it (`discard`: throwing away
+ * grades not sent yet); `send` sends the grades given in formgrader since then, and throws
+ * {@link FormgraderConflict} for those the gradebook held back.
  */
-export function formgrader(
+export async function formgrader(
   course: string,
   assignment: string,
   action: 'open' | 'send',
@@ -173,8 +197,24 @@ export function formgrader(
     encodeURIComponent(assignment),
     action
   );
-  return requestAPI<IFormgraderReply>(url, {
-    method: 'POST',
-    body: JSON.stringify({ discard })
-  });
+  try {
+    return await requestAPI<IFormgraderReply>(url, {
+      method: 'POST',
+      body: JSON.stringify({ discard })
+    });
+  } catch (error) {
+    const body = error instanceof CoSimAPIError ? error.body : null;
+    if (error instanceof CoSimAPIError && error.status === 409 && hasConflicts(body)) {
+      throw new FormgraderConflict(error.message, body.conflicts, Number(body.applied ?? 0));
+    }
+    throw error;
+  }
+}
+
+function hasConflicts(body: unknown): body is { conflicts: IGradeConflict[]; applied?: number } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    Array.isArray((body as { conflicts?: unknown }).conflicts)
+  );
 }

@@ -11,8 +11,9 @@ snapshot (``GET <exchange>/api/courses/<c>/grading/<a>/snapshot``, staff only)::
 
 ``files`` holds nbgrader's course folder for that assignment: ``source/<a>/...``,
 ``autograded/<student>/<a>/...`` and ``gradebook.db`` (a consistent copy of the course's sqlite
-gradebook); not the generated feedback, which formgrader does not read. ``version`` counts the gradebook's changes
-(autograding and manual grading), so a caller can tell that its copy is out of date.
+gradebook); not the generated feedback, which formgrader does not read. ``version`` counts the
+gradebook's changes (autograding and manual grading), so a caller can tell that its copy is out
+of date.
 ``submissions`` holds each graded student's *revision*: a number that changes whenever that
 student's submission is autograded (a resubmission graded again, or a grading run starting),
 and never on manual grading.

@@ -2,6 +2,9 @@
 import { URLExt } from '@jupyterlab/coreutils';
 
 import { CoSimAPIError, requestAPI } from './api';
+import { IGradeConflict, ISendConflict } from './protocol/formgrader';
+
+export type { IGradeConflict } from './protocol/formgrader';
 
 export type CourseRole = 'instructor' | 'ta' | 'student';
 
@@ -155,15 +158,6 @@ export interface IFormgraderReply {
   version?: number;
 }
 
-/** One manual change the course's gradebook held back (cosim_protocol.formgrader). */
-export interface IGradeConflict {
-  student: string;
-  notebook: string;
-  cell: string;
-  /** regraded: the submission was autograded again since the copy; changed: someone else graded. */
-  reason: 'regraded' | 'changed';
-}
-
 /**
  * "Send grades" answered 409: the changes of `conflicts`' submissions were held back (each
  * submission's as a whole), `applied` others went in. The way out: a fresh copy (`discard`).
@@ -211,7 +205,7 @@ export async function formgrader(
   }
 }
 
-function hasConflicts(body: unknown): body is { conflicts: IGradeConflict[]; applied?: number } {
+function hasConflicts(body: unknown): body is ISendConflict {
   return (
     typeof body === 'object' &&
     body !== null &&

@@ -392,6 +392,8 @@ class CourseGrader:
         it (generate and release feedback, refused on the copy), and at ~130 KB of HTML a
         notebook it was nearly all of a class's snapshot (200 students x 5 small notebooks:
         167 MiB of JSON with it, 4.2 MiB without)."""
+        from nbgrader.api import Gradebook, MissingEntry
+
         files: dict[str, str] = {}
         with NBGRADER_TURN.held():
             db = self.root / "gradebook.db"
@@ -411,9 +413,16 @@ class CourseGrader:
                 ):
                     src.backup(dst)
                 files[SNAPSHOT_GRADEBOOK] = base64.b64encode(copy.read_bytes()).decode()
+                # Every submission formgrader lists (a run that failed may have left one
+                # without autograded files): each needs a revision to be graded by hand.
+                students = {p.parent.name for p in self.root.glob(f"autograded/*/{assignment}")}
+                with (
+                    contextlib.suppress(MissingEntry),
+                    Gradebook(f"sqlite:///{copy}", self.course_id) as gb,
+                ):
+                    students |= {sub.student.id for sub in gb.assignment_submissions(assignment)}
             version = self._version()
             revisions = self._revisions().get(assignment, {})
-            students = {p.parent.name for p in self.root.glob(f"autograded/*/{assignment}")}
         return {"schema": SCHEMA_VERSION, "course": self.course_id, "assignment": assignment,
                 "version": version, "files": files,
                 "submissions": {s: revisions.get(s, 0) for s in sorted(students)}}  # fmt: skip

@@ -325,13 +325,15 @@ def working_changes(store: SnapshotStore, manifest: dict[str, Any]) -> list[str]
 
 def _stage(store: SnapshotStore, manifest: dict[str, Any], stage: Path) -> None:
     """Write the snapshot's tree into ``stage`` and verify every byte on the way."""
-    for d in manifest["dirs"]:
-        (stage / d["path"]).mkdir(parents=True, exist_ok=True)
-    entries = manifest["files"] + manifest.get("artifacts", [])
-    for parent in {(stage / f["path"]).parent for f in entries}:
-        parent.mkdir(parents=True, exist_ok=True)
-
     root = str(stage)
+    # Strings, not Paths: 10k files' parents through pathlib cost a tenth of a second.
+    made = {""}
+    for d in manifest["dirs"]:
+        os.makedirs(f"{root}/{d['path']}", exist_ok=True)
+        made.add(d["path"])
+    entries = manifest["files"] + manifest.get("artifacts", [])
+    for parent in {f["path"].rpartition("/")[0] for f in entries} - made:
+        os.makedirs(f"{root}/{parent}", exist_ok=True)
 
     def write(batch: list[dict[str, Any]]) -> None:
         for f in batch:
@@ -429,9 +431,13 @@ def _without_startup_files(manifest: dict[str, Any]) -> tuple[dict[str, Any], li
     kept: dict[str, Any] = dict(manifest)
     skipped: list[str] = []
     for section in ("files", "artifacts"):
-        entries = manifest.get(section, [])
-        kept[section] = [f for f in entries if not is_startup_file(f["path"])]
-        skipped += [f["path"] for f in entries if is_startup_file(f["path"])]
+        entries: list[dict[str, Any]] = []
+        kept[section] = entries
+        for f in manifest.get(section, []):
+            if is_startup_file(f["path"]):  # one match per path: 10k paths add up
+                skipped.append(f["path"])
+            else:
+                entries.append(f)
     return kept, sorted(skipped)
 
 

@@ -19,6 +19,8 @@ from .datasets import dataset_paths, reference
 from .envlock import environment_lock
 from .startup_files import is_startup_file
 from .store import (
+    INDEX,
+    LEGACY_INDEX,
     SMALL_FILE,
     SnapshotError,
     SnapshotStore,
@@ -526,6 +528,8 @@ def gc(workspace: str | os.PathLike[str]) -> dict[str, int]:
             path.unlink()
         for leftover in store.root.glob(".tmp-*"):
             leftover.unlink()
+        if (store.root / INDEX).exists():  # a JSON index the binary one replaced
+            (store.root / LEGACY_INDEX).unlink(missing_ok=True)
     return {"removed_blobs": removed, "freed_bytes": freed}
 
 

@@ -8,6 +8,7 @@ start. Restore leaves them out unless asked for them explicitly (``--allow-start
 
 from __future__ import annotations
 
+import functools
 import re
 from fnmatch import translate
 from pathlib import PurePosixPath
@@ -48,9 +49,13 @@ STARTUP_PATTERNS = (
 # Every pattern against every tail of the path that starts at a "/" (fnmatch's "*" also matches
 # "/": "dir/*" covers everything below dir), as one regex: trying the patterns one by one for
 # each tail cost a restore of 10k files about a second.
-_STARTUP_RE = re.compile(
-    "(?s:.*/)?(?:" + "|".join(translate(pattern) for pattern in STARTUP_PATTERNS) + ")"
-)
+@functools.cache
+def _startup_re() -> re.Pattern[str]:  # compiled when first needed: not every run restores
+    return re.compile(
+        "(?s:.*/)?(?:" + "|".join(translate(pattern) for pattern in STARTUP_PATTERNS) + ")"
+    )
+
+
 # Spellings that PurePosixPath would normalise ("a//b", "./a", "a/."): rare, done the slow way.
 _UNUSUAL_RE = re.compile(r"//|(?:^|/)\.(?:/|$)|/$")
 
@@ -59,4 +64,4 @@ def is_startup_file(path: str) -> bool:
     """Would ``path`` (relative, POSIX) run code at a shell, Python, IPython or Jupyter start?"""
     if _UNUSUAL_RE.search(path):
         path = "/".join(PurePosixPath(path).parts)
-    return _STARTUP_RE.match(path) is not None
+    return _startup_re().match(path) is not None

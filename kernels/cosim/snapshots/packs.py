@@ -89,16 +89,17 @@ class PackReader:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # Each committed pack's id and index, oldest name first (the first holder wins): one
+        # Each committed pack's id and index, the largest first (most lookups end there): one
         # dict per pack as parsed, no merged table (building one cost more than a small
-        # snapshot's scan once the packs held 10k blobs).
+        # snapshot's scan once the packs held 10k blobs). Packs holding the same digest hold
+        # the same bytes (checked on extract), so which one answers does not matter.
         self._packs: list[tuple[str, dict[str, list[int]]]] | None = None
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _load(self) -> list[tuple[str, dict[str, list[int]]]]:
         if self._packs is None:
-            self._packs = list(self.indexes().items())
+            self._packs = sorted(self.indexes().items(), key=lambda p: -len(p[1]))
         return self._packs
 
     def _find(self, digest: str) -> tuple[str, list[int]] | None:

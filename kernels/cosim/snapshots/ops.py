@@ -544,6 +544,11 @@ def _collect_packs(store: SnapshotStore, live: set[str]) -> tuple[list[Path], in
     doomed += [  # packs of crashed creates
         p for p in folder.glob("*.pack") if p.stem not in indexes and not p.name.startswith(".tmp-")
     ]
+    doomed += [  # indexes whose pack is gone (a pack's own index goes with it below)
+        p
+        for p in folder.glob("*.idx")
+        if not p.name.startswith(".tmp-") and not p.with_suffix(".pack").exists()
+    ]
     dead = 0
     keep = store.new_pack()
     try:

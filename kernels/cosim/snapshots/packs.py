@@ -112,11 +112,13 @@ class PackReader:
     def indexes(self) -> dict[str, dict[str, list[int]]]:
         """Every committed pack's index, by pack id (unreadable ones are skipped). A temp index
         a killed create left is not one: pathlib's glob matches dot-names, and trusting it made
-        the next create skip blobs that only that unindexed pack held."""
+        the next create skip blobs that only that unindexed pack held. Nor is an index whose
+        pack is missing (a power loss can keep the index's rename and lose the pack's, POSIX
+        orders neither before the folder's fsync): its blobs are stored again."""
         out = {}
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.idx")):
-                if not PACK_ID_RE.match(path.stem):
+                if not PACK_ID_RE.match(path.stem) or not path.with_suffix(".pack").exists():
                     continue
                 with contextlib.suppress(OSError, ValueError):
                     out[path.stem] = dict(json.loads(path.read_bytes()))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from cosim_testing.hub_client import HubClient
@@ -48,7 +49,7 @@ def _saved_source(alice: HubClient, name: str) -> str:
 
 
 def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
-    cosim_stack: CoSimStack, cosim_context: Any
+    cosim_stack: CoSimStack, cosim_context: Any, cosim_artifacts: Path
 ) -> None:
     tag = secrets.token_hex(2)
     alice, _ = cosim_stack.new_user(f"alice{tag}")
@@ -79,9 +80,9 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     page.keyboard.type("BOB")
     page.keyboard.press("Escape")
     page.keyboard.press("b")
-    assert editor.get_attribute("aria-readonly") == "true"
     assert "BOB" not in editor.inner_text()
     assert page.locator(f"{PANEL} .jp-Cell").count() == 1
+    assert editor.get_attribute("aria-readonly") == "true"
 
     # alice makes the share editable: bob's open notebook turns editable, no reload.
     _share(alice, b, view_only=False)
@@ -101,3 +102,16 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         assert time.monotonic() < deadline, _saved_source(alice, name)
         time.sleep(0.2)
     assert _saved_source(alice, name).startswith(SOURCE)
+
+    # Made view-only again: the open notebook turns read-only again, still without a reload.
+    _share(alice, b, view_only=True)
+    badge.wait_for(timeout=30_000)
+    page.wait_for_function(
+        f"() => document.querySelector('{PANEL} .jp-Cell .cm-content')"
+        "?.getAttribute('aria-readonly') === 'true'",
+        timeout=30_000,
+    )
+    editor.click()
+    page.keyboard.type("AGAIN")
+    assert "AGAIN" not in editor.inner_text()
+    page.screenshot(path=str(cosim_artifacts / "collab-view-only.png"))

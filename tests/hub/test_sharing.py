@@ -5,48 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 import requests
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from cosim_protocol.keys import Keys, namespace_name
 from cosim_protocol.sharing import CLOSE_ACCESS_CHANGED, CLOSE_ACCESS_REVOKED, VIEW_SCOPE
-from cosim_protocol.viewer import encode_poses, encode_scene, new_sim_id
 from cosim_testing.hub_client import HubClient
+from cosim_testing.sims import fake_sim
 from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
-
-
-def admin_redis_url(stack: CoSimStack) -> str:
-    config = (stack.state_dir / "hub" / "jupyterhub_config.py").read_text()
-    match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)
-    assert match
-    return match.group(1)
-
-
-def fake_sim(stack: CoSimStack, owner: str) -> str:
-    """What cosim.viewer writes for a sim in ``owner``'s server (meta, scene, a frame)."""
-    keys, sim_id = Keys(namespace_name(owner)), new_sim_id()
-    client = redis.Redis.from_url(admin_redis_url(stack))
-    scene = encode_scene({"engine": "test", "bodies": [], "geoms": [], "meshes": []}, [])
-    meta = {"sim_id": sim_id, "engine": "test", "title": "shared", "scene": "s1",
-            "started": time.time(), "ended": None, "bodies": 1}  # fmt: skip
-    client.set(keys.scene("s1"), scene, ex=600)
-    client.set(keys.meta(sim_id), json.dumps(meta), ex=600)
-    import numpy as np
-
-    client.set(keys.frame(sim_id), encode_poses(sim_id, 1, 0.0, time.time(), np.zeros((1, 7))))
-    client.close()
-    return sim_id
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,21 @@ from typing import Any
 from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
 from cosim_testing.plugin import hub_login, open_lab_url
+from cosim_testing.sims import fake_sim
 from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
 SOURCE = "print('hello from alice')"
 
 
-def _notebook(alice: HubClient) -> str:
+def _notebook(alice: HubClient, sim_id: str) -> str:
+    """One code cell whose output is a live viewer of ``sim_id`` (as cosim.viewer leaves it)."""
     name = f"view-{secrets.token_hex(3)}.ipynb"
-    cell = {"cell_type": "code", "source": SOURCE, "metadata": {}, "outputs": [],
-            "execution_count": None}  # fmt: skip
+    viewer = {"output_type": "display_data", "metadata": {},
+              "data": {"application/vnd.cosim.viewer+json": {"sim_id": sim_id, "title": "shared"},
+                       "text/plain": "viewer"}}  # fmt: skip
+    cell = {"cell_type": "code", "source": SOURCE, "metadata": {}, "outputs": [viewer],
+            "execution_count": 1}  # fmt: skip
     kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     content = {"cells": [cell], "nbformat": 4, "nbformat_minor": 5,
                "metadata": {"kernelspec": kernelspec}}  # fmt: skip
@@ -57,7 +62,8 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     a, b = str(alice.user), str(bob.user)
     alice.spawn()
     alice.open_lab()
-    name = _notebook(alice)
+    home = cosim_stack.state_dir / "users" / a
+    name = _notebook(alice, fake_sim(cosim_stack, a, control=home / f"{tag}-control.json"))
     _share(alice, b, view_only=True)
 
     page = cosim_context.new_page()
@@ -83,6 +89,11 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     assert "BOB" not in editor.inner_text()
     assert page.locator(f"{PANEL} .jp-Cell").count() == 1
     assert editor.get_attribute("aria-readonly") == "true"
+    # The sim's control row is there, disabled, saying "view only".
+    control = page.locator(f"{PANEL} .cosim-Control")
+    control.and_(page.locator("[data-access='view-only']")).wait_for(timeout=30_000)
+    assert control.locator(".cosim-Control-viewOnly").is_visible()
+    assert control.locator(".cosim-Control-pauseRun").is_disabled()
 
     # alice makes the share editable: bob's open notebook turns editable, no reload.
     _share(alice, b, view_only=False)
@@ -92,6 +103,9 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         "?.getAttribute('aria-readonly') !== 'true'",
         timeout=30_000,
     )
+    control.and_(page.locator("[data-access='write']")).wait_for(timeout=30_000)
+    assert control.locator(".cosim-Control-pauseRun").is_enabled()
+    assert not control.locator(".cosim-Control-viewOnly").is_visible()
     editor.click()
     page.keyboard.press("End")
     page.keyboard.type("  # BOB")
@@ -111,6 +125,7 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         "?.getAttribute('aria-readonly') === 'true'",
         timeout=30_000,
     )
+    control.and_(page.locator("[data-access='view-only']")).wait_for(timeout=30_000)
     editor.click()
     page.keyboard.type("AGAIN")
     assert "AGAIN" not in editor.inner_text()

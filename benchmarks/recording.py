@@ -46,6 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 from _report import figure, median, report, spread
+from _sim_rate import steps_per_second
 
 import cosim
 from cosim.recording import Recorder, Recording
@@ -109,16 +110,6 @@ def meshcat_bytes(states: list[Any], names: list[str]) -> int:
     return Window.sent
 
 
-def steps_per_second(model: Any, data: Any, v: Any, seconds: float) -> float:
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(50):
-            mujoco.mj_step(model, data)
-            v.sync()
-        steps += 50
-    return steps / (time.perf_counter() - start)
-
-
 def overhead(url: str, tmp: Path, rounds: int, seconds: float) -> tuple[float, float, float, str]:
     model = mujoco.MjModel.from_xml_path(str(HUMANOID))
     data = mujoco.MjData(model)
@@ -130,7 +121,7 @@ def overhead(url: str, tmp: Path, rounds: int, seconds: float) -> tuple[float, f
                 mujoco.mj_resetData(model, data)
                 if record:
                     v.record(tmp / f"overhead{i}.cosimrec")
-                pair[record] = steps_per_second(model, data, v, seconds)
+                pair[record] = steps_per_second(model, data, seconds, v)
                 if record:
                     v.stop_recording()
             plain.append(pair[False])

@@ -33,6 +33,7 @@ import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import mujoco
 from _models import box_pile_xml
 from _report import figure, report
+from _sim_rate import overhead_rounds
 from jupyter_ydoc import YUnicode
 from pycrdt import Array, Map
 from server.rtc_client import RoomClient
@@ -45,33 +46,6 @@ from cosim_protocol.control import PRESSES, ROOM_SERVER_KEY, ROOM_STATE
 from cosim_testing.stack import make_state_dir, start_cosim_up, stop_cosim_up
 
 COLLABORATORS = 10
-
-
-BLOCK = 50  # steps per block; the two viewers take turns block by block
-
-
-def _block(model: Any, data: Any, viewer: Any) -> float:
-    start = time.perf_counter()
-    for _ in range(BLOCK):
-        mujoco.mj_step(model, data)
-        viewer.sync()
-    return time.perf_counter() - start
-
-
-def interleaved_rates(
-    model: Any, data: Any, seconds: float, first: Any, second: Any
-) -> tuple[float, float]:
-    """Steps/s of ``first`` and ``second`` run in alternating blocks of the same sim for
-    ``seconds`` in all: both meet the same machine (a load spike, a frequency change) and the
-    same sim states, so their ratio is not the noise of two separate timed runs."""
-    spent = [0.0, 0.0]
-    blocks = 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        spent[0] += _block(model, data, first)
-        spent[1] += _block(model, data, second)
-        blocks += 1
-    return blocks * BLOCK / spent[0], blocks * BLOCK / spent[1]
 
 
 def control_overhead(rounds: int, seconds: float) -> tuple[float, float, float, float]:
@@ -87,21 +61,9 @@ def control_overhead(rounds: int, seconds: float) -> tuple[float, float, float, 
             cosim.viewer(model, data, control=False, **common) as plain,
             cosim.viewer(model, data, control=str(path), **common) as controlled,
         ):
-            interleaved_rates(model, data, seconds, plain, controlled)  # warm-up
-            without, with_, ratios = [], [], []
-            for i in range(rounds):
-                mujoco.mj_resetData(model, data)
-                if i % 2 == 0:  # which side opens each pair of blocks alternates too
-                    plain_rate, controlled_rate = interleaved_rates(
-                        model, data, seconds, plain, controlled
-                    )
-                else:
-                    controlled_rate, plain_rate = interleaved_rates(
-                        model, data, seconds, controlled, plain
-                    )
-                without.append(plain_rate)
-                with_.append(controlled_rate)
-                ratios.append(controlled_rate / plain_rate)
+            without, with_, ratios = overhead_rounds(
+                model, data, plain, controlled, rounds, seconds
+            )
         spread = max(ratios) - min(ratios)
         return (
             statistics.median(without),

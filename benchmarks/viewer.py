@@ -36,6 +36,7 @@ import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import mujoco
 from _models import box_pile_xml
 from _report import figure, headline, median, report, spread
+from _sim_rate import overhead_rounds
 
 import cosim
 from cosim_hub.redis_server import RedisServer
@@ -63,33 +64,12 @@ VIEWER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea .cosim-Viewer"
 STATS = f"document.querySelector('{VIEWER}').cosimStats()"
 
 
-def steps_per_second(model: Any, data: Any, seconds: float, viewer: Any | None) -> float:
-    steps, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            mujoco.mj_step(model, data)
-            if viewer is not None:
-                viewer.sync()
-        steps += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return steps / (now - start)
-
-
 def sync_overhead_pairs(
-    model: Any, data: Any, viewer: Any, pairs: int, seconds: float
+    model: Any, data: Any, viewer: Any, rounds: int, seconds: float
 ) -> tuple[float, float, float]:
-    """Bare vs attached in short interleaved pairs; the overhead is the median of the pairs'
-    ratios, which cancels slow drifts of a noisy machine better than one long run each."""
-    steps_per_second(model, data, seconds, viewer)  # warm-up, not counted
-    bare, attached, ratios = [], [], []
-    for i in range(pairs):
-        pair = [(bare, None), (attached, viewer)]
-        for bucket, v in pair if i % 2 == 0 else reversed(pair):
-            mujoco.mj_resetData(model, data)
-            bucket.append(steps_per_second(model, data, seconds, v))
-        ratios.append(attached[-1] / bare[-1])
+    """Bare sim vs the same sim with ``viewer.sync()``, taking turns every 50 steps; the
+    overhead is 1 - the median of the rounds' ratios."""
+    bare, attached, ratios = overhead_rounds(model, data, None, viewer, rounds, seconds)
     return median(bare), median(attached), 1 - median(ratios)
 
 
@@ -272,7 +252,7 @@ def main() -> None:
         model = mujoco.MjModel.from_xml_string(box_pile_xml(BODIES))
         data = mujoco.MjData(model)
         with cosim.viewer(model, data, rate=60.0, display=False, redis_url=redis.url) as v:
-            bare, attached, overhead = sync_overhead_pairs(model, data, v, rounds * 4, seconds / 4)
+            bare, attached, overhead = sync_overhead_pairs(model, data, v, rounds * 4, seconds / 2)
         jpeg = jpeg_bytes(model, data, "view")
         humanoid, humanoid_frame, humanoid_jpeg = humanoid_jpeg_ratio()
     finally:

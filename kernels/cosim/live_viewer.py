@@ -97,7 +97,11 @@ class Viewer:
             if control is not None and not control.idle:
                 control.after_publish(self._sim_time(sim_time), self._alive)
             return
-        self._next = now + self.interval  # at most `rate` frames/s, however sync() is called
+        # At most `rate` frames/s however sync() is called, on a fixed grid: `now + interval`
+        # would add each frame's lateness (a loop that syncs every 4 ms published 50 of 60 fps).
+        # A frame forced early (paused steps) or a loop that fell behind starts a new grid.
+        grid = self._next + self.interval
+        self._next = grid if now < grid <= now + self.interval else now + self.interval
         if not self._finalizer.alive:
             return
         self.frame_number += 1

@@ -20,7 +20,7 @@ from typing import Any
 LAB = Path(__file__).resolve().parents[1]
 SCHEMAS = LAB.parent / "kernels" / "cosim_protocol" / "schemas"
 OUT = LAB / "src" / "protocol"
-GENERATED = ("control", "frame", "jobs", "recording", "scene", "viewer-socket")
+GENERATED = ("control", "formgrader", "frame", "jobs", "recording", "scene", "viewer-socket")
 
 
 def module_name(schema_file: Path) -> str:

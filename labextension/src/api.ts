@@ -1,11 +1,15 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** Error replies from CoSim's server extension: `{"message": ..., "reason": ...}`. */
+/**
+ * Error replies from CoSim's server extension: `{"message": ..., "reason": ...}`, and `body`, the
+ * whole reply (some refusals say more, e.g. a 409's conflicts).
+ */
 export class CoSimAPIError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    readonly body: unknown = null
   ) {
     super(message);
   }
@@ -37,7 +41,7 @@ export async function requestAPI<T>(endPoint: string, init: RequestInit = {}): P
       data !== null && typeof data === 'object' && 'message' in data
         ? String((data as { message: unknown }).message)
         : response.statusText;
-    throw new CoSimAPIError(message, response.status);
+    throw new CoSimAPIError(message, response.status, data);
   }
   return data as T;
 }

@@ -1,7 +1,10 @@
 /** This server's course endpoints: `/cosim/api/courses[/<course>/assignments[/<a>/<action>]]`. */
 import { URLExt } from '@jupyterlab/coreutils';
 
-import { requestAPI } from './api';
+import { CoSimAPIError, requestAPI } from './api';
+import { IGradeConflict, ISendConflict } from './protocol/formgrader';
+
+export type { IGradeConflict } from './protocol/formgrader';
 
 export type CourseRole = 'instructor' | 'ta' | 'student';
 
@@ -156,11 +159,26 @@ export interface IFormgraderReply {
 }
 
 /**
- * Manual grading with nbgrader's formgrader on a copy of the course's grading state (staff):
- * `open` fetches the assignment's snapshot and points formgrader at it; `send` sends the grades
- * given in formgrader since then (409 when someone else graded the same cell meanwhile).
+ * "Send grades" answered 409: the changes of `conflicts`' submissions were held back (each
+ * submission's as a whole), `applied` others went in. The way out: a fresh copy (`discard`).
  */
-export function formgrader(
+export class FormgraderConflict extends Error {
+  constructor(
+    message: string,
+    readonly conflicts: IGradeConflict[],
+    readonly applied: number
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Manual grading with nbgrader's formgrader on a copy of the course's grading state (staff):
+ * `open` fetches the assignment's snapshot and points formgrader at it (`discard`: throwing away
+ * grades not sent yet); `send` sends the grades given in formgrader since then, and throws
+ * {@link FormgraderConflict} for those the gradebook held back.
+ */
+export async function formgrader(
   course: string,
   assignment: string,
   action: 'open' | 'send',
@@ -173,8 +191,24 @@ export function formgrader(
     encodeURIComponent(assignment),
     action
   );
-  return requestAPI<IFormgraderReply>(url, {
-    method: 'POST',
-    body: JSON.stringify({ discard })
-  });
+  try {
+    return await requestAPI<IFormgraderReply>(url, {
+      method: 'POST',
+      body: JSON.stringify({ discard })
+    });
+  } catch (error) {
+    const body = error instanceof CoSimAPIError ? error.body : null;
+    if (error instanceof CoSimAPIError && error.status === 409 && hasConflicts(body)) {
+      throw new FormgraderConflict(error.message, body.conflicts, Number(body.applied ?? 0));
+    }
+    throw error;
+  }
+}
+
+function hasConflicts(body: unknown): body is ISendConflict {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    Array.isArray((body as { conflicts?: unknown }).conflicts)
+  );
 }

@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 import {
   AssignmentAction,
   formgrader,
+  FormgraderConflict,
   getGradebook,
   IActionReply,
   IAssignment,
@@ -21,6 +22,7 @@ import {
   listCourses,
   runAction
 } from './coursesApi';
+import { renderConflicts } from './coursesConflicts';
 import { dueText, renderGradebook, statusText } from './coursesGradebook';
 import { coursesIcon } from './icons';
 import { el, errorText } from './dom';
@@ -97,9 +99,10 @@ export class CoursesPanel extends Widget {
     this._status = document.createElement('p');
     this._status.className = 'cosim-Courses-status';
     this._status.setAttribute('aria-live', 'polite');
+    this._conflicts = document.createElement('div');
     this._list = document.createElement('div');
     this._list.className = 'cosim-Courses-list';
-    this.node.append(header, this._status, this._list);
+    this.node.append(header, this._status, this._conflicts, this._list);
   }
 
   protected onAfterShow(): void {
@@ -289,17 +292,21 @@ export class CoursesPanel extends Widget {
     this._say(message);
   }
 
-  /** formgrader on a copy: open it in a new tab, or send the grades given there. */
+  /**
+   * formgrader on a copy: open it in a new tab (`discard`: on a fresh copy, dropping grades not
+   * sent), or send the grades given there; held-back grades are listed with a way out.
+   */
   private async _formgrader(
     course: string,
     assignment: string,
-    action: 'open' | 'send'
+    action: 'open' | 'send',
+    discard = false
   ): Promise<void> {
     this._say(`${action === 'open' ? 'formgrader' : 'sending grades'}: ${assignment} …`);
     // Opened now, while the click still counts as the user's: browsers block later pop-ups.
     const tab = action === 'open' ? window.open('', '_blank') : null;
     try {
-      const reply = await formgrader(course, assignment, action);
+      const reply = await formgrader(course, assignment, action, discard);
       if (action === 'open') {
         if (tab && reply.url) {
           tab.location.href = reply.url;
@@ -311,6 +318,17 @@ export class CoursesPanel extends Widget {
       this._say(`Sent ${reply.applied ?? 0} manual grades of ${assignment}.`);
     } catch (error) {
       tab?.close();
+      if (error instanceof FormgraderConflict) {
+        // Some grades went in: the table shows them; then say which were held back, and why.
+        await this.refresh();
+        this._say('Some grades were held back: see below.', true);
+        this._conflicts.replaceChildren(
+          renderConflicts(assignment, error, () => {
+            void this._formgrader(course, assignment, 'open', true);
+          })
+        );
+        return;
+      }
       this._say(errorText(error), true);
     }
   }
@@ -318,9 +336,12 @@ export class CoursesPanel extends Widget {
   private _say(text: string, error = false): void {
     this._status.textContent = text;
     this._status.classList.toggle('cosim-mod-error', error);
+    this._conflicts.replaceChildren();
   }
 
   private _generation = 0;
   private readonly _status: HTMLParagraphElement;
+  /** Grades "Send grades" held back, until the next message. */
+  private readonly _conflicts: HTMLDivElement;
   private readonly _list: HTMLDivElement;
 }

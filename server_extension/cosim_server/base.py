@@ -49,11 +49,15 @@ class PermissionMixin:
 
 
 class CoSimError(web.HTTPError):
-    """A client error with a short message that is safe to show to the user."""
+    """A client error with a short message that is safe to show to the user; ``details``, more
+    fields of the JSON answer (a hub-side API's refusal passed on, e.g. a 409's conflicts)."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(status_code, reason=HTTPStatus(status_code).phrase)
         self.message = message
+        self.details = details or {}
 
 
 async def fetch_hub_json(
@@ -74,12 +78,13 @@ async def fetch_hub_json(
     try:
         response = await AsyncHTTPClient().fetch(request)
     except HTTPClientError as err:
-        message = f"{service} refused the request"
+        message, details = f"{service} refused the request", {}
         if err.response is not None:
-            with contextlib.suppress(ValueError, AttributeError):
-                message = json.loads(err.response.body).get("message", message)
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                details = dict(json.loads(err.response.body))
+                message = str(details.pop("message", message))
         status = err.code if err.code and 400 <= err.code < 500 else 502
-        raise CoSimError(status, message) from None
+        raise CoSimError(status, message, details if status < 500 else None) from None
     except OSError as err:
         raise CoSimError(502, f"{service} is unreachable: {err}") from None
     return json.loads(response.body) if response.body else {}
@@ -105,15 +110,16 @@ def confine_path(root: str | Path, user_path: str) -> Path:
 def write_json_error(handler: web.RequestHandler, status_code: int, exc_info: Any) -> None:
     """Finish ``handler`` with ``{"message", "reason"}``: a short text, never a traceback."""
     exc = exc_info[1] if exc_info else None
+    details: dict[str, Any] = {}
     if isinstance(exc, CoSimError):
-        message = exc.message
+        message, details = exc.message, exc.details
     elif isinstance(exc, web.HTTPError):
         message = exc.log_message or HTTPStatus(status_code).phrase
     else:
         # Unexpected: the traceback goes to the server log (tornado logged it), not the user.
         message = "internal error in CoSim; see the server log"
     handler.set_header("Content-Type", "application/json")
-    handler.finish(json.dumps({"message": message, "reason": handler._reason}))
+    handler.finish(json.dumps({**details, "message": message, "reason": handler._reason}))
 
 
 class CoSimHandler(PermissionMixin, APIHandler):

@@ -3,8 +3,10 @@
 No user server touches a course's gradebook. For manual grading, an instructor's server fetches
 one assignment's snapshot from the course exchange into ``.cosim/formgrader/<course>/`` (mode
 700, under the server's root so formgrader's links work), points nbgrader's formgrader at it, and
-keeps the snapshot's gradebook as the base. "Send grades" diffs the local gradebook against that
-base and posts the manual changes; the exchange refuses any another grader changed meanwhile.
+keeps the snapshot's gradebook (and each submission's revision) as the base. "Send grades" diffs
+the local gradebook against that base and posts the manual changes; the exchange holds back the
+changes of any submission graded again or graded by someone else meanwhile (409 listing them, the
+others applied): those stay unsent here, and the answer passes the conflict list on to the Lab.
 
 One assignment per course folder at a time: opening another while changes are unsent is refused
 (409) unless they are discarded. formgrader's steps that run student code or use nbgrader's
@@ -27,7 +29,7 @@ from typing import Any
 from jupyter_server.utils import url_path_join
 from tornado.routing import HostMatches, Rule
 
-from cosim_protocol.formgrader import SCHEMA_VERSION, SNAPSHOT_GRADEBOOK
+from cosim_protocol.formgrader import SCHEMA_VERSION, SNAPSHOT_GRADEBOOK, field_of
 
 from .base import CoSimError, CoSimHandler
 from .courses import ASSIGNMENT, COURSE, _CoursesHandler, unpack_files
@@ -54,6 +56,21 @@ def manual_values(db: Path, course: str, assignment: str) -> dict[tuple[str, str
                     key = (sub.student.id, nb.name, comment.name, "manual_comment")
                     out[key] = comment.manual_comment
     return out
+
+
+def set_manual_values(
+    db: Path, course: str, assignment: str, changes: list[dict[str, Any]]
+) -> None:
+    """Write ``changes`` into the gradebook ``db`` (the base, once the exchange took them)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}", course) as gb:
+        for change in changes:
+            field = field_of(change)
+            find = gb.find_comment if field == "manual_comment" else gb.find_grade
+            row = find(change["cell"], change["notebook"], assignment, change["student"])
+            setattr(row, field, change[field])
+        gb.db.commit()
 
 
 def manual_changes(folder: Path, course: str, assignment: str) -> list[dict[str, Any]]:
@@ -126,10 +143,27 @@ class FormgraderHandler(_CoursesHandler):
             if not unsent:
                 self.finish({"action": action, "applied": 0, "version": state.get("version")})
                 return
-            sent = {"schema": SCHEMA_VERSION, "changes": unsent}
-            result = await self.exchange("POST", f"{where}/manual", sent)
+            revisions = state.get("submissions", {})
+            sent = {
+                "schema": SCHEMA_VERSION,
+                "changes": unsent,
+                "submissions": {c["student"]: revisions.get(c["student"]) for c in unsent},
+            }
+            try:
+                result = await self.exchange("POST", f"{where}/manual", sent)
+            except CoSimError as err:
+                if err.status_code == 409 and "conflicts" in err.details:
+                    # The other students' changes went in: they are the base now, and only the
+                    # conflicted ones stay unsent (until a fresh copy discards them).
+                    held = {c.get("student") for c in err.details["conflicts"]}
+                    taken = [c for c in unsent if c["student"] not in held]
+                    set_manual_values(folder / BASE_DIR / SNAPSHOT_GRADEBOOK, course, assignment,
+                                      taken)  # fmt: skip
+                    self.write_state(folder, assignment, err.details.get("version"), revisions)
+                    err.details |= {"action": action, "assignment": assignment}
+                raise
             shutil.copyfile(folder / SNAPSHOT_GRADEBOOK, folder / BASE_DIR / SNAPSHOT_GRADEBOOK)
-            self.write_state(folder, assignment, result["version"])
+            self.write_state(folder, assignment, result["version"], revisions)
             self.finish({"action": action, **result})
             return
         if unsent and not body.get("discard"):
@@ -144,14 +178,18 @@ class FormgraderHandler(_CoursesHandler):
         unpack_files(self.root, folder, snap["files"], overwrite=True)
         db = base64.b64decode(snap["files"][SNAPSHOT_GRADEBOOK])
         (folder / BASE_DIR / SNAPSHOT_GRADEBOOK).write_bytes(db)
-        self.write_state(folder, assignment, snap["version"])
+        self.write_state(folder, assignment, snap["version"], snap.get("submissions", {}))
         self.point(formgrader, folder, course)
         url = url_path_join(self.base_url, "formgrader", "gradebook", assignment)
         self.finish({"action": "open", "path": str(FOLDER / course), "url": url,
                      "version": snap["version"]})  # fmt: skip
 
-    def write_state(self, folder: Path, assignment: str, version: int) -> None:
-        state = {"assignment": assignment, "version": version}
+    def write_state(
+        self, folder: Path, assignment: str, version: int | None, revisions: dict[str, int]
+    ) -> None:
+        """What the copy was taken from: the gradebook's version and each submission's
+        revision (the exchange holds back changes to a submission graded again since)."""
+        state = {"assignment": assignment, "version": version, "submissions": revisions}
         (folder / BASE_DIR / "state.json").write_text(json.dumps(state))
 
     def point(self, formgrader: Any, folder: Path, course: str) -> None:

@@ -248,14 +248,20 @@ def test_manual_grading_snapshot_and_changes(
     assert direct(ada, "GET", "snapshot").status_code == 403
     change = {"student": ada.user, "notebook": "hw2", "cell": "test_add",
               "manual_score": 3, "base": None}  # fmt: skip
-    assert direct(ada, "POST", "manual", {"schema": 1, "changes": [change]}).status_code == 403
+    assert direct(ada, "POST", "manual", {"schema": 2, "changes": [change]}).status_code == 403
 
     snap = direct(prof, "GET", "snapshot")
     assert snap.status_code == 200, snap.text[:300]
     snap_body = snap.json()
+    revisions = snap_body["submissions"]
+    assert set(revisions) == {ada.user} and revisions[ada.user] > 0
+
+    def manual(*changes: Any) -> dict[str, Any]:
+        return {"schema": 2, "submissions": revisions, "changes": list(changes)}
+
     files = snap_body["files"]
     assert "source/hw2/hw2.ipynb" in files and f"autograded/{ada.user}/hw2/hw2.ipynb" in files
-    assert f"feedback/{ada.user}/hw2/hw2.html" in files
+    assert not any(f.startswith("feedback/") for f in files)  # formgrader never reads it
     copy = tmp_path / "gradebook.db"
     copy.write_bytes(base64.b64decode(files["gradebook.db"]))
     with Gradebook(f"sqlite:///{copy}", course) as gb:
@@ -270,14 +276,20 @@ def test_manual_grading_snapshot_and_changes(
         ({k: v for k, v in change.items() if k != "base"}, "base"),
         (change | {"manual_comment": "x"}, "exactly one"),
     ):
-        resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [bad]})
+        resp = direct(prof, "POST", "manual", manual(bad))
+        assert resp.status_code == 400 and word in resp.json()["message"], resp.text[:300]
+    for body, word in (
+        ({"schema": 2, "submissions": {}, "changes": [change]}, "no revision"),
+        ({"schema": 1, "changes": [change]}, "fresh copy"),  # an older server's request
+    ):
+        resp = direct(prof, "POST", "manual", body)
         assert resp.status_code == 400 and word in resp.json()["message"], resp.text[:300]
     assert ada_row()["score"] == 1.0
 
     # The override (the hidden test was too strict, say) and a comment, in one request.
     comment = {"student": ada.user, "notebook": "hw2", "cell": "add",
                "manual_comment": "abs() is not needed", "base": None}  # fmt: skip
-    resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [change, comment]})
+    resp = direct(prof, "POST", "manual", manual(change, comment))
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["version"] > snap_body["version"]
     assert ada_row()["score"] == 4.0
@@ -292,12 +304,16 @@ def test_manual_grading_snapshot_and_changes(
         ("hw2", ada.user)
     ] == 4.0
 
+    # The same send again (its answer lost, say): what it sets is already there, no conflict.
+    resp = direct(prof, "POST", "manual", manual(change))
+    assert resp.status_code == 200 and resp.json()["applied"] == 1, resp.text[:300]
     # Another grader still on the old snapshot: 409 naming the conflict, nothing applied.
     stale = change | {"manual_score": 2}
-    resp = direct(prof, "POST", "manual", {"schema": 1, "changes": [stale]})
-    assert resp.status_code == 409, resp.text[:300]
+    resp = direct(prof, "POST", "manual", manual(stale))
+    assert resp.status_code == 409 and resp.json()["applied"] == 0, resp.text[:300]
     (conflict,) = resp.json()["conflicts"]
-    assert (conflict["cell"], conflict["current"]) == ("test_add", 3.0)
+    assert (conflict["cell"], conflict["current"], conflict["reason"]) == ("test_add", 3.0,
+                                                                            "changed")  # fmt: skip
     assert ada_row()["score"] == 4.0
     again = direct(prof, "GET", "snapshot").json()
     copy.write_bytes(base64.b64decode(again["files"]["gradebook.db"]))
@@ -346,3 +362,70 @@ def test_formgrader_on_a_copy_in_the_instructors_server(
     assert _hw2_row(prof, course, ada.user)["score"] == 3.0
     # A student's server gets no snapshot of the course.
     assert _api(ada, "POST", f"{act}/open").status_code == 403
+
+
+def test_regraded_since_the_copy_is_held_back_and_the_others_apply(
+    klass: dict[str, HubClient], graded_hw2: str
+) -> None:
+    """Student A resubmits and is autograded again after the instructor opened formgrader: the
+    grade given to A on the old copy is held back (409 naming A's submission, "regraded"), the
+    grade given to B in the same send is applied, and only A's change stays unsent until a
+    fresh copy is opened. Through the instructor's own server, as the Courses panel sends it."""
+    prof, ada, bob, course = klass["prof"], klass["ada"], klass["bob"], graded_hw2
+    where = f"{course}/assignments/hw2"
+    assert _api(bob, "POST", f"{where}/fetch").status_code == 200
+    released = nbformat.from_dict(_get(bob, f"courses/{course}/hw2/hw2.ipynb"))
+    _put(bob, f"courses/{course}/hw2/hw2.ipynb", answered(released, WRONG))
+    assert _api(bob, "POST", f"{where}/submit").status_code == 200
+    assert _api(prof, "POST", f"{where}/grade").json()["queued"] == [bob.user]
+    bob_row = lambda: _hw2_row(prof, course, bob.user)  # noqa: E731
+    assert wait_for(lambda: bob_row().get("graded"), GRADE_TIMEOUT, interval=0.5), bob_row()
+    bob_score = bob_row()["score"]
+
+    act = f"{course}/formgrader/hw2"
+    assert _api(prof, "POST", f"{act}/open", discard=True).status_code == 200
+    fg = f"user/{prof.user}/formgrader/api"
+    notebooks = prof.request("GET", f"{fg}/submitted_notebooks/hw2/hw2").json()
+    for student, score in ((ada.user, 1), (bob.user, 2.5)):
+        (notebook,) = [n for n in notebooks if n["student"] == student]
+        grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]})
+        test_add = next(g for g in grades.json() if g["name"] == "test_add")
+        resp = prof.request(
+            "PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": score})
+        )
+        assert resp.status_code == 200, resp.text[:300]
+
+    # Ada hands in again and is graded again, after the copy was taken.
+    before = _hw2_row(prof, course, ada.user)
+    ada_nb = nbformat.from_dict(_get(ada, f"courses/{course}/hw2/hw2.ipynb"))
+    _put(ada, f"courses/{course}/hw2/hw2.ipynb", answered(ada_nb, RIGHT))
+    assert _api(ada, "POST", f"{where}/submit").status_code == 200
+    assert _api(prof, "POST", f"{where}/grade").json()["queued"] == [ada.user]
+
+    def regraded() -> bool:
+        row = _hw2_row(prof, course, ada.user)
+        return bool(row.get("graded") and row["submitted_at"] != before["submitted_at"])
+
+    assert wait_for(regraded, GRADE_TIMEOUT, interval=0.5), _hw2_row(prof, course, ada.user)
+    ada_score = _hw2_row(prof, course, ada.user)["score"]
+
+    resp = _api(prof, "POST", f"{act}/send")
+    assert resp.status_code == 409, resp.text[:300]
+    body = resp.json()
+    assert body["applied"] == 1, body
+    assert {(c["student"], c["notebook"], c["cell"], c["reason"]) for c in body["conflicts"]} == {
+        (ada.user, "hw2", "test_add", "regraded")
+    }
+    assert f"{ada.user}/hw2 was autograded again" in body["message"]
+    assert "fresh copy" in body["message"] and bob.user not in body["message"]
+    assert _hw2_row(prof, course, ada.user)["score"] == ada_score  # not the old copy's grade
+    assert _hw2_row(prof, course, bob.user)["score"] == bob_score + 2.5
+
+    # Only ada's change is still unsent: sending again holds it back again and applies nothing.
+    again = _api(prof, "POST", f"{act}/send").json()
+    assert again["applied"] == 0 and {c["student"] for c in again["conflicts"]} == {ada.user}
+    resp = _api(prof, "POST", f"{act}/open")
+    assert resp.status_code == 409 and "not sent" in resp.json()["message"], resp.text[:300]
+    # A fresh copy has the regraded submission and bob's grade; nothing left to send.
+    assert _api(prof, "POST", f"{act}/open", discard=True).status_code == 200
+    assert _api(prof, "POST", f"{act}/send").json()["applied"] == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cosim_protocol import control, recording, viewer, ws
+from cosim_protocol import control, formgrader, recording, viewer, ws
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "kernels" / "cosim_protocol" / "schemas"
@@ -65,7 +65,7 @@ PYTHON_TWIN: dict[str, object] = {
     ("schema", "module"),
     [
         ("frame", viewer), ("scene", viewer), ("viewer-socket", ws), ("control", control),
-        ("recording", recording),
+        ("recording", recording), ("formgrader", formgrader),
     ],
 )  # fmt: skip
 def test_schema_constants_match_the_python_protocol(schema: str, module: object) -> None:

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import zstandard
 from snapshot_workspace import make_workspace
 
-import zstandard
 from cosim.snapshots import create, gc, list_snapshots, verify
 from cosim.snapshots.store import SnapshotStore
 

@@ -126,3 +126,16 @@ class RoomClient:
     async def close(self) -> None:
         self.ws.close()
         self._reader.cancel()
+
+
+async def next_viewer_error(ws: Any, timeout: float = 5.0) -> str:
+    """The next error message on a viewer socket (it comes between the frames it carries)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = deadline - loop.time()
+        assert left > 0, "no error message on the viewer socket"
+        message = await asyncio.wait_for(ws.read_message(), left)
+        assert message is not None, "the viewer socket closed before the error came"
+        if isinstance(message, str) and json.loads(message)["type"] == "error":
+            return str(json.loads(message)["message"])

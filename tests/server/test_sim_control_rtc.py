@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from jupyter_ydoc import YUnicode
 from pycrdt import Array, Map
-from rtc_client import RoomClient, rtc_server_config
+from rtc_client import RoomClient, next_viewer_error, rtc_server_config
 from test_sim_control import SimThread, _control, _until
 
 from cosim_protocol.control import PRESSES, ROOM_SERVER_KEY, ROOM_STATE
@@ -112,14 +111,7 @@ async def test_an_invalid_edit_is_set_back_with_a_message_naming_the_field(
     ws.write_message(json.dumps({"type": "join"}))
     before = await _control(jp_fetch, sim)
     editor.document.set(json.dumps({**before, "state": "paused", "speed": 1000}, indent=2))
-    deadline = time.monotonic() + 5
-    while True:  # the viewers hear why (between the frames the socket carries)
-        assert time.monotonic() < deadline, "no error message on the viewer socket"
-        message = await asyncio.wait_for(ws.read_message(), 5)
-        assert message is not None, "the viewer socket closed before the error came"
-        if isinstance(message, str) and json.loads(message)["type"] == "error":
-            assert "speed must be in [0, 100]" in json.loads(message)["message"]
-            break
+    assert "speed must be in [0, 100]" in await next_viewer_error(ws)  # the viewers hear why
     # The document keeps its last valid state: in the room, on disk, in the kernel.
     assert await _until(lambda: editor.json_object() == before)
     assert await _control(jp_fetch, sim) == before
@@ -142,17 +134,6 @@ async def test_a_contents_api_write_reaches_the_kernel_through_the_room(
 
 def _server_listens(client: RoomClient) -> bool:
     return bool(client.doc.get(ROOM_STATE, type=Map).get(ROOM_SERVER_KEY))
-
-
-async def _next_error(ws: Any) -> str:
-    """The next error message on a viewer socket (between the frames it carries)."""
-    deadline = time.monotonic() + 5
-    while True:
-        assert time.monotonic() < deadline, "no error message on the viewer socket"
-        message = await asyncio.wait_for(ws.read_message(), 5)
-        assert message is not None, "the viewer socket closed before the error came"
-        if isinstance(message, str) and json.loads(message)["type"] == "error":
-            return str(json.loads(message)["message"])
 
 
 async def test_presses_queued_in_the_room_all_apply_in_order_credited_to_their_sender(
@@ -180,6 +161,6 @@ async def test_presses_queued_in_the_room_all_apply_in_order_credited_to_their_s
     assert await _until(lambda: second.json_object().get("seed") == 5)
     # An invalid press is refused with the field's range, and changes nothing.
     first.doc.get(PRESSES, type=Array).append(json.dumps({"speed": 1000}))
-    assert "speed must be in [0, 100]" in await _next_error(ws)
+    assert "speed must be in [0, 100]" in await next_viewer_error(ws)
     assert (await _control(jp_fetch, sim))["speed"] == doc["speed"]
     ws.close()

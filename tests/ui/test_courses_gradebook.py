@@ -2,7 +2,9 @@
 assignment with a deadline, two students submit (one right, one wrong), the instructor presses
 Collect, the sandbox autogrades, and the gradebook table fills in by itself; its CSV download
 matches; a grade given in nbgrader's formgrader (opened from the panel) comes back with "Send
-grades". A student's panel shows their own score and nobody else's."""
+grades", and one given on a copy older than the student's regraded resubmission is held back, the
+panel naming it and opening a fresh copy. A student's panel shows their own score and nobody
+else's."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import nbformat
 from cosim_testing.hub_client import HubClient
 from cosim_testing.nbgrader_assignment import RIGHT, WRONG, answered, source_notebook
 from cosim_testing.plugin import lab_login
+from cosim_testing.procs import wait_for
 from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
@@ -45,6 +48,24 @@ def _hand_in(student: HubClient, course: str, solution: str) -> None:
     released = nbformat.from_dict(resp.json()["content"])
     _put(student, f"courses/{course}/hw1/hw1.ipynb", answered(released, solution))
     resp = student.request("POST", f"{base}/submit")
+    assert resp.status_code == 200, resp.text[:300]
+
+
+def _row(prof: HubClient, course: str, student: str) -> dict[str, Any]:
+    resp = prof.request("GET", f"user/{prof.user}/cosim/api/courses/{course}/assignments")
+    (hw1,) = [a for a in resp.json()["assignments"] if a["name"] == "hw1"]
+    return dict({r["student"]: r for r in hw1["students"]}[student])
+
+
+def _give(prof: HubClient, student: str, cell: str, score: float) -> None:
+    """A manual score given in the instructor's formgrader (its REST API, as its page does)."""
+    fg = f"user/{prof.user}/formgrader/api"
+    (notebook,) = [n for n in prof.request("GET", f"{fg}/submitted_notebooks/hw1/hw1").json()
+                   if n["student"] == student]  # fmt: skip
+    grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]}).json()
+    grade = next(g for g in grades if g["name"] == cell)
+    body = json.dumps({"manual_score": score})
+    resp = prof.request("PUT", f"{fg}/grade/{grade['id']}", data=body)
     assert resp.status_code == 200, resp.text[:300]
 
 
@@ -115,17 +136,42 @@ def test_collect_grades_and_gradebook_table(
     popup = popup_info.value
     popup.wait_for_url(f"**/user/{prof.user}/formgrader/gradebook/hw1", timeout=60_000)
     expect(status).to_contain_text("grade there, then Send grades", timeout=30_000)
-    fg = f"user/{prof.user}/formgrader/api"
-    (notebook,) = [n for n in prof.request("GET", f"{fg}/submitted_notebooks/hw1/hw1").json()
-                   if n["student"] == bob.user]  # fmt: skip
-    grades = prof.request("GET", f"{fg}/grades", params={"submission_id": notebook["id"]}).json()
-    test_add = next(g for g in grades if g["name"] == "test_add")
-    resp = prof.request("PUT", f"{fg}/grade/{test_add['id']}", data=json.dumps({"manual_score": 2}))
-    assert resp.status_code == 200, resp.text[:300]
+    _give(prof, bob.user, "test_add", 2)
     popup.close()
     item.locator("button.cosim-Courses-sendGrades").click()
     expect(status).to_contain_text("Sent 1 manual grades of hw1", timeout=30_000)
     expect(table.locator(cell.format(bob.user))).to_have_text("3 / 4")
+
+    # A grade given on a copy taken before ada handed in again and was graded again is held
+    # back: the panel names her notebook, says why, and opens a fresh copy.
+    with page.expect_popup() as popup_info:
+        item.locator("button.cosim-Courses-formgrader").click()
+    expect(status).to_contain_text("grade there, then Send grades", timeout=30_000)
+    popup_info.value.close()
+    _give(prof, ada.user, "test_add", 1)
+    handed_in = _row(prof, course, ada.user)["submitted_at"]
+    _hand_in(ada, course, RIGHT)
+    item.locator("button.cosim-Courses-grade").click()
+    expect(status).to_contain_text("Grading 1 new submissions", timeout=30_000)
+
+    def regraded() -> bool:
+        row = _row(prof, course, ada.user)
+        return bool(row.get("graded") and row["submitted_at"] != handed_in)
+
+    assert wait_for(regraded, GRADE_TIMEOUT / 1000, interval=0.5), _row(prof, course, ada.user)
+    item.locator("button.cosim-Courses-sendGrades").click()
+    conflicts = page.locator(f"{PANEL} .cosim-Courses-conflicts")
+    held = conflicts.locator(f"li[data-student='{ada.user}'][data-notebook='hw1']")
+    expect(held).to_contain_text("autograded since your copy (test_add)", timeout=30_000)
+    expect(conflicts).to_contain_text("Sent 0 manual grades of hw1")
+    page.locator(PANEL).screenshot(path=str(cosim_artifacts / "courses-grade-conflict.png"))
+    expect(table.locator(cell.format(ada.user))).to_have_text("4 / 4")  # not the stale 1
+    with page.expect_popup() as popup_info:
+        conflicts.locator("button.cosim-Courses-freshCopy").click()
+    popup_info.value.wait_for_url(f"**/user/{prof.user}/formgrader/gradebook/hw1", timeout=60_000)
+    expect(status).to_contain_text("grade there, then Send grades", timeout=30_000)
+    expect(conflicts).to_have_count(0)
+    popup_info.value.close()
 
     # The student's panel: their own score, no gradebook, nobody else's name.
     student_context = cosim_browser.new_context(viewport={"width": 1400, "height": 900})

@@ -54,7 +54,12 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.log import app_log, enable_pretty_logging
 
-from cosim_protocol.formgrader import ManualChangeError, check_manual_changes
+from cosim_protocol.formgrader import (
+    ManualChangeError,
+    check_manual_changes,
+    check_revisions,
+    conflict_message,
+)
 from cosim_protocol.limits import (
     EXCHANGE_FILE_NAME_MAX,
     EXCHANGE_MAX_BYTES_PER_STUDENT,
@@ -580,23 +585,26 @@ class ManualGradingHandler(ExchangeHandler):
         if action != "manual":
             raise ExchangeError(405, f"POST to {action} is not allowed")
         flow = self.flow(course_id, assignment)
+        body = self.json_body()
         try:
-            changes = check_manual_changes(self.json_body())
+            changes = check_manual_changes(body)
+            revisions = check_revisions(body, changes)
         except ManualChangeError as err:
             raise ExchangeError(400, str(err)) from None
         from .grading import ManualGradeError
 
         try:
-            version = await flow.apply_manual(course_id, assignment, changes)
+            result = await flow.apply_manual(course_id, assignment, changes, revisions)
         except ManualGradeError as err:
-            if err.status != 409:
-                raise ExchangeError(err.status, str(err)) from None
+            raise ExchangeError(err.status, str(err)) from None
+        app_log.info("%s graded %s/%s by hand (%d of %d changes)", self.caller, course_id,
+                     assignment, result.applied, len(changes))  # fmt: skip
+        answer: dict[str, Any] = {"version": result.version, "applied": result.applied}
+        if result.conflicts:
             self.set_status(409)
-            self.finish({"message": str(err), "conflicts": err.conflicts})
-            return
-        app_log.info("%s graded %s/%s by hand (%d changes)", self.caller, course_id, assignment,
-                     len(changes))  # fmt: skip
-        self.write({"version": version, "applied": len(changes)})
+            answer["message"] = conflict_message(result.conflicts, result.applied, len(changes))
+            answer["conflicts"] = result.conflicts
+        self.write(answer)
 
 
 def make_app(prefix: str, exchange: Exchange, hub_auth: HubAuth) -> web.Application:

@@ -37,7 +37,7 @@ from .policy import AssignmentPolicy, stamp_seconds
 
 if TYPE_CHECKING:
     from .exchange import Exchange
-    from .grading import CourseGrader
+    from .grading import CourseGrader, ManualResult
 
 # nbgrader, nbconvert and nbformat take seconds to import: the exchange must answer the hub's
 # start-up check before that, so :mod:`.grading` is imported on first use (or warmed up).
@@ -311,15 +311,20 @@ class GradingFlow:
         return snap
 
     async def apply_manual(
-        self, course_id: str, assignment: str, changes: list[dict[str, Any]]
-    ) -> int:
-        """Apply manual changes (all or none) and bring the changed students' scores, as the
-        Courses panel shows them, up to date; returns the gradebook's new version."""
+        self,
+        course_id: str,
+        assignment: str,
+        changes: list[dict[str, Any]],
+        revisions: dict[str, int],
+    ) -> ManualResult:
+        """Apply manual changes made on a snapshot with ``revisions`` (per submission: see
+        :meth:`.grading.CourseGrader.apply_manual`) and bring the scores of the students they
+        changed, as the Courses panel shows them, up to date."""
 
-        def apply() -> int:
+        def apply() -> ManualResult:
             grader = self.grader(course_id)
-            version = grader.apply_manual(assignment, changes)
-            for student in sorted({c["student"] for c in changes}):
+            result = grader.apply_manual(assignment, changes, revisions)
+            for student in result.students:
                 record = self.result(course_id, assignment, student)
                 if record is None or record.get("status") != "graded":
                     continue
@@ -330,10 +335,9 @@ class GradingFlow:
                 # The student's feedback says the new scores too; on the queue, not in this
                 # request (a whole class's feedback takes a while).
                 self._worker.submit(self._refeedback, course_id, assignment, student)
-            return version
+            return result
 
-        version: int = await asyncio.get_running_loop().run_in_executor(None, apply)
-        return version
+        return await asyncio.get_running_loop().run_in_executor(None, apply)
 
     def status(self, course_id: str, assignment: str, student: str) -> dict[str, Any]:
         """What one student's row says: fetched, submitted, late, grading, graded, score."""

@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import csv
 import io
+import json
 import os
 import shutil
 import sqlite3
@@ -41,7 +42,13 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float
 from traitlets.config import Config
 
-from cosim_protocol.formgrader import SCHEMA_VERSION, SNAPSHOT_GRADEBOOK, field_of
+from cosim_protocol.formgrader import (
+    CHANGED,
+    REGRADED,
+    SCHEMA_VERSION,
+    SNAPSHOT_GRADEBOOK,
+    field_of,
+)
 
 from .gradeflow import default_pool_size
 from .sandbox import GraderAccounts, SandboxLimits, clean_leftovers, run_in_sandbox
@@ -293,11 +300,18 @@ class CourseGrader:
         token = _RUN.set(run)
         try:
             with NBGRADER_TURN.held():
-                result = self._api(penalty_per_hour).autograde(assignment, student)
-                self._check(result, f"autograde {student}")
-                result = self._api().generate_feedback(assignment, student)
-                self._check(result, f"feedback for {student}")
-                self._bump_version()
+                # A new revision before nbgrader touches the submission and another after: a
+                # snapshot taken before this run, or while its notebook executed (the turn given
+                # up, the gradebook half updated), no longer matches, so manual changes made on
+                # it cannot land on this grading unseen.
+                self._set_revision(assignment, student)
+                try:
+                    result = self._api(penalty_per_hour).autograde(assignment, student)
+                    self._check(result, f"autograde {student}")
+                    result = self._api().generate_feedback(assignment, student)
+                    self._check(result, f"feedback for {student}")
+                finally:
+                    self._set_revision(assignment, student)
                 return self._scores(assignment, student) | {"messages": dict(run.messages)}
         finally:
             _RUN.reset(token)
@@ -350,17 +364,42 @@ class CourseGrader:
         tmp.replace(self._version_path)
         return version
 
+    @property
+    def _revisions_path(self) -> Path:
+        return self.root / "gradebook.revisions.json"
+
+    def _revisions(self) -> dict[str, dict[str, int]]:
+        """{assignment: {student: revision}}; a submission graded before revisions existed has
+        none (reads as 0)."""
+        try:
+            return dict(json.loads(self._revisions_path.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _set_revision(self, assignment: str, student: str) -> None:
+        """Under the turn: ``student``'s grading of ``assignment`` changed; its revision is the
+        gradebook's next version (so it only grows, even across assignments)."""
+        revisions = self._revisions()
+        revisions.setdefault(assignment, {})[student] = self._bump_version()
+        tmp = self._revisions_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(revisions))
+        tmp.replace(self._revisions_path)
+
     def snapshot(self, assignment: str) -> dict[str, Any]:
         """One assignment's grading state, for formgrader on a copy: its source, autograded
-        submissions, feedback and a consistent copy of the gradebook (sqlite's backup, taken
-        in nbgrader's turn so no run writes meanwhile)."""
+        submissions and a consistent copy of the gradebook (sqlite's backup, taken in
+        nbgrader's turn so no run writes meanwhile). Not the feedback: formgrader only writes
+        it (generate and release feedback, refused on the copy), and at ~130 KB of HTML a
+        notebook it was nearly all of a class's snapshot (200 students x 5 small notebooks:
+        167 MiB of JSON with it, 4.2 MiB without)."""
+        from nbgrader.api import Gradebook, MissingEntry
+
         files: dict[str, str] = {}
         with NBGRADER_TURN.held():
             db = self.root / "gradebook.db"
             if not (self.root / "source" / assignment).is_dir() or not db.is_file():
                 raise ManualGradeError(404, f"{assignment} is not graded here")
-            patterns = [f"source/{assignment}", f"autograded/*/{assignment}",
-                        f"feedback/*/{assignment}"]  # fmt: skip
+            patterns = [f"source/{assignment}", f"autograded/*/{assignment}"]
             for folder in (f for pattern in patterns for f in sorted(self.root.glob(pattern))):
                 for path in sorted(folder.rglob("*")):
                     if path.is_file() and not path.is_symlink():
@@ -374,29 +413,48 @@ class CourseGrader:
                 ):
                     src.backup(dst)
                 files[SNAPSHOT_GRADEBOOK] = base64.b64encode(copy.read_bytes()).decode()
+                # Every submission formgrader lists (a run that failed may have left one
+                # without autograded files): each needs a revision to be graded by hand.
+                students = {p.parent.name for p in self.root.glob(f"autograded/*/{assignment}")}
+                with (
+                    contextlib.suppress(MissingEntry),
+                    Gradebook(f"sqlite:///{copy}", self.course_id) as gb,
+                ):
+                    students |= {sub.student.id for sub in gb.assignment_submissions(assignment)}
             version = self._version()
+            revisions = self._revisions().get(assignment, {})
         return {"schema": SCHEMA_VERSION, "course": self.course_id, "assignment": assignment,
-                "version": version, "files": files}  # fmt: skip
+                "version": version, "files": files,
+                "submissions": {s: revisions.get(s, 0) for s in sorted(students)}}  # fmt: skip
 
-    def apply_manual(self, assignment: str, changes: list[dict[str, Any]]) -> int:
+    def apply_manual(
+        self, assignment: str, changes: list[dict[str, Any]], revisions: dict[str, int]
+    ) -> ManualResult:
         """Apply checked manual changes (:func:`cosim_protocol.formgrader.check_manual_changes`)
-        through nbgrader's gradebook, all or none; returns the new version. Raises
-        :class:`ManualGradeError`: 400 for a change that does not fit, 409 when a field no
-        longer holds its base."""
+        made on a snapshot whose submissions had ``revisions``, through nbgrader's gradebook.
+
+        A request that does not fit raises :class:`ManualGradeError` (400) with nothing applied.
+        Conflicts are per submission: a student whose submission was autograded since the
+        snapshot, or one of whose fields no longer holds its base, keeps every one of its
+        changes back (listed in the result); every other student's are applied. Per submission,
+        not all or none: one regraded student of a class must not hold back (and, on reopening a
+        fresh copy, throw away) the grades of all the others, and a submission is what a
+        grader grades as a whole (a score is never applied beside a held-back comment)."""
         from nbgrader.api import Gradebook, MissingEntry
 
         with (
             NBGRADER_TURN.held(),
             Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", self.course_id) as gb,
         ):
-            targets, conflicts = [], []
+            now = self._revisions().get(assignment, {})
+            targets, conflicts, held = [], [], set()
             for i, change in enumerate(changes):
                 field = field_of(change)
-                value = change[field]
-                where = f"change {i} ({change['student']}/{change['notebook']}/{change['cell']})"
+                value, student = change[field], change["student"]
+                where = f"change {i} ({student}/{change['notebook']}/{change['cell']})"
                 try:
                     find = gb.find_comment if field == "manual_comment" else gb.find_grade
-                    row = find(change["cell"], change["notebook"], assignment, change["student"])
+                    row = find(change["cell"], change["notebook"], assignment, student)
                 except MissingEntry:
                     kind = "comment" if field == "manual_comment" else "graded"
                     raise ManualGradeError(400, f"{where}: no such {kind} cell") from None
@@ -407,19 +465,27 @@ class CourseGrader:
                             400, f"{where}: {field} {value} is outside 0..{row.max_score}"
                         )
                 current = getattr(row, field)
-                if current != change["base"]:
-                    conflicts.append(change | {"current": current})
-                targets.append((row, field, value))
-            if conflicts:
-                raise ManualGradeError(
-                    409, f"{len(conflicts)} of the changes were graded by someone else since "
-                    "your snapshot; fetch it again", conflicts)  # fmt: skip
-            for row, field, value in targets:
+                revision = now.get(student, 0)
+                reason = None
+                if revision != revisions[student]:
+                    reason = REGRADED
+                elif current not in (change["base"], value):
+                    reason = CHANGED
+                if reason:
+                    conflicts.append(change | {"current": current, "reason": reason,
+                                               "revision": revision})  # fmt: skip
+                    held.add(student)
+                targets.append((student, row, field, value))
+            applied = [(row, field, value) for s, row, field, value in targets if s not in held]
+            for row, field, value in applied:
                 setattr(row, field, value)
                 if field == "manual_score":  # as formgrader does on a manual grade
                     row.needs_manual_grade = value is None and row.auto_score is None
-            gb.db.commit()
-            return self._bump_version()
+            if applied:
+                gb.db.commit()
+            version = self._bump_version() if applied else self._version()
+        students = sorted({c["student"] for c in changes} - held)
+        return ManualResult(version, len(applied), students, conflicts)
 
     def feedback_dir(self, assignment: str, student: str) -> Path:
         return self.root / "feedback" / student / assignment
@@ -466,12 +532,21 @@ class GradingError(RuntimeError):
     pass
 
 
+@dataclass
+class ManualResult:
+    """What :meth:`CourseGrader.apply_manual` did: the gradebook's version after it, how many
+    changes it applied, the students they belong to, and the changes it held back (each with
+    ``current``, ``reason`` and ``revision``; empty when all were applied)."""
+
+    version: int
+    applied: int
+    students: list[str]
+    conflicts: list[dict[str, Any]]
+
+
 class ManualGradeError(GradingError):
     """A snapshot or manual change the exchange refuses, with its HTTP status."""
 
-    def __init__(
-        self, status: int, message: str, conflicts: list[dict[str, Any]] | None = None
-    ) -> None:
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.conflicts = conflicts or []

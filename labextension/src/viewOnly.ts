@@ -70,6 +70,21 @@ function editorOf(widget: Widget): IEditorLike | null {
   return content?.editor && typeof content.editor.setOption === 'function' ? content.editor : null;
 }
 
+async function joinOrStartKernel(session: ISessionContext): Promise<void> {
+  try {
+    await session.sessionManager.refreshRunning();
+    for (const model of session.sessionManager.running()) {
+      if (model.path === session.path && model.kernel) {
+        await session.changeKernel({ id: model.kernel.id });
+        return;
+      }
+    }
+    await session.startKernel();
+  } catch {
+    // Lab's kernel indicator shows "No Kernel"; the user may pick one.
+  }
+}
+
 /** One document widget under the view-only rule. */
 class DocumentGuard implements IDisposable {
   constructor(
@@ -127,8 +142,9 @@ class DocumentGuard implements IDisposable {
 
   /**
    * A view-only visitor may not start or use a kernel (the server refuses it): Lab would show
-   * "Error Starting Kernel" on opening the notebook. Made an editor, the notebook gets its
-   * kernel as Lab would have started it (the owner's running one if there is one).
+   * "Error Starting Kernel" on opening the notebook, or keep retrying the kernel socket the
+   * server closed when the share became view-only. Made an editor, the notebook joins the
+   * kernel already running for it (the owner's), else starts one as Lab would have.
    */
   private _kernel(readOnly: boolean): void {
     const session = this._context.sessionContext;
@@ -140,6 +156,7 @@ class DocumentGuard implements IDisposable {
         canStart: false,
         shouldReuse: false
       };
+      session.session?.dispose(); // the connection only: the kernel runs on
     } else if (!readOnly && this._kernelPreference !== null) {
       const { shouldStart, canStart, shouldReuse } = this._kernelPreference;
       session.kernelPreference = {
@@ -150,7 +167,7 @@ class DocumentGuard implements IDisposable {
       };
       this._kernelPreference = null;
       if (session.isReady && !session.session) {
-        void session.startKernel();
+        void joinOrStartKernel(session);
       }
     }
   }

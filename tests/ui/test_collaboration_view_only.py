@@ -104,6 +104,7 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         timeout=30_000,
     )
     control.and_(page.locator("[data-access='write']")).wait_for(timeout=30_000)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # his kernel now
     assert control.locator(".cosim-Control-pauseRun").is_enabled()
     assert not control.locator(".cosim-Control-viewOnly").is_visible()
     editor.click()
@@ -126,6 +127,8 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         timeout=30_000,
     )
     control.and_(page.locator("[data-access='view-only']")).wait_for(timeout=30_000)
+    # The kernel his editor share gave him is let go (not retried against the server's 403).
+    page.get_by_text("No Kernel").first.wait_for(timeout=30_000)
     editor.click()
     page.keyboard.type("AGAIN")
     assert "AGAIN" not in editor.inner_text()

@@ -94,6 +94,8 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     control.and_(page.locator("[data-access='view-only']")).wait_for(timeout=30_000)
     assert control.locator(".cosim-Control-viewOnly").is_visible()
     assert control.locator(".cosim-Control-pauseRun").is_disabled()
+    stop = page.locator(f"{PANEL} .cosim-Viewer-stop")
+    assert stop.is_disabled()
 
     # alice makes the share editable: bob's open notebook turns editable, no reload.
     _share(alice, b, view_only=False)
@@ -106,6 +108,7 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     control.and_(page.locator("[data-access='write']")).wait_for(timeout=30_000)
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # his kernel now
     assert control.locator(".cosim-Control-pauseRun").is_enabled()
+    assert stop.is_enabled()
     assert not control.locator(".cosim-Control-viewOnly").is_visible()
     editor.click()
     page.keyboard.press("End")

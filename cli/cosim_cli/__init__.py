@@ -40,14 +40,29 @@ def _missing(sub: Any, commands: tuple[str, ...], extra: str, err: ImportError) 
         parser.set_defaults(_cosim_missing=(extra, str(err)))
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    from cosim_protocol import __version__
+class _Version(argparse.Action):
+    """``--version``, reading the installed version only when asked (importlib.metadata costs
+    more than a small snapshot)."""
 
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from cosim_protocol import __version__
+
+        print(f"cosim {__version__}")  # to stdout, as argparse's own version action
+        parser.exit()
+
+
+def build_parser(command: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+    """The parser with every subcommand, or with ``command``'s alone when it names one: each
+    module's imports (the hub's traitlets, the jobs' psutil) would otherwise delay every run."""
     parser = argparse.ArgumentParser(prog="cosim", description="CoSim command line")
-    parser.add_argument("--version", action="version", version=f"cosim {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     runners: dict[str, Any] = {}
-    for name, commands, extra in SUBCOMMANDS:
+    chosen = [s for s in SUBCOMMANDS if command in s[1]]
+    for name, commands, extra in chosen or SUBCOMMANDS:
         absent = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
         try:
             if absent:
@@ -62,7 +77,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, runners = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser, runners = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     missing = getattr(args, "_cosim_missing", None)
     if missing:

@@ -1,7 +1,5 @@
 """The notebook-side CoSim API: ``cosim.viewer(...)`` (more arrives with its issues)."""
 
-from cosim_protocol import __version__
-
 __all__ = [
     "Recording",
     "RecordingError",
@@ -15,6 +13,10 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     # Imported lazily: `import cosim` stays cheap and needs no simulator installed.
+    if name == "__version__":
+        import cosim_protocol
+
+        return cosim_protocol.__version__
     if name == "viewer":
         from .live_viewer import viewer
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import zstandard
 
-from cosim_protocol import __version__
+import cosim_protocol
 from cosim_protocol import recording as fmt
 from cosim_protocol.viewer import FRAME_HEADER, FRAME_MAGIC, KIND_POSES, decode_scene
 
@@ -197,7 +197,7 @@ def recording_header(scene: bytes, meta: dict[str, Any], rate: float) -> dict[st
         "created": time.time(),
         "bodies": bodies,
         "rate": rate,
-        "writer": f"cosim {__version__}",
+        "writer": f"cosim {cosim_protocol.__version__}",
     }
 
 

@@ -76,6 +76,26 @@ def test_a_create_killed_between_pack_and_index_does_not_hide_blobs(tmp_path: Pa
     assert not list(folder.glob(".tmp-*"))
 
 
+def test_an_index_whose_pack_was_lost_is_not_trusted(tmp_path: Path) -> None:
+    """A power loss can keep a pack index's rename and lose the pack's: the next create stores
+    the blob again instead of referring to a pack that is not there, and gc drops the index."""
+    ws = make_workspace(tmp_path / "ws")
+    create(ws, "first")
+    (ws / "new.bin").write_bytes(os.urandom(50_000))
+    store = SnapshotStore(ws)
+    pack = store.new_pack()
+    data = (ws / "new.bin").read_bytes()
+    pack.add(hashlib.sha256(data).hexdigest(), zstandard.ZstdCompressor().compress(data))
+    pack_id = pack.commit()
+    folder = store.packs.folder
+    (folder / f"{pack_id}.pack").unlink()
+    create(ws, "after the power loss")
+    assert verify(ws) == []
+    gc(ws)
+    assert not (folder / f"{pack_id}.idx").exists()
+    assert verify(ws) == []
+
+
 def test_file_size_limit_gives_a_clear_error_and_keeps_earlier_snapshots(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
     first = create(ws, "before the quota")["id"]

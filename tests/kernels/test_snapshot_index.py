@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from snapshot_workspace import make_workspace
 
-from cosim.snapshots import SnapshotStore, create
+from cosim.snapshots import SnapshotStore, create, statindex
 from cosim.snapshots.walk import walk
 
 BIG = 300_000  # bytes per file where reads are counted: far above what a snapshot reads else
@@ -61,6 +61,16 @@ def _expected(ws: Path) -> dict[str, Any]:
         else:
             skipped[e.path] = e.reason
     return {"files": files, "dirs": dirs, "skipped": skipped}
+
+
+def _index(ws: Path) -> dict[str, Any]:
+    index = statindex.load((SnapshotStore(ws).root / "index").read_bytes())
+    assert index, "no index, or one that did not load"
+    return index
+
+
+def _write_index(ws: Path, index: dict[str, Any]) -> None:
+    (SnapshotStore(ws).root / "index").write_bytes(statindex.dump(index["rules"], index["dirs"]))
 
 
 def _held(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +144,7 @@ def test_a_folder_changed_just_before_a_snapshot_is_listed_again_next_time(ws: P
     create(ws, "one")
     (ws / "deep" / "a" / "new.txt").write_text("new")
     create(ws, "two")
-    index = json.loads((SnapshotStore(ws).root / "index.json").read_text())
+    index = _index(ws)
     assert index["dirs"]["deep/a"][1] == -1  # never matches a folder's mtime
     assert index["dirs"]["deep/a/b"][1] == (ws / "deep" / "a" / "b").stat().st_mtime_ns
 
@@ -175,12 +185,11 @@ def test_an_index_naming_entries_outside_their_folder_is_not_trusted(
 ) -> None:
     (tmp_path / "outside.txt").write_text("not part of the workspace")
     create(ws, "one")
-    path = SnapshotStore(ws).root / "index.json"
-    index = json.loads(path.read_text())
+    index = _index(ws)
     # deep/a/b: a folder the index trusts (the root changed with the store's creation)
     folder = index["dirs"]["deep/a/b"]  # stat, then kinds, names and keys, aligned
     folder[3:6] = ["f" + folder[3], ["../../../../outside.txt", *folder[4]], [None, *folder[5]]]
-    path.write_text(json.dumps(index))
+    _write_index(ws, index)
     manifest = create(ws, "two")
     assert not [f for f in manifest["files"] if "outside" in f["path"]]
     assert _held(manifest) == _expected(ws)
@@ -197,10 +206,9 @@ def test_a_cached_entry_of_another_kind_than_on_disk_lists_its_folder_again(ws: 
     # What a change between a folder's stat and its entries' lstat looks like (a race with the
     # walk), made here by editing the index: the folder "deep/a" cached as a file.
     create(ws, "one")
-    path = SnapshotStore(ws).root / "index.json"
-    index = json.loads(path.read_text())
+    index = _index(ws)
     index["dirs"]["deep"][3:6] = ["f", ["a"], [None]]
-    path.write_text(json.dumps(index))
+    _write_index(ws, index)
     assert _held(create(ws, "two")) == _expected(ws)
 
 
@@ -209,3 +217,29 @@ def test_a_folder_removed_while_the_walk_reaches_it_reads_as_empty(tmp_path: Pat
 
     gone = tmp_path / "gone"  # listed by its parent, removed before its own listing
     assert statindex._list(str(gone), "gone/", lambda path: False, ()) == ("", [], [])
+
+
+def test_a_json_index_from_before_is_used_then_replaced(ws: Path) -> None:
+    create(ws, "one")
+    _age(ws)
+    create(ws, "two")  # trusts every folder and file from here on
+    root = SnapshotStore(ws).root
+    (root / "index.json").write_text(json.dumps(_index(ws)))  # what older versions wrote
+    (root / "index").unlink()
+    (ws / "new.txt").write_text("new")
+    manifest, read = _read_during(lambda: create(ws, "three"))
+    assert read < BIG, "the JSON index was not used"
+    assert _held(manifest) == _expected(ws)
+    assert not (root / "index.json").exists() and _index(ws)
+
+
+def test_a_truncated_index_means_reading_everything_again(ws: Path) -> None:
+    create(ws, "one")
+    _age(ws)
+    create(ws, "two")
+    path = SnapshotStore(ws).root / "index"
+    path.write_bytes(path.read_bytes()[:-100])
+    (ws / "deep" / "a" / "b" / "w3.bin").write_bytes(os.urandom(BIG))  # same size, new bytes
+    manifest, read = _read_during(lambda: create(ws, "three"))
+    assert read >= 8 * BIG, "a truncated index was trusted"
+    assert _held(manifest) == _expected(ws)

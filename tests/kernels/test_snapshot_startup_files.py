@@ -98,3 +98,18 @@ def test_startup_files_restore_only_when_asked(tmp_path: Path) -> None:
     assert (tmp_path / "asked" / ".ipython/profile_default/startup/x.py").is_file()
     _ipython_starts_in(tmp_path / "asked")  # what the default protects against
     assert marker.read_text() == "ran"
+
+
+def test_startup_file_matching_at_any_depth_and_spelling() -> None:
+    # One regex over every "/"-started tail: each pattern at any depth, "dir/*" below dir, and
+    # paths PurePosixPath would normalise; near misses stay restorable.
+    from cosim.snapshots.startup_files import is_startup_file
+
+    for path in [".bashrc", "home/u/.bashrc", ".ssh/authorized_keys", "a/.ssh/k/deep",
+                 "lib/site-packages/evil.pth", "x/.config/ipython/profile/startup/s.py",
+                 "a//.profile", "./.zshrc", "a/./.jupyter/c.py", "sitecustomize.py",
+                 "p/.local/share/jupyter/kernels/k/kernel.json"]:  # fmt: skip
+        assert is_startup_file(path), path
+    for path in ["x.bashrc", ".bashrc.bak", "src/ssh/k", "a/b.pthx", "my.jupyter/c.py", ".ipython/",
+                 ".config/gitx/c", "notes/.ipython", "sitecustomize.pyc", "a/.sshx/k"]:  # fmt: skip
+        assert not is_startup_file(path), path

@@ -89,16 +89,17 @@ class PackReader:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # Each committed pack's id and index, oldest name first (the first holder wins): one
+        # Each committed pack's id and index, the largest first (most lookups end there): one
         # dict per pack as parsed, no merged table (building one cost more than a small
-        # snapshot's scan once the packs held 10k blobs).
+        # snapshot's scan once the packs held 10k blobs). Packs holding the same digest hold
+        # the same bytes (checked on extract), so which one answers does not matter.
         self._packs: list[tuple[str, dict[str, list[int]]]] | None = None
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _load(self) -> list[tuple[str, dict[str, list[int]]]]:
         if self._packs is None:
-            self._packs = list(self.indexes().items())
+            self._packs = sorted(self.indexes().items(), key=lambda p: -len(p[1]))
         return self._packs
 
     def _find(self, digest: str) -> tuple[str, list[int]] | None:
@@ -111,11 +112,13 @@ class PackReader:
     def indexes(self) -> dict[str, dict[str, list[int]]]:
         """Every committed pack's index, by pack id (unreadable ones are skipped). A temp index
         a killed create left is not one: pathlib's glob matches dot-names, and trusting it made
-        the next create skip blobs that only that unindexed pack held."""
+        the next create skip blobs that only that unindexed pack held. Nor is an index whose
+        pack is missing (a power loss can keep the index's rename and lose the pack's, POSIX
+        orders neither before the folder's fsync): its blobs are stored again."""
         out = {}
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.idx")):
-                if not PACK_ID_RE.match(path.stem):
+                if not PACK_ID_RE.match(path.stem) or not path.with_suffix(".pack").exists():
                     continue
                 with contextlib.suppress(OSError, ValueError):
                     out[path.stem] = dict(json.loads(path.read_bytes()))

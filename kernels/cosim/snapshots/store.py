@@ -5,7 +5,7 @@ Layout::
     blobs/ab/abcdef...      zstd-compressed contents of large files, named by the raw bytes' sha256
     packs/<id>.pack, .idx   small files' compressed contents, many per pack (see packs.py)
     manifests/<id>.json     one per snapshot, written last (a snapshot exists iff its manifest does)
-    index.json              what the last snapshot saw (statindex.py): only changed files are read
+    index                   what the last snapshot saw (statindex.py): only changed files are read
     lock                    flock: one writer at a time, others wait their turn
 
 Every write goes to a temp file in the same directory, is fsynced, then renamed into place, so a
@@ -39,6 +39,7 @@ HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{8}$")
 CHUNK = 1 << 20
 SMALL_FILE = 4 << 20  # compressed in one call into a pack; larger files are streamed to a blob
+INDEX, LEGACY_INDEX = "index", "index.json"  # the stat index (statindex.py); once JSON
 
 
 _local = threading.local()
@@ -119,6 +120,7 @@ class SnapshotStore:
         self.packs = PackReader(self.root / "packs")
         self._dirty_dirs: set[Path] = set()
         self._loose: set[str] | None = None
+        self._legacy_index = False
 
     # -- locking ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -267,14 +269,22 @@ class SnapshotStore:
 
     # -- index --------------------------------------------------------------------------------
     def read_index(self) -> dict[str, Any]:
-        """The stat index (``statindex.py``); empty when missing, old or unreadable."""
-        try:
-            return statindex.load((self.root / "index.json").read_bytes())
-        except OSError:
-            return {}
+        """The stat index (``statindex.py``); empty when missing, old or unreadable. A store
+        from before the binary index has ``index.json``: read once, removed by the next write."""
+        for name in (INDEX, LEGACY_INDEX):
+            try:
+                data = (self.root / name).read_bytes()
+            except OSError:
+                continue
+            self._legacy_index = name == LEGACY_INDEX
+            return statindex.load(data)
+        return {}
 
     def write_index(self, data: bytes) -> None:
-        atomic_write(self.root / "index.json", data, durable=False)
+        atomic_write(self.root / INDEX, data, durable=False)
+        if self._legacy_index:
+            (self.root / LEGACY_INDEX).unlink(missing_ok=True)
+            self._legacy_index = False
 
 
 def extract_verified(compressed: IO[bytes], digest: str, size: int, out: IO[bytes]) -> None:

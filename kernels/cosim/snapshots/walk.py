@@ -6,11 +6,12 @@ import re
 import stat
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import NamedTuple
-
-import pathspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from .statindex import DIR, FILE, REFERENCE, SKIP_REASONS, scan_tree
+
+if TYPE_CHECKING:  # imported where a folder is listed: an incremental snapshot rarely needs it
+    import pathspec
 
 # Jupyter's and Lab's own state: the RTC database and session list, Lab workspaces, checkpoints.
 # The running server holds these open; a snapshot of them buries the real change in JSON noise and
@@ -68,12 +69,14 @@ def ignore_spec(workspace: Path) -> pathspec.PathSpec:
 
 
 def ignore_spec_of(lines: list[str]) -> pathspec.PathSpec:
+    import pathspec
+
     return pathspec.PathSpec.from_lines("gitwildmatch", lines)
 
 
 def jupyter_state_matcher() -> Callable[[str], bool]:
     """True for a path (file, or dir with a trailing "/") that is Jupyter's own state."""
-    match = ignore_matcher(pathspec.PathSpec.from_lines("gitwildmatch", JUPYTER_STATE))
+    match = ignore_matcher(ignore_spec_of(JUPYTER_STATE))
     return lambda path: any(match(p) for p in _self_and_parents(path))
 
 

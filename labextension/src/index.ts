@@ -11,6 +11,7 @@ import { sharePlugin } from './shareDialog';
 import { snapshotsPanelPlugin } from './snapshotsPlugin';
 import { statusPlugin } from './status';
 import { viewerPanelPlugin } from './viewerPlugin';
+import { viewOnlyPlugin } from './viewOnly';
 
 export { CommandIDs } from './commandIds';
 export { ICoSimStatus } from './tokens';
@@ -27,7 +28,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   coursesPanelPlugin,
   recordingPlugin,
   sharePlugin,
-  controlDocumentPlugin
+  controlDocumentPlugin,
+  viewOnlyPlugin
 ];
 
 export default plugins;

@@ -111,6 +111,11 @@ export class SimViewerWidget extends Widget {
           ) {
             this._controlDocument.open(message.file);
           }
+          if (message.type === 'control' && typeof message.writable === 'boolean') {
+            this._readOnly = !message.writable; // view-only: no Stop either (the server says)
+            this._stop.disabled =
+              this._readOnly || this._stopping || this._connection.state !== 'live';
+          }
           this._control.handle(message);
         },
         onState: (state, detail) => {
@@ -119,7 +124,7 @@ export class SimViewerWidget extends Widget {
           }
           this._view.setState(state, detail);
           this._view.setReconnects(this._connection.reconnects);
-          this._stop.disabled = state !== 'live' || this._stopping;
+          this._stop.disabled = state !== 'live' || this._stopping || this._readOnly;
           if (state === 'ended') {
             this._stop.textContent = 'Sim ended';
             this._pause.disabled = true;
@@ -226,4 +231,5 @@ export class SimViewerWidget extends Widget {
   private _viewpoints: Viewpoint[] = [];
   private _started = false;
   private _stopping = false;
+  private _readOnly = false;
 }

@@ -14,6 +14,7 @@ from traitlets import Float, Int, List, Unicode, default
 from cosim_protocol.redis_client import make_async, redis_url
 
 from . import (
+    access,
     build,
     contents,
     control,
@@ -48,6 +49,7 @@ FEATURE_MODULES["courses"] = courses
 FEATURE_MODULES["formgrading"] = formgrading
 FEATURE_MODULES["control"] = control
 FEATURE_MODULES["shares"] = shares
+FEATURE_MODULES["access"] = access
 
 
 @dataclass
@@ -145,8 +147,9 @@ class CoSimServer(ExtensionApp):
         self.settings[user_content.ALLOWED_PORTS_SETTING] = set(self.allowed_proxy_ports)
         self.settings[user_content.PROXY_CSP_SETTING] = self.proxied_content_csp
         root = self.settings["server_root_dir"]
-        self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares()
         sockets = self.settings[USER_SOCKETS_SETTING] = UserSockets()
+        # A share made view-only or editable, however: its holders' sockets reconnect (access.py).
+        self.settings[VIEW_ONLY_SETTING] = ViewOnlyShares(changed=sockets.reconnect)
         self.settings[ACCESS_WATCH_SETTING] = AccessWatch(
             self.access_recheck_s, close_user=sockets.close, connected=sockets.has_open
         )

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -37,10 +38,14 @@ log = logging.getLogger("cosim_server.auth")
 class ViewOnlyShares:
     """Users and groups whose share of this server is view-only, as the hub last said."""
 
-    def __init__(self) -> None:
+    def __init__(self, changed: Callable[..., object] = lambda user=None, group=None: 0) -> None:
         self.users: set[str] = set()
         self.groups: set[str] = set()
         self.loaded = False
+        # Told ``changed(user=...)`` / ``changed(group=...)`` for each share that became
+        # view-only or editable, however it changed (Share dialog, the hub's API or admin
+        # page): the app closes their sockets with "access changed" so Lab re-reads its access.
+        self._changed = changed
         self._task: asyncio.Task[None] | None = None
 
     def applies_to(self, hub_user: dict[str, Any]) -> bool:
@@ -61,14 +66,23 @@ class ViewOnlyShares:
             request_timeout=10,
         )
         reply = json.loads((await AsyncHTTPClient().fetch(request)).body)
-        users, groups = set(), set()
+        users: set[str] = set()
+        groups: set[str] = set()
+        shared: set[tuple[str, str]] = set()
         for share in reply.get("items", []) if isinstance(reply, dict) else reply:
+            kind = "user" if share.get("user") else "group"
+            name = str((share.get(kind) or {}).get("name", ""))
+            shared.add((kind, name))
             if any(s.startswith(VIEW_SCOPE) for s in share.get("scopes", [])):
-                if share.get("user"):
-                    users.add(share["user"]["name"])
-                if share.get("group"):
-                    groups.add(share["group"]["name"])
+                (users if kind == "user" else groups).add(name)
+        was_loaded, old_users, old_groups = self.loaded, self.users, self.groups
         self.users, self.groups, self.loaded = users, groups, True
+        if was_loaded:  # before the first answer every visitor was read-only anyway
+            # Shares gone altogether are revocations: their sockets close as revoked elsewhere.
+            for user in sorted(u for u in users ^ old_users if ("user", u) in shared):
+                self._changed(user=user)
+            for group in sorted(g for g in groups ^ old_groups if ("group", g) in shared):
+                self._changed(group=group)
 
     def start(self) -> None:
         if os.environ.get("JUPYTERHUB_API_URL"):

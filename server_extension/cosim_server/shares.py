@@ -130,14 +130,20 @@ class SharesHandler(_SharesHandler):
         if not isinstance(view_only, bool):
             raise CoSimError(400, "view_only must be true or false")
         target = {"user": user} if user else {"group": group}
-        await self._drop(target)  # a share only gains scopes: start from none
+        # A POST only adds scopes; making an existing share editable takes the view scope away
+        # (PATCH), never the whole share, so its holder is not shut out in between.
         reply = await self.hub(
             "POST", f"shares/{self.server_path}", {**target, **_scopes(view_only)}
         )
+        if not view_only:
+            drop_view = {**target, "scopes": _view_scope()}
+            reply = await self.hub("PATCH", f"shares/{self.server_path}", drop_view) or reply
         await refresh_soon(self.settings)
         sockets = self.settings.get(USER_SOCKETS_SETTING)
-        if view_only and sockets is not None:
-            # Open sockets were let in under the old share: a kernel socket would go on executing.
+        if sockets is not None:
+            # Open sockets were let in under the old share: a kernel socket would go on
+            # executing, a document or viewer would stay read-only. They reconnect (a no-op when
+            # the hub's answer above already made them: refresh_soon tells ViewOnlyShares).
             sockets.reconnect(user, group)
         self.finish({"shared": True, "kind": reply.get("kind"), "view_only": view_only})
 
@@ -157,12 +163,13 @@ class SharesHandler(_SharesHandler):
         await self.hub("PATCH", f"shares/{self.server_path}", target)
 
 
+def _view_scope() -> list[str]:
+    return [f"{VIEW_SCOPE}!server={_owner()}/{_server_name()}"]
+
+
 def _scopes(view_only: bool) -> dict[str, Any]:
-    owner_server = f"{_owner()}/{_server_name()}"
-    scopes = [f"access:servers!server={owner_server}"]
-    if view_only:
-        scopes.append(f"{VIEW_SCOPE}!server={owner_server}")
-    return {"scopes": scopes}
+    scopes = [f"access:servers!server={_owner()}/{_server_name()}"]
+    return {"scopes": scopes + _view_scope() if view_only else scopes}
 
 
 class ShareCodesHandler(_SharesHandler):

@@ -5,48 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 import requests
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from cosim_protocol.keys import Keys, namespace_name
-from cosim_protocol.sharing import CLOSE_ACCESS_CHANGED, CLOSE_ACCESS_REVOKED
-from cosim_protocol.viewer import encode_poses, encode_scene, new_sim_id
+from cosim_protocol.sharing import CLOSE_ACCESS_CHANGED, CLOSE_ACCESS_REVOKED, VIEW_SCOPE
 from cosim_testing.hub_client import HubClient
+from cosim_testing.sims import fake_sim
 from cosim_testing.stack import CoSimStack
 
 pytestmark = pytest.mark.stack
-
-
-def admin_redis_url(stack: CoSimStack) -> str:
-    config = (stack.state_dir / "hub" / "jupyterhub_config.py").read_text()
-    match = re.search(r"c\.CoSimHub\.redis_url = '([^']+)'", config)
-    assert match
-    return match.group(1)
-
-
-def fake_sim(stack: CoSimStack, owner: str) -> str:
-    """What cosim.viewer writes for a sim in ``owner``'s server (meta, scene, a frame)."""
-    keys, sim_id = Keys(namespace_name(owner)), new_sim_id()
-    client = redis.Redis.from_url(admin_redis_url(stack))
-    scene = encode_scene({"engine": "test", "bodies": [], "geoms": [], "meshes": []}, [])
-    meta = {"sim_id": sim_id, "engine": "test", "title": "shared", "scene": "s1",
-            "started": time.time(), "ended": None, "bodies": 1}  # fmt: skip
-    client.set(keys.scene("s1"), scene, ex=600)
-    client.set(keys.meta(sim_id), json.dumps(meta), ex=600)
-    import numpy as np
-
-    client.set(keys.frame(sim_id), encode_poses(sim_id, 1, 0.0, time.time(), np.zeros((1, 7))))
-    client.close()
-    return sim_id
 
 
 @pytest.fixture(scope="module")
@@ -417,3 +391,71 @@ def test_a_share_made_view_only_reconnects_the_visitors_sockets(
     finally:
         alice.request("DELETE", f"user/{a}/api/kernels/{kernel_id}")
     assert gil.request("GET", f"user/{a}/api/contents").status_code == 200  # still may read
+
+
+def _access_now(stack: CoSimStack, visitor: HubClient, owner: str) -> dict[str, Any]:
+    """The first message of the visitor's access socket: what their Lab learns on (re)open."""
+    cookies = "; ".join(f"{c.name}={c.value}" for c in visitor.session.cookies)
+    url = _ws_url(stack, owner, "cosim/api/access/ws")
+
+    async def read() -> dict[str, Any]:
+        ws = await websocket_connect(HTTPRequest(url, headers={"Cookie": cookies}))
+        try:
+            return dict(json.loads(await asyncio.wait_for(ws.read_message(), 10)))
+        finally:
+            ws.close()
+
+    return asyncio.run(read())
+
+
+def test_access_changes_reach_the_visitors_lab_without_a_reload(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    """The server tells Lab whether its user may write (Lab shows documents read-only from it),
+    and closes that socket ("access changed") when a share becomes editable or view-only,
+    through the Share dialog at once and through the hub's own API within a refresh."""
+    alice, _ = pair
+    a = str(alice.user)
+    hal, _ = cosim_stack.new_user(f"hal{secrets.token_hex(2)}")
+    h = str(hal.user)
+    access_ws = {"access": _ws_url(cosim_stack, a, "cosim/api/access/ws")}
+    note = json.dumps({"type": "file", "format": "text", "content": "hal was here"})
+
+    def share(view_only: bool) -> None:
+        body = json.dumps({"user": h, "view_only": view_only})
+        resp = alice.request("POST", f"user/{a}/cosim/api/shares", data=body)
+        assert resp.status_code == 200, resp.text
+
+    share(True)
+    assert hal.open_shared(a).status_code == 200
+    rest = hal.request("GET", f"user/{a}/cosim/api/access").json()
+    assert rest["writable"] is False and rest["user"] == h and rest["owner"] == a, rest
+    assert "view-only" in rest["reason"] and a in rest["reason"]
+    assert _access_now(cosim_stack, hal, a)["writable"] is False
+    assert alice.request("GET", f"user/{a}/cosim/api/access").json()["writable"] is True
+    assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403
+
+    # Made editable in the Share dialog: the socket closes before the dialog's answer is back,
+    # and the reopened one (no reload) says writable; hal never lost his way in meanwhile.
+    closed = _all_sockets_close(hal, access_ws, lambda: share(False))["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < 0.5, closed
+    assert _access_now(cosim_stack, hal, a)["writable"] is True
+    assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code in (200, 201)
+
+    # Made view-only through the hub's API (alice's token; her server is not told): within the
+    # server's refresh of its shares (5 s) plus a margin for a loaded machine.
+    token = alice.api("POST", f"users/{a}/tokens", json={"note": "view-only"}).json()["token"]
+
+    def view_only_via_hub() -> None:
+        resp = requests.post(
+            alice.url(f"hub/api/shares/{a}/"),
+            json={"user": h, "scopes": [f"{VIEW_SCOPE}!server={a}/"]},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+
+    closed = _all_sockets_close(hal, access_ws, view_only_via_hub)["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
+    assert _access_now(cosim_stack, hal, a)["writable"] is False
+    assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403

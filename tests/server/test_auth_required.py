@@ -25,7 +25,7 @@ import pytest
 import redis.asyncio as aioredis
 from jupyter_server.auth.authorizer import Authorizer
 from test_viewer_relay import PublishedSim
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.simple_httpclient import HTTPStreamClosedError
 from tornado.web import RequestHandler
 from tornado.websocket import WebSocketHandler, websocket_connect
@@ -92,15 +92,8 @@ class Probe:
         headers = {"Cookie": f"_xsrf={xsrf}", "X-XSRFToken": xsrf}
         if auth:
             headers.update(self.token_header)
-        if upgrade:  # a WebSocket handshake as plain HTTP, so the refusal's body can be read
-            headers.update(
-                {
-                    "Connection": "Upgrade",
-                    "Upgrade": "websocket",
-                    "Sec-WebSocket-Version": "13",
-                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                }
-            )
+        if upgrade:
+            return await self._upgrade(path, headers)
         body = b"{}" if method in ("POST", "PUT", "PATCH") else None
         request = HTTPRequest(
             f"http://127.0.0.1:{self.port}{path}",
@@ -110,10 +103,22 @@ class Probe:
             follow_redirects=False,
             allow_nonstandard_methods=True,
         )
+        return await AsyncHTTPClient().fetch(request, raise_error=False)
+
+    async def _upgrade(self, path: str, headers: dict[str, str]) -> Any:
+        """A WebSocket handshake: a refusal comes back with its body; an accepted socket (one
+        that stays open too) is closed at once and reads as 101."""
+        request = HTTPRequest(f"ws://127.0.0.1:{self.port}{path}", headers=headers)
         try:
-            return await AsyncHTTPClient().fetch(request, raise_error=False)
-        except HTTPStreamClosedError:  # upgraded (101): the check let it through
+            ws = await websocket_connect(request)
+        except HTTPClientError as err:
+            if err.response is None:
+                raise
+            return err.response
+        except HTTPStreamClosedError:  # upgraded, then closed by the server
             return HTTPResponse(request, 101)
+        ws.close()
+        return HTTPResponse(request, 101)
 
 
 def _refusal(resp: Any) -> str | None:

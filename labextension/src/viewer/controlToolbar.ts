@@ -52,6 +52,10 @@ export class ControlToolbar {
     this._controls.appendChild(this._speed);
     this._params = el('div', 'cosim-Control-params');
     this._controls.appendChild(this._params);
+    this._viewOnly = el('span', 'cosim-Control-viewOnly', 'view only');
+    this._viewOnly.title = 'This server is shared with you view-only: you may watch, not control';
+    this._viewOnly.hidden = true;
+    this.element.appendChild(this._viewOnly);
     this._status = el('span', 'cosim-Control-status');
     this.element.appendChild(this._status);
     this._avatars = el('div', 'cosim-Presence');
@@ -65,6 +69,9 @@ export class ControlToolbar {
   /** A JSON message from the viewer socket; true when it was for this toolbar. */
   handle(message: Record<string, unknown>): boolean {
     if (message.type === 'control' && message.doc && typeof message.doc === 'object') {
+      if (typeof message.writable === 'boolean') {
+        this.setWritable(message.writable); // the server's answer, on each (re)join
+      }
       this.render(message.doc as IControlDocument);
       return true;
     }
@@ -81,7 +88,7 @@ export class ControlToolbar {
     const paused = doc.state === 'paused';
     this._pauseRun.textContent = paused ? 'Run' : 'Pause';
     this._pauseRun.setAttribute('aria-pressed', String(paused));
-    this._step.disabled = !paused;
+    this._step.disabled = !paused || !this._writable;
     if (document.activeElement !== this._seed) {
       this._seed.value = String(doc.seed);
     }
@@ -94,6 +101,23 @@ export class ControlToolbar {
     const last = doc.events[doc.events.length - 1];
     this._status.textContent = last ? describeEvent(last) : '';
     this.element.dataset.state = doc.state;
+  }
+
+  /**
+   * Whether this user may press (the server says so when the viewer joins; the server also
+   * refuses a view-only user's presses). Read-only: every control disabled, with a hint.
+   */
+  setWritable(writable: boolean): void {
+    this._writable = writable;
+    this.element.dataset.access = writable ? 'write' : 'view-only';
+    this._viewOnly.hidden = writable;
+    for (const node of Array.from(
+      this._controls.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(
+        'button, input, select'
+      )
+    )) {
+      node.disabled = !writable || (node === this._step && this._doc?.state !== 'paused');
+    }
   }
 
   renderPresence(users: string[]): void {
@@ -127,6 +151,7 @@ export class ControlToolbar {
           slider.max = String(spec.max);
           slider.step = String((spec.max - spec.min) / 1000 || 1);
           slider.dataset.name = name;
+          slider.disabled = !this._writable;
           const value = el('span', 'cosim-Control-value');
           slider.oninput = () => (value.textContent = Number(slider.value).toPrecision(4));
           slider.onchange = () => this._change({ params: { [name]: Number(slider.value) } });
@@ -162,6 +187,8 @@ export class ControlToolbar {
   }
 
   private _doc: IControlDocument | null = null;
+  private _writable = true;
+  private _viewOnly: HTMLSpanElement;
   private _paramNames = '';
   private _controls: HTMLDivElement;
   private _pauseRun: HTMLButtonElement;

@@ -1,5 +1,12 @@
 """Sim steps per second with and without something attached to sync(): the measure behind every
-``*_overhead`` figure (viewer, control document, recording)."""
+``*_overhead`` figure (viewer, control document, recording).
+
+Two ways to compare. ``paired_rounds`` times each side on its own, in alternating runs: the
+fair one when only one side does wall-clock work (a viewer publishes 60 frames per wall
+second; taking turns with a bare loop would give it twice the frames per second of its own
+time). ``overhead_rounds`` lets the two sides take turns every ``BLOCK`` steps of one sim: far
+less noise, and fair when both sides do the same wall-clock work (two viewers, one with a
+control document)."""
 
 from __future__ import annotations
 
@@ -63,4 +70,20 @@ def overhead_rounds(
         without.append(plain)
         with_.append(extra)
         ratios.append(extra / plain)
+    return without, with_, ratios
+
+
+def paired_rounds(
+    model: Any, data: Any, base: Any | None, attached: Any, rounds: int, seconds: float
+) -> tuple[list[float], list[float], list[float]]:
+    """``rounds`` pairs of separate runs of ``seconds`` each from a reset sim, which side goes
+    first alternating: the base's and the attached side's steps/s, and each pair's ratio."""
+    steps_per_second(model, data, seconds, attached)  # warm-up, not counted
+    without, with_, ratios = [], [], []
+    for i in range(rounds):
+        pair = [(without, base), (with_, attached)]
+        for bucket, side in pair if i % 2 == 0 else reversed(pair):
+            mujoco.mj_resetData(model, data)
+            bucket.append(steps_per_second(model, data, seconds, side))
+        ratios.append(with_[-1] / without[-1])
     return without, with_, ratios

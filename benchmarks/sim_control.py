@@ -11,6 +11,7 @@
 - ``control_overhead``: sim steps/s with a control document attached (speed 0 = free) vs the same
   viewer without one, in the same run: the two take turns every 50 steps of one sim, and each
   round's ratio is of their summed times; median over the rounds (which side opens alternates).
+  Both sides are viewers publishing by the same wall clock, so taking turns favours neither.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ISessionContext } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
@@ -225,7 +226,14 @@ export const viewOnlyPlugin: JupyterFrontEndPlugin<void> = {
     const access = new AccessWatch();
     // Lab opens documents once every plugin has started: waiting here for the server's first
     // answer (a moment) lets a visitor's notebooks open read-only, not start a kernel first.
-    await access.start(FIRST_ANSWER_MS);
+    // The server's owner (the hub's page config says who is who) may always write, and Lab's
+    // first paint does not wait for them.
+    const me = PageConfig.getOption('hubUser');
+    const owner = me !== '' && me === PageConfig.getOption('hubServerUser');
+    const first = access.start(FIRST_ANSWER_MS);
+    if (!owner) {
+      await first;
+    }
     const extension: DocumentRegistry.IWidgetExtension<Widget, DocumentRegistry.IModel> = {
       createNew: (widget, context) => new DocumentGuard(widget as IDocumentWidget, context, access)
     };

@@ -33,7 +33,7 @@ from cosim_testing.stack import (
     stop_cosim_up,
 )
 
-from .hub_client import resolve_localhost_subdomains
+from .hub_client import HubClient, resolve_localhost_subdomains
 
 # Stacks serve <user>.cosim.localhost (one origin per user server): every test resolves those
 # names to loopback as a browser does, whichever client (requests, urllib, redis) it uses.
@@ -253,15 +253,28 @@ def put_notebook(
     admin = stack.admin_client()
     admin.spawn()
     admin.open_lab()  # sets the server's own _xsrf cookie, as a browser visit does
+    return write_notebook(admin, source, prefix, kernelspec)
+
+
+def write_notebook(
+    client: HubClient,
+    source: str = "",
+    prefix: str = "nb",
+    kernelspec: dict[str, str] | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+) -> str:
+    """A one-cell notebook in ``client``'s own running server, through the Contents API;
+    ``outputs`` as if the cell had run. Returns its name."""
     name = f"{prefix}-{secrets.token_hex(3)}.ipynb"
-    cell: dict[str, Any] = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
-            "execution_count": None}  # fmt: skip
+    cell: dict[str, Any] = {"cell_type": "code", "source": source, "metadata": {},
+                            "outputs": outputs or [],
+                            "execution_count": 1 if outputs else None}  # fmt: skip
     kernelspec = kernelspec or {"name": "python3", "display_name": "Python 3", "language": "python"}
     content = {"cells": [cell], "metadata": {"kernelspec": kernelspec}, "nbformat": 4,
                "nbformat_minor": 5}  # fmt: skip
-    resp = admin.request(
+    resp = client.request(
         "PUT",
-        f"user/{stack.admin}/api/contents/{name}",
+        f"user/{client.user}/api/contents/{name}",
         data=json.dumps({"type": "notebook", "format": "json", "content": content}),
     )
     if resp.status_code not in (200, 201):

@@ -14,7 +14,7 @@ from typing import Any
 from cosim_protocol.viewer import decode_frame
 from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
-from cosim_testing.plugin import hub_login, open_lab_url
+from cosim_testing.plugin import hub_login, open_lab_url, write_notebook
 from cosim_testing.stack import CoSimStack
 
 LAB_TIMEOUT = 120_000
@@ -41,22 +41,6 @@ with cosim.viewer(model, data, title="shared-sim") as v:
         v.sync()
 print("loop done", v.running)
 """
-
-
-def _put_notebook(client: HubClient, source: str) -> str:
-    name = f"shared-{secrets.token_hex(3)}.ipynb"
-    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
-            "execution_count": None}  # fmt: skip
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    content = {"cells": [cell], "nbformat": 4, "nbformat_minor": 5,
-               "metadata": {"kernelspec": kernelspec}}  # fmt: skip
-    resp = client.request(
-        "PUT",
-        f"user/{client.user}/api/contents/{name}",
-        data=json.dumps({"type": "notebook", "format": "json", "content": content}),
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return name
 
 
 def _open_lab(page: Any, stack: CoSimStack, owner: str, notebook: str) -> None:
@@ -127,7 +111,7 @@ def test_share_watch_steer_and_revoke_in_two_browsers(
     a, b = str(alice.user), str(bob.user)
     alice.spawn()
     alice.open_lab()
-    notebook = _put_notebook(alice, CELL)
+    notebook = write_notebook(alice, CELL, "shared")
     contexts = [cosim_browser.new_context(viewport={"width": 1300, "height": 900}) for _ in "ab"]
     page_a, page_b = (ctx.new_page() for ctx in contexts)
     try:
@@ -292,7 +276,7 @@ def test_remote_cursor_carries_the_other_users_hub_name(
     a, b = str(alice.user), str(bob.user)
     alice.spawn()
     alice.open_lab()
-    notebook = _put_notebook(alice, "x = 1\n")
+    notebook = write_notebook(alice, "x = 1\n", "shared")
     shared = alice.request("POST", f"user/{a}/cosim/api/shares", data=json.dumps({"user": b}))
     assert shared.status_code == 200, shared.text
     contexts = [cosim_browser.new_context(viewport={"width": 1100, "height": 700}) for _ in "ab"]

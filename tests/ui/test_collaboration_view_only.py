@@ -13,7 +13,7 @@ from typing import Any
 
 from cosim_testing.hub_client import HubClient
 from cosim_testing.plugin import VISIBLE_NOTEBOOK as PANEL
-from cosim_testing.plugin import hub_login, open_lab_url
+from cosim_testing.plugin import hub_login, open_lab_url, write_notebook
 from cosim_testing.sims import fake_sim
 from cosim_testing.stack import CoSimStack
 
@@ -23,22 +23,10 @@ SOURCE = "print('hello from alice')"
 
 def _notebook(alice: HubClient, sim_id: str) -> str:
     """One code cell whose output is a live viewer of ``sim_id`` (as cosim.viewer leaves it)."""
-    name = f"view-{secrets.token_hex(3)}.ipynb"
     viewer = {"output_type": "display_data", "metadata": {},
               "data": {"application/vnd.cosim.viewer+json": {"sim_id": sim_id, "title": "shared"},
                        "text/plain": "viewer"}}  # fmt: skip
-    cell = {"cell_type": "code", "source": SOURCE, "metadata": {}, "outputs": [viewer],
-            "execution_count": 1}  # fmt: skip
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    content = {"cells": [cell], "nbformat": 4, "nbformat_minor": 5,
-               "metadata": {"kernelspec": kernelspec}}  # fmt: skip
-    resp = alice.request(
-        "PUT",
-        f"user/{alice.user}/api/contents/{name}",
-        data=json.dumps({"type": "notebook", "format": "json", "content": content}),
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return name
+    return write_notebook(alice, SOURCE, "view", outputs=[viewer])
 
 
 def _share(alice: HubClient, visitor: str, view_only: bool) -> None:

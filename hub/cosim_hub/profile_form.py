@@ -80,6 +80,19 @@ class ProfileFormMixin:
             choices = [(p, "") for p in profiles_for(self.profiles, groups)]
             warnings = {}
         gpu_line, no_gpu = await self._gpu_form_line()
+        if not self.gpu_pool.ids:  # type: ignore[attr-defined]  # GpuSpawnerMixin
+            # No GPU on this machine: GPU profiles can never start here, so they are no choice.
+            # With one CPU profile left that can start, there is nothing to ask: no form (as
+            # KubeSpawner with one profile), the spawn goes straight on with the default.
+            usable = [(p, why) for p, why in choices if not p.is_gpu]
+            default = find_profile(self.profiles, None)
+            if (
+                len(usable) == 1
+                and not usable[0][1]
+                and default is not None
+                and usable[0][0].name == default.name
+            ):
+                return ""
         choices = [(p, why or (no_gpu if p.is_gpu else "")) for p, why in choices]
         default_name = next((p.name for p, why in choices if p.default and not why), None)
         default_name = default_name or next((p.name for p, why in choices if not why), "")

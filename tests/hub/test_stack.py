@@ -40,6 +40,20 @@ def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:
         assert "/hub/login" in anonymous.headers["Location"]
 
 
+def test_no_profile_question_without_a_gpu(cosim_stack: CoSimStack) -> None:
+    """This machine has no GPU, so the only startable profile is the default CPU one: the spawn
+    page asks nothing and starts it (a form with one real choice is a click for nothing)."""
+    user, _ = cosim_stack.new_user(f"solo{os.getpid() % 1000}")
+    page = user.request("GET", "hub/spawn")
+    assert page.status_code == 200, page.text[:300]
+    assert 'id="spawn_form"' not in page.text
+    started = user.api("GET", f"users/{user.user}").json()["servers"].get("")
+    assert started, "the spawn page did not start the server"  # that GET did, with no form
+    assert started["user_options"].get("profile", "cpu") == "cpu"  # the default profile
+    assert user.spawn(timeout=120)  # waits until it answers
+    user.stop()
+
+
 def test_wrong_password_is_refused(cosim_stack: CoSimStack) -> None:
     with pytest.raises(HubError):
         cosim_stack.client().login("admin", "wrong")

@@ -19,35 +19,45 @@ from cosim.snapshots import create, gc, list_snapshots, verify
 from cosim.snapshots.store import SnapshotStore
 
 
-def _create_cmd(ws: Path, message: str) -> list[str]:
-    return [sys.executable, "-m", "cosim_cli", "snapshot", "--workspace", str(ws), "create",
-            "-m", message]  # fmt: skip
+def _cli(ws: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "cosim_cli", "snapshot", "--workspace", str(ws), *args]
 
 
 def test_kill_9_during_create_never_leaves_a_broken_snapshot(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws")
-    for i in range(40):  # enough files that a create takes a while
-        (ws / f"file{i}.bin").write_bytes(os.urandom(64_000))
+    for i in range(40):
+        (ws / f"file{i}.bin").write_bytes(os.urandom(512_000))
+    create(ws, "round 0")  # the rounds below are incremental creates, like users' later ones
+    store_files = lambda: {p for p in (ws / ".cosim").rglob("*") if p.is_file()}  # noqa: E731
     start = time.monotonic()
-    subprocess.run(_create_cmd(ws, "round timing"), check=True, capture_output=True)
-    full = time.monotonic() - start  # kill anywhere from start-up to just after the end
+    subprocess.run(_cli(ws, "list"), check=True, capture_output=True)
+    startup = time.monotonic() - start  # before this, a kill only stops Python's start-up
     rng = random.Random(7)
-    completed = killed = 0
-    round_ = 0
-    # Until enough runs died mid-way: how long a create takes moves with the machine's load.
-    while killed < 6 and round_ < 40:
-        (ws / f"file{round_ % 40}.bin").write_bytes(os.urandom(64_000))  # something new each time
-        proc = subprocess.Popen(_create_cmd(ws, f"round {round_}"), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(0.3 * full, 1.1 * full))
-        proc.send_signal(signal.SIGKILL)
-        killed += proc.wait() == -signal.SIGKILL
+    completed = killed = mid_write = round_ = 0
+    last = None  # how long the last uninterrupted create took: the machine's load moves it
+    # CI once timed a cold first create and then killed every later, faster create after it had
+    # finished. Each round aims between start-up and the last whole create's length.
+    while (killed < 6 or not mid_write) and round_ < 60:
+        for i in range(10):  # something new each time, enough that writing packs takes a while
+            (ws / f"file{(10 * round_ + i) % 40}.bin").write_bytes(os.urandom(512_000))
+        before = store_files()
+        start = time.monotonic()
+        proc = subprocess.Popen(_cli(ws, "create", "-m", f"round {round_ + 1}"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            proc.wait(None if last is None else rng.uniform(min(startup, last / 2), last))
+            last = time.monotonic() - start
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            killed += proc.wait() == -signal.SIGKILL
+            mid_write += bool(store_files() - before)  # it died with a pack half written
         assert verify(ws) == [], f"round {round_}"
         snapshots = list_snapshots(ws)
         assert all(s["message"].startswith("round ") for s in snapshots)
         completed = len(snapshots)
         round_ += 1
     assert killed >= 3, "the test did not interrupt enough creates"
+    assert mid_write, "no create was killed while it wrote"
     assert verify(ws) == []
     gc(ws)  # removes what the killed runs left behind
     assert verify(ws) == []
@@ -104,7 +114,7 @@ def test_file_size_limit_gives_a_clear_error_and_keeps_earlier_snapshots(tmp_pat
     def small_quota() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
-    result = subprocess.run(_create_cmd(ws, "too big"), capture_output=True, text=True,
+    result = subprocess.run(_cli(ws, "create", "-m", "too big"), capture_output=True, text=True,
                             preexec_fn=small_quota)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "no room to write the snapshot" in result.stderr

@@ -1,0 +1,69 @@
+"""The spawner's start returns as soon as the new server answers (so the hub's first check finds it
+ready), not after JupyterHub's backoff of up to 5 s between checks; a server that exits first
+ends the wait at once."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+from jupyterhub.objects import Server
+
+from cosim_hub.procs import free_port
+from cosim_hub.spawner import CoSimLocalSpawner
+
+# Starts listening after a delay, answers /user/x/api; prints when it began listening.
+LATE_SERVER = """
+import sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Api(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/user/x/api" else 404)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+time.sleep(float(sys.argv[2]))
+server = HTTPServer(("127.0.0.1", int(sys.argv[1])), Api)
+print(time.monotonic(), flush=True)
+server.serve_forever()
+"""
+
+
+def _spawner_for(proc: subprocess.Popen[str]) -> CoSimLocalSpawner:
+    spawner = CoSimLocalSpawner(http_timeout=30)
+    spawner.proc, spawner.pid = proc, proc.pid
+    spawner.server = Server(base_url="/user/x/")
+    return spawner
+
+
+def test_start_waits_until_the_server_answers_and_no_longer() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LATE_SERVER, str(port), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        spawner = _spawner_for(proc)
+        assert asyncio.run(spawner.wait_until_answering("127.0.0.1", port)) is True
+        answered = time.monotonic()
+        assert proc.stdout is not None
+        listening = float(proc.stdout.readline())
+        # Checks 0.05 s apart: seen within a check or two (the hub's backoff waits 0-3.2 s by
+        # then); slack for a loaded machine.
+        assert 0 <= answered - listening < 0.5, answered - listening
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_server_that_exits_before_answering_ends_the_wait() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"], text=True)
+    try:
+        spawner = _spawner_for(proc)
+        start = time.monotonic()
+        assert asyncio.run(spawner.wait_until_answering("127.0.0.1", free_port())) is False
+        assert time.monotonic() - start < 5  # not http_timeout (30 s)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -28,6 +28,7 @@ class ServerReadyMixin(Configurable):
 
     server: Any
     http_timeout: int
+    start_timeout: int
     internal_ssl: bool
 
     ready_poll_interval = Float(
@@ -38,16 +39,18 @@ class ServerReadyMixin(Configurable):
         listening is one refused connection.""",
     ).tag(config=True)
 
-    async def wait_until_answering(self, ip: str, port: int) -> bool:
+    async def wait_until_answering(self, ip: str, port: int, started: float) -> bool:
         """Wait until the server at ``ip:port`` answers its ``api`` URL as the hub's check
-        does (any answer below 500), its process exits, or ``http_timeout`` passes; whether it
-        answered. The hub's own check follows either way and decides."""
+        does (any answer below 500), its process exits, or ``http_timeout`` passes (and never
+        past ``start_timeout`` from ``started``, the loop time start() began, which the hub
+        enforces on all of start()); whether it answered. The hub's own check follows either
+        way and decides."""
         if self.ready_poll_interval <= 0 or self.internal_ssl or self.server is None:
             return False
         url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
         client = AsyncHTTPClient()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.http_timeout
+        deadline = min(loop.time() + self.http_timeout, started + 0.9 * self.start_timeout)
         while loop.time() < deadline:
             if await _answers(client, url, timeout=max(deadline - loop.time(), 0.1)):
                 return True

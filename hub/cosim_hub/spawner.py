@@ -152,6 +152,7 @@ class CoSimLocalSpawner(
         return Path(self.homes_dir) / self.user.name
 
     async def start(self) -> Any:
+        started = asyncio.get_running_loop().time()
         if self.system_users:
             if os.geteuid() != 0:
                 raise AccountError("isolation 'system-users' needs the hub to run as root")
@@ -168,7 +169,7 @@ class CoSimLocalSpawner(
         await self.allocate_gpus()
         try:
             ip, port = await super().start()
-            await self.wait_until_answering(ip, port)
+            await self.wait_until_answering(ip, port, started)
             return ip, port
         except BaseException:
             await self.release_gpus()

@@ -32,10 +32,15 @@ server.serve_forever()
 
 
 def _spawner_for(proc: subprocess.Popen[str]) -> CoSimLocalSpawner:
-    spawner = CoSimLocalSpawner(http_timeout=30)
+    spawner = CoSimLocalSpawner(http_timeout=30, start_timeout=60)
     spawner.proc, spawner.pid = proc, proc.pid
     spawner.server = Server(base_url="/user/x/")
     return spawner
+
+
+async def _wait(spawner: CoSimLocalSpawner, port: int) -> bool:
+    started = asyncio.get_running_loop().time()
+    return await spawner.wait_until_answering("127.0.0.1", port, started)
 
 
 def test_start_waits_until_the_server_answers_and_no_longer() -> None:
@@ -45,7 +50,7 @@ def test_start_waits_until_the_server_answers_and_no_longer() -> None:
     )
     try:
         spawner = _spawner_for(proc)
-        assert asyncio.run(spawner.wait_until_answering("127.0.0.1", port)) is True
+        assert asyncio.run(_wait(spawner, port)) is True
         answered = time.monotonic()
         assert proc.stdout is not None
         listening = float(proc.stdout.readline())
@@ -62,8 +67,23 @@ def test_a_server_that_exits_before_answering_ends_the_wait() -> None:
     try:
         spawner = _spawner_for(proc)
         start = time.monotonic()
-        assert asyncio.run(spawner.wait_until_answering("127.0.0.1", free_port())) is False
+        assert asyncio.run(_wait(spawner, free_port())) is False
         assert time.monotonic() - start < 5  # not http_timeout (30 s)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_wait_leaves_the_hub_its_start_timeout() -> None:
+    """A server that never answers: the wait ends before the hub's start_timeout would fail
+    start() (then the hub's own check decides, with its http_timeout)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], text=True)
+    try:
+        spawner = _spawner_for(proc)
+        spawner.start_timeout = 4
+        start = time.monotonic()
+        assert asyncio.run(_wait(spawner, free_port())) is False
+        assert 3.0 < time.monotonic() - start < 4.0
     finally:
         proc.kill()
         proc.wait()

@@ -41,23 +41,37 @@ class ServerReadyMixin(Configurable):
 
     async def wait_until_answering(self, ip: str, port: int, started: float) -> bool:
         """Wait until the server at ``ip:port`` answers its ``api`` URL as the hub's check
-        does (any answer below 500), its process exits, or ``http_timeout`` passes (and never
-        past ``start_timeout`` from ``started``, the loop time start() began, which the hub
-        enforces on all of start()); whether it answered. The hub's own check follows either
-        way and decides."""
+        does (any answer below 500) or ``http_timeout`` passes (and never past
+        ``start_timeout`` from ``started``, the loop time start() began, which the hub enforces
+        on all of start()); whether it answered. The hub's own check follows and decides.
+
+        A server that exits first fails the spawn at once with a sentence the spawn page shows
+        (the hub alone would wait out its http_timeout, 30 s, before saying anything)."""
         if self.ready_poll_interval <= 0 or self.internal_ssl or self.server is None:
             return False
-        url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
+        host = "127.0.0.1" if ip in ("", "0.0.0.0", "::") else ip  # as the hub connects
+        url = f"http://{host}:{port}{self.server.base_url}api"
         client = AsyncHTTPClient()
         loop = asyncio.get_running_loop()
         deadline = min(loop.time() + self.http_timeout, started + 0.9 * self.start_timeout)
         while loop.time() < deadline:
             if await _answers(client, url, timeout=max(deadline - loop.time(), 0.1)):
                 return True
-            if await self.poll() is not None:
-                return False  # it exited: the hub reports that
+            status = await self.poll()
+            if status is not None:
+                raise _exited(status)
             await asyncio.sleep(self.ready_poll_interval)
         return False
+
+
+def _exited(status: int) -> RuntimeError:
+    sentence = (
+        f"Your server stopped while starting (exit status {status}); what it printed is in "
+        "~/.cosim/logs/server.log."
+    )
+    error = RuntimeError(sentence)
+    error.jupyterhub_message = sentence  # type: ignore[attr-defined]  # shown on the spawn page
+    return error
 
 
 async def _answers(client: AsyncHTTPClient, url: str, timeout: float) -> bool:

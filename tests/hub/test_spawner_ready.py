@@ -1,6 +1,6 @@
 """The spawner's start returns as soon as the new server answers (so the hub's first check finds it
 ready), not after JupyterHub's backoff of up to 5 s between checks; a server that exits first
-ends the wait at once."""
+fails the spawn at once, saying so."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from jupyterhub.objects import Server
 
 from cosim_hub.procs import free_port
@@ -62,13 +63,16 @@ def test_start_waits_until_the_server_answers_and_no_longer() -> None:
         proc.wait()
 
 
-def test_a_server_that_exits_before_answering_ends_the_wait() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"], text=True)
+def test_a_server_that_exits_before_answering_fails_the_spawn_at_once() -> None:
+    code = "import sys, time; time.sleep(0.3); sys.exit(3)"
+    proc = subprocess.Popen([sys.executable, "-c", code], text=True)
     try:
         spawner = _spawner_for(proc)
         start = time.monotonic()
-        assert asyncio.run(_wait(spawner, free_port())) is False
+        with pytest.raises(RuntimeError, match=r"stopped while starting \(exit status 3\)") as err:
+            asyncio.run(_wait(spawner, free_port()))
         assert time.monotonic() - start < 5  # not http_timeout (30 s)
+        assert "server.log" in err.value.jupyterhub_message  # type: ignore[attr-defined]
     finally:
         proc.kill()
         proc.wait()

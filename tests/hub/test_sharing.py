@@ -159,6 +159,23 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
     body = json.dumps({"type": "file", "format": "text", "content": "x"})
     assert carol.request("PUT", f"user/{a}/api/contents/carol.txt", data=body).status_code == 403
     assert carol.request("POST", f"user/{a}/api/kernels", data="{}").status_code == 403
+    # Lab's menus' other writes (every route: tests/server/test_lab_writes.py), here through
+    # the hub with CoSim's authorizer: new file, rename, delete, new session, terminal, and
+    # alice's Lab settings (JupyterLab itself only asks for a login there).
+    untitled = json.dumps({"type": "notebook"})
+    assert carol.request("POST", f"user/{a}/api/contents", data=untitled).status_code == 403
+    rename = json.dumps({"path": "renamed.txt"})
+    assert carol.request("PATCH", f"user/{a}/api/contents/seen.txt", data=rename).status_code == 403
+    assert carol.request("DELETE", f"user/{a}/api/contents/seen.txt").status_code == 403
+    session = json.dumps({"path": "x.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+    assert carol.request("POST", f"user/{a}/api/sessions", data=session).status_code == 403
+    assert carol.request("POST", f"user/{a}/api/terminals", data="{}").status_code == 403
+    themes = f"user/{a}/lab/api/settings/@jupyterlab/apputils-extension:themes"
+    dark = json.dumps({"raw": '{"theme": "JupyterLab Dark"}'})
+    assert carol.request("GET", themes).status_code == 200
+    assert carol.request("PUT", themes, data=dark).status_code == 403
+    assert "Dark" not in alice.request("GET", themes).json()["raw"]
+    assert _contents_text(alice, a, "seen.txt") == "hello"
     change = json.dumps({"state": "paused"})
     resp = carol.request("POST", f"user/{a}/cosim/api/sims/{sim_id}/control", data=change)
     assert resp.status_code == 403
@@ -167,6 +184,12 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
         200,
         201,
     )
+
+
+def _contents_text(client: HubClient, owner: str, path: str) -> str:
+    resp = client.request("GET", f"user/{owner}/api/contents/{path}?content=1")
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["content"])
 
 
 # Access taken away outside the Share dialog: the server's access watch re-checks each active

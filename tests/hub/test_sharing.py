@@ -482,3 +482,61 @@ def test_access_changes_reach_the_visitors_lab_without_a_reload(
     assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
     assert _access_now(cosim_stack, hal, a)["writable"] is False
     assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403
+
+
+def test_a_group_share_made_editable_or_view_only_reaches_its_members(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    """A share given to a group: a member's access follows it between view-only and edit (the
+    REST answer, his writes, and his access socket closing "access changed"), through the Share
+    dialog and through the hub's own API."""
+    alice, _ = pair
+    a = str(alice.user)
+    ivy, _ = cosim_stack.new_user(f"ivy{secrets.token_hex(2)}")
+    i = str(ivy.user)
+    group = f"crew{secrets.token_hex(3)}"
+    admin = cosim_stack.admin_client()
+    assert admin.api("POST", f"groups/{group}").status_code == 201
+    assert admin.api("POST", f"groups/{group}/users", json={"users": [i]}).status_code == 200
+    access_ws = {"access": _ws_url(cosim_stack, a, "cosim/api/access/ws")}
+    note = json.dumps({"type": "file", "format": "text", "content": "ivy was here"})
+
+    def share(view_only: bool) -> None:
+        body = json.dumps({"group": group, "view_only": view_only})
+        resp = alice.request("POST", f"user/{a}/cosim/api/shares", data=body)
+        assert resp.status_code == 200, resp.text
+
+    def may_write() -> bool:
+        rest = ivy.request("GET", f"user/{a}/cosim/api/access").json()
+        assert rest["user"] == i, rest
+        socket = _access_now(cosim_stack, ivy, a)
+        assert socket["writable"] is rest["writable"], (rest, socket)
+        put = ivy.request("PUT", f"user/{a}/api/contents/ivy.txt", data=note).status_code
+        assert put in ((200, 201) if rest["writable"] else (403,)), (rest, put)
+        return bool(rest["writable"])
+
+    share(True)
+    assert ivy.open_shared(a).status_code == 200
+    assert may_write() is False
+
+    # The Share dialog makes the group's share editable: the member's socket closes at once.
+    closed = _all_sockets_close(ivy, access_ws, lambda: share(False))["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < 0.5, closed
+    assert may_write() is True
+
+    # The hub's API (alice's token; her server is not told) makes it view-only again: within
+    # the server's refresh of its shares (5 s) plus a margin for a loaded machine.
+    token = alice.api("POST", f"users/{a}/tokens", json={"note": "group"}).json()["token"]
+
+    def view_only_via_hub() -> None:
+        resp = requests.post(
+            alice.url(f"hub/api/shares/{a}/"),
+            json={"group": group, "scopes": [f"{VIEW_SCOPE}!server={a}/"]},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+
+    closed = _all_sockets_close(ivy, access_ws, view_only_via_hub)["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
+    assert may_write() is False

@@ -172,31 +172,39 @@ export function guardCommands(app: JupyterFrontEnd, access: AccessWatch): IDispo
   for (const type of events) {
     document.addEventListener(type, stop, true);
   }
+  // The upload button is a toolkit web component rendered by React whenever Lab likes: it is
+  // disabled here (and marked, so that only our own disabling is undone), and watched while
+  // view-only so that a re-render cannot enable it again. Editors and owners are not watched.
+  const MARK = 'data-cosim-view-only';
   const markUpload = (): void => {
-    // Only when it differs: this runs on the file browser's own DOM changes.
-    for (const node of Array.from(
-      document.querySelectorAll(`${UPLOAD_BUTTON} jp-button, ${UPLOAD_BUTTON} button`)
-    )) {
-      if (node.hasAttribute('disabled') === access.writable) {
-        node.toggleAttribute('disabled', !access.writable);
-        node.setAttribute('aria-disabled', String(!access.writable));
+    const selector = `${UPLOAD_BUTTON} jp-button, ${UPLOAD_BUTTON} button`;
+    for (const node of Array.from(document.querySelectorAll(selector))) {
+      if (!access.writable && !node.hasAttribute('disabled')) {
+        node.setAttribute('disabled', '');
+        node.setAttribute(MARK, '');
+      } else if (access.writable && node.hasAttribute(MARK)) {
+        node.removeAttribute('disabled');
+        node.removeAttribute(MARK);
       }
     }
   };
+  const watcher = new MutationObserver(markUpload);
   const changed = (): void => {
     commands.notifyCommandChanged(); // menus, palette and toolbars re-ask isEnabled
+    if (access.writable) {
+      watcher.disconnect();
+    } else {
+      watcher.observe(document.body, {
+        childList: true,
+        subtree: true,
+        attributes: true,
+        attributeFilter: ['disabled']
+      });
+    }
     markUpload();
   };
   access.changed.connect(changed);
   changed();
-  // The file browser's toolbar renders after Lab starts (and again when it is rebuilt).
-  const watcher = new MutationObserver(markUpload);
-  void app.restored.then(() => {
-    for (const browser of Array.from(document.querySelectorAll('.jp-FileBrowser'))) {
-      watcher.observe(browser, { childList: true, subtree: true });
-    }
-    markUpload();
-  });
 
   let disposed = false;
   return {

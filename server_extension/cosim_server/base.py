@@ -30,6 +30,14 @@ class PermissionMixin:
     """``check_permission``: the one place CoSim asks Jupyter's authorizer, for every handler."""
 
     auth_resource = "cosim"
+    #: Verbs that only read here although :func:`action_for` counts them as acting: the POST
+    #: queries of a read-only upstream (TensorBoard's scalars_multirun, hparams).
+    read_verbs: frozenset[str] = frozenset()
+
+    @classmethod
+    def action_of(cls, method: str | None) -> str:
+        """The permission ``method`` needs on this handler."""
+        return "read" if method in cls.read_verbs else action_for(method)
 
     async def check_permission(self, action: str) -> None:
         """Raise 403 unless the current user may ``action`` CoSim's resource.

@@ -15,6 +15,7 @@ from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server_proxy.handlers import ProxyHandler
+from tornado import web
 from tornado.websocket import WebSocketClosedError
 
 from cosim.jobs.progress import read_metrics
@@ -274,16 +275,21 @@ class JobEventsHandler(CoSimWebSocketHandler):
 class TensorBoardProxyHandler(PermissionMixin, ProxyHandler):
     """A job's TensorBoard through jupyter-server-proxy's handler, to a Unix socket only this
     user can reach. Auth as for every CoSim endpoint: 403 without a Jupyter login. TensorBoard
-    only serves reads; its POSTs are queries (scalars_multirun, hparams' session groups), so
-    every verb needs ``read``: a view-only collaborator watches training like the owner."""
+    only serves reads; its POSTs are queries (scalars_multirun, hparams' session groups), so they
+    need ``read``: a view-only collaborator watches training like the owner. Other verbs: 405."""
 
-    every_verb_reads = True
+    read_verbs = frozenset({"POST"})
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         prepared: Any = JupyterHandler.prepare(self)
         if prepared is not None:
             await prepared
-        await self.check_permission("read")
+        await self.check_permission(self.action_of(self.request.method))
+
+    async def put(self, *args: Any, **kwargs: Any) -> None:
+        raise web.HTTPError(405)  # the base class would proxy them, with our route's arguments
+
+    patch = delete = put
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -167,7 +167,7 @@ def _spawn(client: HubClient, profile: str) -> Any:
 
 
 def _visible(stack: CoSimStack, name: str) -> str:
-    (pid,) = stack.server_pids(name)
+    pid = stack.server_pid(name)
     environ = dict(
         line.split("=", 1)
         for line in Path(f"/proc/{pid}/environ").read_text().split("\0")

@@ -23,6 +23,27 @@ def tcp_sockets(pid: int) -> list[str]:
     return found
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_below(pid: int, root: int) -> bool:
+    """Whether ``pid`` is (still) a descendant of ``root``. Ask after reading a process found by
+    :func:`descendants`: with pid_max at 32768 a busy machine reuses a pid that has just exited
+    (a test's reading once caught another test's Python kernel, with its five ports)."""
+    for _ in range(64):
+        parent = _parent(pid)
+        if parent is None or parent <= 1:
+            return False
+        if parent == root:
+            return True
+        pid = parent
+    return False
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (not ``pid`` itself)."""
     children: dict[int, list[int]] = {}

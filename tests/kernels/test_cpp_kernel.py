@@ -15,7 +15,7 @@ import jupyter_kernel_test
 import pytest
 from cpp_kernel_client import CellRun, cpp_kernel, execute, open_workspace
 from cpp_projects import ARM_CPP, ARM_HPP, MUJOCO_MAIN, PENDULUM_XML
-from proc_sockets import descendants, process_name, tcp_sockets
+from proc_sockets import descendants, is_below, process_name, tcp_sockets
 
 KernelInFolder = tuple[Any, Any, Path]  # (KernelManager, client, project folder)
 
@@ -125,7 +125,7 @@ def test_debuggers_open_no_port(kernel: KernelInFolder, debugger: str) -> None:
             for pid in descendants(kernel_pid):
                 name = process_name(pid)
                 seen.add(name)
-                if held := tcp_sockets(pid):
+                if (held := tcp_sockets(pid)) and is_below(pid, kernel_pid):
                     sockets[name] = held
             time.sleep(0.05)
         cell.join()

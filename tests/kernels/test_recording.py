@@ -236,7 +236,8 @@ def test_killed_kernel_leaves_every_complete_block(cosim_redis_url: str, tmp_pat
     from jupyter_client.manager import start_new_kernel
 
     path = tmp_path / "killed.cosimrec"
-    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+    # In tmp_path: a viewer in a kernel writes its sim-control.json into the kernel's folder.
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=60, cwd=str(tmp_path))
     try:
         cell = KERNEL_CELL.format(model=str(HUMANOID), url=cosim_redis_url, path=str(path))
         kc.execute(cell)

@@ -110,7 +110,7 @@ def _writes(handler: type) -> list[str]:
     return [
         m
         for m in METHODS
-        if action_for(m) == "write"
+        if getattr(handler, "action_of", action_for)(m) == "write"
         and getattr(handler, m.lower()) is not getattr(RequestHandler, m.lower())
     ]
 

@@ -8,6 +8,7 @@ import { Box3, Color, NeutralToneMapping, Scene, Vector3, WebGLRenderer } from '
 import { CameraRig, Viewpoint } from './cameraRig';
 import { Frame, IScene } from './codec';
 import { ConnectionState } from './connection';
+import { softwareWebGL } from './glProbe';
 import { captureInput, IInputCapture } from './inputCapture';
 import { BuiltScene } from './sceneBuilder';
 
@@ -285,7 +286,9 @@ export class SimView {
       return true;
     }
     try {
-      this._renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+      // No MSAA where WebGL runs in software: there it doubled each frame's cost (glProbe.ts).
+      const antialias = !softwareWebGL();
+      this._renderer = new WebGLRenderer({ antialias, preserveDrawingBuffer: true });
     } catch (error) {
       this._glError = `3D view unavailable: ${error instanceof Error ? error.message : error}`;
       this._updateOverlay();

@@ -6,7 +6,7 @@ Fixtures (from ``cosim_testing.plugin``, the test harness in tests/cosim_testing
 - ``cosim_stack``: ``cosim up`` (redis + JupyterHub + proxy) in a temp state dir, one per session;
   ``.admin_client()`` and ``.new_user(name)`` return logged-in ``HubClient`` objects.
 - ``cosim_guard_stack``: a second ``cosim up`` with test profiles and a fast cost-guard clock
-  (1 s meter intervals, 4 s grace, one cluster GPU at $0.10 per second).
+  (1 s meter intervals, 12 s grace, one cluster GPU at $0.10 per second).
 - ``cosim_browser`` / ``cosim_context``: headless Debian Chromium via Playwright;
   ``lab_login(page, stack, name, password)`` logs in through the hub page and waits for Lab.
 - ``cosim_artifacts``: where screenshots go (tests/artifacts, or $COSIM_TEST_ARTIFACTS).

@@ -128,7 +128,8 @@ idle_timeout = 10
 GUARD_TEST_CONFIG = """
 c.CoSimHub.profiles_file = {profiles!r}
 c.CoSimCostGuard.meter_interval = 1.0
-c.CoSimCostGuard.grace_period = 4.0
+# Longer than two of Lab banner's 5 s polls: the UI test must see the warning before the stop.
+c.CoSimCostGuard.grace_period = 12.0
 c.CoSimCostGuard.cull_warning = 8.0
 c.CoSimCostGuard.cluster_gpu_limit = 1
 c.CoSimGpus.declared = ["0", "1"]
@@ -142,7 +143,7 @@ c.Spawner.environment = {{"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}}
 
 @pytest.fixture(scope="session")
 def cosim_guard_stack() -> Iterator[CoSimStack]:
-    """A second ``cosim up`` whose cost guard runs on a fast clock: 1 s meter intervals, a 4 s
+    """A second ``cosim up`` whose cost guard runs on a fast clock: 1 s meter intervals, a 12 s
     grace period, one GPU in the cluster, and profiles priced at $0.10 per GPU-second."""
     state_dir = make_state_dir("cosim-guard-test-")
     profiles = state_dir.parent / "profiles.toml"

@@ -1,6 +1,6 @@
 """The cost guard in a real hub: real service, real Redis, real spawned servers, a fast clock.
 
-All tests share ``cosim_guard_stack`` (1 s meter intervals, 4 s grace, one GPU in the cluster,
+All tests share ``cosim_guard_stack`` (1 s meter intervals, 12 s grace, one GPU in the cluster,
 GPU small at $0.10 per second). Each test stops the servers it started, so the one GPU is free
 for the next.
 """

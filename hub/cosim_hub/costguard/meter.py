@@ -66,6 +66,10 @@ class Meter:
         self.idle_utilization = idle_utilization
         # Server key -> when its GPUs were last seen busy (first seen: counts as busy then).
         self.gpu_busy: dict[str, float] = {}
+        # Server key -> when this meter first saw it ready. The hub dates a new server's
+        # last_activity at the spawn request, so a start slower than the idle timeout (a loaded
+        # node, a pulled image) would be culled the moment it became ready.
+        self.ready_since: dict[str, float] = {}
 
     async def running(self) -> dict[str, RunningServer]:
         found = {}
@@ -85,6 +89,11 @@ class Meter:
         now = time.time() if now is None else now
         interval = self.settings.meter_interval
         running = await self.running()
+        for key, entry in running.items():
+            if entry.ready:
+                self.ready_since.setdefault(key, now)
+        for key in set(self.ready_since) - set(running):
+            del self.ready_since[key]
         reservations = await self.ledger.reservations()
         quotas = await self.ledger.quotas()
         for key, res in reservations.items():
@@ -186,8 +195,10 @@ class Meter:
     ) -> bool:
         """Idle and max-runtime culling for the profile; True when a notice was set."""
         deadlines = []
-        if profile.idle_timeout and server.last_activity:
-            deadlines.append(("idle", server.last_activity + profile.idle_timeout))
+        ready_since = self.ready_since.get(res.key)
+        if profile.idle_timeout and server.last_activity and ready_since is not None:
+            idle_from = max(server.last_activity, ready_since)  # starting up is not idling
+            deadlines.append(("idle", idle_from + profile.idle_timeout))
         if profile.max_runtime and server.started:
             deadlines.append(("runtime", server.started + profile.max_runtime))
         gpu_busy = self.gpu_busy.get(res.key)

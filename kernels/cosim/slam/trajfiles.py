@@ -1,9 +1,11 @@
-"""Trajectory files (TUM, EuRoC ground truth, KITTI poses): checked line by line, read by evo.
+"""Trajectory files (TUM, EuRoC ground truth, KITTI poses): checked line by line, read as evo does.
 
 evo's own readers give one message for any bad row and accept unsorted or repeated timestamps,
-which then silently mis-associate. :func:`check_file` scans the text first and names the file and
-line of the first problem; :func:`load` then reads it with evo's ``file_interface`` so the poses
-are exactly the ones ``evo_ape``/``evo_rpe`` see.
+which then silently mis-associate. :func:`read_checked` scans the text once, names the file and
+line of the first problem and keeps the numbers it parsed: :func:`load` builds a TUM trajectory
+from them the way evo's ``read_tum_trajectory_file`` does (same columns, same float parsing), so
+the poses are the ones ``evo_ape``/``evo_rpe`` see without reading the file twice; EuRoC and KITTI
+files go through evo's ``file_interface`` after the check.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ LAYOUTS = {
 
 
 def check_file(path: str | Path, fmt: str, role: str = "trajectory") -> int:
-    """Raise :class:`TrajectoryInputError` at the first problem in ``path``; return its pose count.
+    """:class:`TrajectoryInputError` at the first problem in ``path``; else its pose count."""
+    return len(read_checked(path, fmt, role))
+
+
+def read_checked(path: str | Path, fmt: str, role: str = "trajectory") -> list[list[float]]:
+    """The rows of numbers in ``path``; :class:`TrajectoryInputError` at the first problem.
 
     Rules mirror evo's readers (lines starting with ``#`` are comments, a field per delimiter) plus
     what evo does not check: timestamps strictly increasing, no duplicates, at least one pose."""
@@ -56,7 +63,7 @@ def check_file(path: str | Path, fmt: str, role: str = "trajectory") -> int:
         raise TrajectoryInputError(f"{path}: not a text file ({err.reason})") from None
     except OSError as err:
         raise TrajectoryInputError(f"{role} file {path}: {err.strerror}") from None
-    poses = 0
+    rows: list[list[float]] = []
     last_stamp: float | None = None
     last_line = 0
     for number, line in enumerate(text.splitlines(), start=1):
@@ -71,17 +78,17 @@ def check_file(path: str | Path, fmt: str, role: str = "trajectory") -> int:
             raise TrajectoryInputError(
                 f"{where}: expected {expected} fields ({layout.description}), found {len(fields)}"
             )
-        for column, field in enumerate(fields, start=1):
-            try:
-                float(field)
-            except ValueError:
-                raise TrajectoryInputError(
-                    f"{where}: field {column} is not a number: {field!r}"
-                ) from None
-        if fmt != "kitti" and all(float(q) == 0.0 for q in fields[4:8]):
+        try:
+            row = [float(field) for field in fields]
+        except ValueError:
+            column, field = next((i, f) for i, f in enumerate(fields, 1) if not _is_number(f))
+            raise TrajectoryInputError(
+                f"{where}: field {column} is not a number: {field!r}"
+            ) from None
+        if fmt != "kitti" and not any(row[4:8]):
             raise TrajectoryInputError(f"{where}: the orientation quaternion is all zeros")
         if layout.timestamped:
-            stamp = float(fields[0])
+            stamp = row[0]
             if last_stamp is not None and stamp == last_stamp:
                 raise TrajectoryInputError(
                     f"{where}: duplicate timestamp {fields[0]} (also on line {last_line})"
@@ -92,21 +99,38 @@ def check_file(path: str | Path, fmt: str, role: str = "trajectory") -> int:
                     f"{last_stamp!r} (line {last_line})"
                 )
             last_stamp, last_line = stamp, number
-        poses += 1
-    if poses == 0:
+        rows.append(row)
+    if not rows:
         raise TrajectoryInputError(
             f"{role} file {path} is empty: no poses (only comments or nothing)"
         )
-    return poses
+    return rows
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def load(path: str | Path, fmt: str, role: str = "trajectory") -> Any:
     """The checked file as an evo trajectory (``PoseTrajectory3D``; ``PosePath3D`` for KITTI)."""
+    rows = read_checked(path, fmt, role)
+    if fmt == "tum":  # evo's read_tum_trajectory_file, on the numbers already parsed
+        import numpy as np
+        from evo.core.trajectory import PoseTrajectory3D
+
+        mat = np.array(rows)
+        xyz, quat_wxyz = mat[:, 1:4], np.roll(mat[:, 4:], 1, axis=1)
+        return PoseTrajectory3D(
+            xyz, quat_wxyz, mat[:, 0], poses_se3=list(pose_matrices(xyz, quat_wxyz)),
+            name=str(path),
+        )  # fmt: skip
     from evo.tools import file_interface
 
-    check_file(path, fmt, role)
     reader = {
-        "tum": file_interface.read_tum_trajectory_file,
         "euroc": file_interface.read_euroc_csv_trajectory,
         "kitti": file_interface.read_kitti_poses_file,
     }[fmt]

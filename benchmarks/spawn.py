@@ -20,7 +20,12 @@ timed logins (9-15 s each on this 2-core machine), so it stays over a minute the
 around them is the hubs' start (cosim up's ~10 s, the others beside it), ~1 s between logins and
 the hubs' stops.
 
-    python benchmarks/spawn.py [--quick] [--json] [--rounds N]
+--phases also splits every timed login into phases from what the browser saw (login, spawn
+request, server start until the browser is sent to it, redirects and OAuth, Lab's scripts until
+its first API call, Lab's start until the launcher; see _spawn_phases) and prints each side's
+medians; the figures are the same with or without it.
+
+    python benchmarks/spawn.py [--quick] [--json] [--rounds N] [--phases]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import _harness  # noqa: F401 - tests/ on sys.path, for cosim_testing
 import psutil
 import requests
 from _report import alternate, figure, headline, median, ratio_rounds, report
+from _spawn_phases import PHASES, Timeline
 
 from cosim_hub.procs import free_port, pid_alive
 from cosim_testing.hub_client import HubClient
@@ -185,19 +191,28 @@ def _answers(url: str) -> bool:
 
 
 def login_to_launcher(
-    browser: Any, url: str, name: str, password: str, settle: Callable[[], None]
+    browser: Any,
+    url: str,
+    name: str,
+    password: str,
+    settle: Callable[[], None],
+    phases: list[dict[str, float]] | None = None,
 ) -> float:
     """Seconds from submitting the hub's login form to Lab's launcher being visible.
 
     ``settle()`` runs just before the submit: it waits for untimed work still running in the
-    background (the last round's server stopping), so nothing of ours overlaps the timing."""
+    background (the last round's server stopping), so nothing of ours overlaps the timing.
+    ``phases``: where the seconds went (_spawn_phases) is appended there."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     try:
         page = context.new_page()
+        timeline = Timeline(page) if phases is not None else None
         page.goto(f"{url}/hub/login")
         page.fill("input[name=username]", name)
         page.fill("input[name=password]", password)
         settle()
+        if timeline is not None:
+            timeline.start()
         start = time.perf_counter()
         page.click("input[type=submit], button[type=submit]")
         page.wait_for_selector(f"#spawn_form, {LAUNCHER}", timeout=180_000)
@@ -210,7 +225,10 @@ def login_to_launcher(
         if not launcher.is_visible():
             text = page.locator("body").inner_text(timeout=5_000)[:400]
             raise RuntimeError(f"no launcher for {name} at {page.url}: {text!r}")
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if timeline is not None and phases is not None:
+            phases.append(timeline.phases(elapsed))
+        return elapsed
     finally:
         context.close()
 
@@ -266,6 +284,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per hub (default 5)")
+    parser.add_argument(
+        "--phases", action="store_true",
+        help="also time each phase of every login (_spawn_phases) and print their medians",
+    )  # fmt: skip
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 5)
     from playwright.sync_api import sync_playwright
@@ -275,6 +297,9 @@ def main() -> None:
     stock_start = pool.submit(start_stock, rounds)
     cosim_start = pool.submit(start_cosim, rounds)
     stopping: list[Future[None]] = []
+    phases: dict[str, list[dict[str, float]]] | None = (
+        {"cosim": [], "stock": []} if args.phases else None
+    )
 
     def settle() -> None:
         while stopping:
@@ -301,7 +326,8 @@ def main() -> None:
             def cosim_round() -> float:
                 nonlocal made
                 name, password = cosim_users.pop()
-                elapsed = login_to_launcher(browser, cosim.url, name, password, settle)
+                elapsed = login_to_launcher(browser, cosim.url, name, password, settle,
+                                            phases["cosim"] if phases else None)  # fmt: skip
                 made += 1
                 if not last_login():
                     stopping.append(pool.submit(stopper.stop, name))
@@ -310,7 +336,8 @@ def main() -> None:
             def stock_round() -> float:
                 nonlocal made
                 name, password = stock_users.pop()
-                elapsed = login_to_launcher(browser, stock.url, name, password, settle)
+                elapsed = login_to_launcher(browser, stock.url, name, password, settle,
+                                            phases["stock"] if phases else None)  # fmt: skip
                 made += 1
                 if not last_login():
                     stopping.append(pool.submit(stock.stop_server, name))
@@ -342,6 +369,12 @@ def main() -> None:
          "PAM, LocalProcessSpawner"),
         headline("ratio CoSim / stock", ratios, "<= 1.05"),
     ]  # fmt: skip
+    if phases is not None:
+        figures["phases"] = {side: {p: figure([r[p] for r in runs]) for p in PHASES}
+                             for side, runs in phases.items()}  # fmt: skip
+        for p in PHASES:
+            mids = {side: median([r[p] for r in runs]) for side, runs in phases.items()}
+            rows.append((f"  phase {p}", f"{mids['cosim']:.2f} s", f"stock {mids['stock']:.2f} s"))
     report(rows, figures, args.json, quick=args.quick)
 
 

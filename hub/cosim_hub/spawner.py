@@ -23,6 +23,7 @@ from .private_runtime import PrivateRuntimeMixin
 from .procs import LAUNCH_ENV
 from .profile_form import ProfileFormMixin
 from .server_output import make_output_redirect
+from .server_ready import ServerReadyMixin
 from .user_limits import UserLimitsMixin
 
 _ACCOUNT_LOCK = asyncio.Lock()
@@ -65,6 +66,7 @@ class AccountConflict(web.HTTPError):
 
 
 class CoSimLocalSpawner(
+    ServerReadyMixin,
     UserLimitsMixin,
     PrivateRuntimeMixin,
     DatasetMountsMixin,
@@ -150,6 +152,7 @@ class CoSimLocalSpawner(
         return Path(self.homes_dir) / self.user.name
 
     async def start(self) -> Any:
+        started = asyncio.get_running_loop().time()
         if self.system_users:
             if os.geteuid() != 0:
                 raise AccountError("isolation 'system-users' needs the hub to run as root")
@@ -165,7 +168,9 @@ class CoSimLocalSpawner(
         self.prepare_dataset_mounts()
         await self.allocate_gpus()
         try:
-            return await super().start()
+            ip, port = await super().start()
+            await self.wait_until_answering(ip, port, started)
+            return ip, port
         except BaseException:
             await self.release_gpus()
             raise

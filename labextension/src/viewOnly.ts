@@ -5,11 +5,19 @@
  * - notebook cells and file editors are read-only, and the notebook's own editing keys, cell
  *   drops, cuts and pastes do nothing (a local change would only diverge from the room);
  * - each document's toolbar shows "View only" with the server's reason;
- * - the model is marked read-only (Lab's save then says "Document is read-only").
+ * - the model is marked read-only (Lab's save then says "Document is read-only");
+ * - collapsing a cell or scrolling its output stays a local view (Lab would write it into the
+ *   cell's metadata), and the toolbar's cell type list is disabled;
+ * - Lab's commands that act are disabled (viewOnlyCommands.ts).
  * A share made editable undoes all of it without a reload; one made view-only applies it.
+ *
+ * Whatever change still reaches a visitor's copy of a shared document while view-only is dropped
+ * by the server, but stays in that copy: when the share became editable, the room's resync
+ * would send it again and the server would then apply it. So such a copy is thrown away at
+ * once (the document reopens from the room) and the visitor is told why.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ISessionContext } from '@jupyterlab/apputils';
+import { ISessionContext, Notification } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IDisposable } from '@lumino/disposable';
@@ -17,6 +25,7 @@ import { Widget } from '@lumino/widgets';
 
 import { AccessWatch, IAccess } from './accessWatch';
 import { el } from './dom';
+import { guardCommands } from './viewOnlyCommands';
 
 /** Lab's document factories whose documents a visitor could edit. */
 const FACTORIES = ['Notebook', 'Editor'];
@@ -49,8 +58,32 @@ const LOOK_SHORTCUTS = new Set(['c', 'a', 'f', 'g']);
 interface ICellLike {
   readOnly: boolean;
   syncEditable: boolean;
+  syncCollapse: boolean;
+  syncScrolled?: boolean; // code cells only
   model: { getMetadata(key: string): unknown };
 }
+
+/** The parts of a Y transaction (yjs) read here: was it made in this browser, what changed. */
+interface IYTransaction {
+  local: boolean;
+  changed: Map<unknown, unknown>;
+}
+
+interface IYDocLike {
+  on(event: 'afterTransaction', f: (tr: IYTransaction) => void): void;
+  off(event: 'afterTransaction', f: (tr: IYTransaction) => void): void;
+}
+
+/** A shared model's Y document and its "state" map (Lab's own dirty/path flags, not content). */
+function yDocOf(context: DocumentRegistry.Context): { ydoc: IYDocLike; state: unknown } | null {
+  const shared = context.model.sharedModel as unknown as { ydoc?: IYDocLike; ystate?: unknown };
+  return shared?.ydoc && typeof shared.ydoc.on === 'function'
+    ? { ydoc: shared.ydoc, state: shared.ystate }
+    : null;
+}
+
+/** Contexts whose copy is being thrown away (one reopen, however many widgets show it). */
+const discarding = new WeakSet<DocumentRegistry.Context>();
 
 interface INotebookLike extends Widget {
   readonly widgets: ReadonlyArray<ICellLike>;
@@ -91,7 +124,8 @@ class DocumentGuard implements IDisposable {
   constructor(
     private readonly _widget: IDocumentWidget,
     private readonly _context: DocumentRegistry.Context,
-    private readonly _access: AccessWatch
+    private readonly _access: AccessWatch,
+    private readonly _app: JupyterFrontEnd
   ) {
     _access.changed.connect(this._apply, this);
     const notebook = notebookOf(_widget);
@@ -103,6 +137,8 @@ class DocumentGuard implements IDisposable {
       notebook?.model?.cells.changed.connect(this._apply, this); // cells added by others
       this._apply();
     });
+    this._ydoc = yDocOf(_context);
+    this._ydoc?.ydoc.on('afterTransaction', this._onTransaction);
     this._apply();
   }
 
@@ -113,6 +149,7 @@ class DocumentGuard implements IDisposable {
   dispose(): void {
     this._disposed = true;
     this._access.changed.disconnect(this._apply, this);
+    this._ydoc?.ydoc.off('afterTransaction', this._onTransaction);
   }
 
   private _apply(): void {
@@ -127,14 +164,25 @@ class DocumentGuard implements IDisposable {
     for (const cell of notebookOf(this._widget)?.widgets ?? []) {
       if (readOnly) {
         // Not through the cell's metadata ("editable"): that would be a change to the shared
-        // document, which the server refuses from a view-only visitor.
+        // document, which the server refuses from a view-only visitor. Collapsing a cell or
+        // scrolling its output would write metadata too: kept local instead.
         cell.syncEditable = false;
         cell.readOnly = true;
+        cell.syncCollapse = false;
+        if (cell.syncScrolled !== undefined) {
+          cell.syncScrolled = false;
+        }
       } else if (!cell.syncEditable) {
         cell.readOnly = cell.model.getMetadata('editable') === false;
         cell.syncEditable = true;
+        cell.syncCollapse = true; // shown as the document says again
+        if (cell.syncScrolled !== undefined) {
+          cell.syncScrolled = true;
+        }
       }
     }
+    const cellType = this._widget.toolbar?.node.querySelector('[data-jp-item-name="cellType"]');
+    cellType?.querySelector('select')?.toggleAttribute('disabled', readOnly);
     editorOf(this._widget)?.setOption('readOnly', readOnly);
     if (notebookOf(this._widget)) {
       this._kernel(readOnly);
@@ -206,6 +254,31 @@ class DocumentGuard implements IDisposable {
     event.stopPropagation();
   };
 
+  /** A change made in this browser to a document the visitor may only view: the server has
+   * dropped it, and this copy must not keep it (see the top of this file). */
+  private _onTransaction = (tr: IYTransaction): void => {
+    if (!tr.local || this._access.writable || this._disposed) {
+      return;
+    }
+    const content = [...tr.changed.keys()].some(type => type !== this._ydoc?.state);
+    if (!content || discarding.has(this._context)) {
+      return;
+    }
+    discarding.add(this._context);
+    const path = this._context.path;
+    const factory = notebookOf(this._widget) ? 'Notebook' : 'Editor';
+    console.warn(`CoSim: view only, a local change to ${path} was dropped; reopening it`);
+    // Closed without Lab's "save changes?" question: the room has the document.
+    window.setTimeout(() => {
+      this._widget.dispose();
+      void this._app.commands.execute('docmanager:open', { path, factory }).catch(() => undefined);
+      Notification.warning(
+        `View only: your change to ${path} was not kept (you may not edit it); it was reopened.`,
+        { autoClose: 8000 }
+      );
+    }, 0);
+  };
+
   private _block = (event: Event): void => {
     if (!this._access.writable) {
       event.preventDefault();
@@ -214,6 +287,7 @@ class DocumentGuard implements IDisposable {
   };
 
   private _badge: Widget | null = null;
+  private _ydoc: { ydoc: IYDocLike; state: unknown } | null = null;
   private _kernelPreference: ISessionContext.IKernelPreference | null = null;
   private _disposed = false;
 }
@@ -235,10 +309,12 @@ export const viewOnlyPlugin: JupyterFrontEndPlugin<void> = {
       await first;
     }
     const extension: DocumentRegistry.IWidgetExtension<Widget, DocumentRegistry.IModel> = {
-      createNew: (widget, context) => new DocumentGuard(widget as IDocumentWidget, context, access)
+      createNew: (widget, context) =>
+        new DocumentGuard(widget as IDocumentWidget, context, access, app)
     };
     for (const factory of FACTORIES) {
       app.docRegistry.addWidgetExtension(factory, extension);
     }
+    guardCommands(app, access);
   }
 };

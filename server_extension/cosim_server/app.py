@@ -23,6 +23,7 @@ from . import (
     formgrading,
     job_results,
     jobs,
+    lab_writes,
     shares,
     snapshots,
     status,
@@ -179,6 +180,8 @@ class CoSimServer(ExtensionApp):
         self.settings["cosim_jobs"].start(serverapp.web_app.settings)
         self.settings[VIEW_ONLY_SETTING].start()
         self.settings[ACCESS_WATCH_SETTING].start()
+        # Every extension's routes are in by now: Lab's unchecked writes ask the authorizer.
+        lab_writes.guard_lab_writes(serverapp.web_app)
         collaboration = self._collaboration()
         if collaboration is not None:  # view-only visitors cannot change documents in rooms
             guard_document_rooms(collaboration.ywebsocket_server)

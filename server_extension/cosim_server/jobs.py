@@ -26,7 +26,6 @@ from .base import (
     CoSimHandler,
     CoSimWebSocketHandler,
     PermissionMixin,
-    action_for,
     write_json_error,
 )
 from .errors import user_errors
@@ -274,13 +273,17 @@ class JobEventsHandler(CoSimWebSocketHandler):
 
 class TensorBoardProxyHandler(PermissionMixin, ProxyHandler):
     """A job's TensorBoard through jupyter-server-proxy's handler, to a Unix socket only this
-    user can reach. Auth as for every CoSim endpoint: 403 without a Jupyter login."""
+    user can reach. Auth as for every CoSim endpoint: 403 without a Jupyter login. TensorBoard
+    only serves reads; its POSTs are queries (scalars_multirun, hparams' session groups), so
+    every verb needs ``read``: a view-only collaborator watches training like the owner."""
+
+    every_verb_reads = True
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
         prepared: Any = JupyterHandler.prepare(self)
         if prepared is not None:
             await prepared
-        await self.check_permission(action_for(self.request.method))
+        await self.check_permission("read")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_json_error(self, status_code, kwargs.get("exc_info"))

@@ -159,6 +159,23 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
     body = json.dumps({"type": "file", "format": "text", "content": "x"})
     assert carol.request("PUT", f"user/{a}/api/contents/carol.txt", data=body).status_code == 403
     assert carol.request("POST", f"user/{a}/api/kernels", data="{}").status_code == 403
+    # Lab's menus' other writes (every route: tests/server/test_lab_writes.py), here through
+    # the hub with CoSim's authorizer: new file, rename, delete, new session, terminal, and
+    # alice's Lab settings (JupyterLab itself only asks for a login there).
+    untitled = json.dumps({"type": "notebook"})
+    assert carol.request("POST", f"user/{a}/api/contents", data=untitled).status_code == 403
+    rename = json.dumps({"path": "renamed.txt"})
+    assert carol.request("PATCH", f"user/{a}/api/contents/seen.txt", data=rename).status_code == 403
+    assert carol.request("DELETE", f"user/{a}/api/contents/seen.txt").status_code == 403
+    session = json.dumps({"path": "x.ipynb", "type": "notebook", "kernel": {"name": "python3"}})
+    assert carol.request("POST", f"user/{a}/api/sessions", data=session).status_code == 403
+    assert carol.request("POST", f"user/{a}/api/terminals", data="{}").status_code == 403
+    themes = f"user/{a}/lab/api/settings/@jupyterlab/apputils-extension:themes"
+    dark = json.dumps({"raw": '{"theme": "JupyterLab Dark"}'})
+    assert carol.request("GET", themes).status_code == 200
+    assert carol.request("PUT", themes, data=dark).status_code == 403
+    assert "Dark" not in alice.request("GET", themes).json()["raw"]
+    assert _contents_text(alice, a, "seen.txt") == "hello"
     change = json.dumps({"state": "paused"})
     resp = carol.request("POST", f"user/{a}/cosim/api/sims/{sim_id}/control", data=change)
     assert resp.status_code == 403
@@ -167,6 +184,12 @@ def test_view_only_share_reads_but_cannot_edit_execute_or_control(
         200,
         201,
     )
+
+
+def _contents_text(client: HubClient, owner: str, path: str) -> str:
+    resp = client.request("GET", f"user/{owner}/api/contents/{path}?content=1")
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["content"])
 
 
 # Access taken away outside the Share dialog: the server's access watch re-checks each active
@@ -459,3 +482,61 @@ def test_access_changes_reach_the_visitors_lab_without_a_reload(
     assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
     assert _access_now(cosim_stack, hal, a)["writable"] is False
     assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403
+
+
+def test_a_group_share_made_editable_or_view_only_reaches_its_members(
+    cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient]
+) -> None:
+    """A share given to a group: a member's access follows it between view-only and edit (the
+    REST answer, his writes, and his access socket closing "access changed"), through the Share
+    dialog and through the hub's own API."""
+    alice, _ = pair
+    a = str(alice.user)
+    ivy, _ = cosim_stack.new_user(f"ivy{secrets.token_hex(2)}")
+    i = str(ivy.user)
+    group = f"crew{secrets.token_hex(3)}"
+    admin = cosim_stack.admin_client()
+    assert admin.api("POST", f"groups/{group}").status_code == 201
+    assert admin.api("POST", f"groups/{group}/users", json={"users": [i]}).status_code == 200
+    access_ws = {"access": _ws_url(cosim_stack, a, "cosim/api/access/ws")}
+    note = json.dumps({"type": "file", "format": "text", "content": "ivy was here"})
+
+    def share(view_only: bool) -> None:
+        body = json.dumps({"group": group, "view_only": view_only})
+        resp = alice.request("POST", f"user/{a}/cosim/api/shares", data=body)
+        assert resp.status_code == 200, resp.text
+
+    def may_write() -> bool:
+        rest = ivy.request("GET", f"user/{a}/cosim/api/access").json()
+        assert rest["user"] == i, rest
+        socket = _access_now(cosim_stack, ivy, a)
+        assert socket["writable"] is rest["writable"], (rest, socket)
+        put = ivy.request("PUT", f"user/{a}/api/contents/ivy.txt", data=note).status_code
+        assert put in ((200, 201) if rest["writable"] else (403,)), (rest, put)
+        return bool(rest["writable"])
+
+    share(True)
+    assert ivy.open_shared(a).status_code == 200
+    assert may_write() is False
+
+    # The Share dialog makes the group's share editable: the member's socket closes at once.
+    closed = _all_sockets_close(ivy, access_ws, lambda: share(False))["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < 0.5, closed
+    assert may_write() is True
+
+    # The hub's API (alice's token; her server is not told) makes it view-only again: within
+    # the server's refresh of its shares (5 s) plus a margin for a loaded machine.
+    token = alice.api("POST", f"users/{a}/tokens", json={"note": "group"}).json()["token"]
+
+    def view_only_via_hub() -> None:
+        resp = requests.post(
+            alice.url(f"hub/api/shares/{a}/"),
+            json={"group": group, "scopes": [f"{VIEW_SCOPE}!server={a}/"]},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+
+    closed = _all_sockets_close(ivy, access_ws, view_only_via_hub)["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
+    assert may_write() is False

@@ -140,7 +140,12 @@ def socket_only(handler: type) -> bool:
 
 def probes(handler: type) -> list[tuple[str, str, bool]]:
     """(verb, permission it needs, as a WebSocket upgrade) to try on a handler."""
-    checks = [] if socket_only(handler) else [(m, action_for(m), False) for m in METHODS]
+    reads = getattr(handler, "every_verb_reads", False)  # a read-only upstream (TensorBoard)
+    checks = (
+        []
+        if socket_only(handler)
+        else [(m, "read" if reads else action_for(m), False) for m in METHODS]
+    )
     if issubclass(handler, WebSocketHandler):
         checks.append(("GET", getattr(handler, "action", action_for("GET")), True))
     return checks

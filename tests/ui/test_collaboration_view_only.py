@@ -1,7 +1,9 @@
-"""A view-only visitor's Lab shows alice's notebook read-only, and says why; alice makes the share
-editable and bob edits the same open notebook without a reload (two different hub users, real
-Chromium). The server refuses a view-only visitor's edits anyway (tests/hub/test_sharing.py);
-this is what bob sees."""
+"""A view-only visitor's Lab shows alice's notebook read-only, and says why; Lab's menus, context
+menus and file browser offer him nothing that acts; alice makes the share editable and bob edits
+the same open notebook without a reload, with those commands back (two different hub users, real
+Chromium). What he tried while view-only (collapsing a cell writes its metadata) is not sent
+again once he may write. The server refuses a view-only visitor's edits anyway
+(tests/hub/test_sharing.py, tests/server/test_lab_writes.py); this is what bob sees."""
 
 from __future__ import annotations
 
@@ -35,10 +37,57 @@ def _share(alice: HubClient, visitor: str, view_only: bool) -> None:
     assert resp.status_code == 200, resp.text
 
 
-def _saved_source(alice: HubClient, name: str) -> str:
+def _saved_cell(alice: HubClient, name: str) -> dict[str, Any]:
     resp = alice.request("GET", f"user/{alice.user}/api/contents/{name}?content=1")
     assert resp.status_code == 200, resp.text
-    return "".join(resp.json()["content"]["cells"][0]["source"])
+    return dict(resp.json()["content"]["cells"][0])
+
+
+def _saved_source(alice: HubClient, name: str) -> str:
+    return "".join(_saved_cell(alice, name)["source"])
+
+
+# Commands that act (disabled for a view-only visitor) and one that only looks (never disabled),
+# as Lab's menus name them (Lumino menu items carry data-command).
+CELL_ACTS = ["notebook:delete-cell", "notebook:cut-cell", "notebook:paste-cell-below"]
+CELL_LOOKS = "notebook:copy-cell"
+FILE_ACTS = ["filebrowser:rename", "filebrowser:delete", "filebrowser:duplicate"]
+FILE_LOOKS = "filebrowser:download"
+MENUS = {"Edit": ["notebook:delete-cell", "editmenu:undo"], "File": ["docmanager:save"],
+         "Run": ["runmenu:run"], "Kernel": ["kernelmenu:restart"]}  # fmt: skip
+
+
+def _menu_items(page: Any, open_menu: Any) -> dict[str, bool]:
+    """Open a menu (``open_menu()``) and return each command's "enabled" as the menu shows it."""
+    open_menu()
+    menu = page.locator(".lm-Menu").last
+    menu.wait_for(timeout=10_000)
+    items = menu.locator(".lm-Menu-item[data-command]")
+    found = {
+        str(item.get_attribute("data-command")): item.get_attribute("aria-disabled") != "true"
+        for item in items.all()
+    }
+    page.keyboard.press("Escape")
+    menu.wait_for(state="detached", timeout=10_000)
+    return found
+
+
+def _offered(page: Any, name: str) -> dict[str, bool]:
+    """What the notebook cell's and the file's context menus and the main menus offer."""
+    cell = page.locator(f"{PANEL} .jp-Cell .jp-InputPrompt").first  # not the 3D view: its own
+    file = page.locator(f".jp-DirListing-item:has-text('{name}')").first
+    offered = _menu_items(page, lambda: cell.click(button="right"))
+    offered.update(_menu_items(page, lambda: file.click(button="right")))
+    for title in MENUS:
+        label = page.locator(".lm-MenuBar-itemLabel", has_text=title).first
+        offered.update(_menu_items(page, label.click))
+    return offered
+
+
+def _upload_enabled(page: Any) -> bool:
+    """The file browser's upload button (a toolkit web component) as it shows."""
+    button = page.locator(".jp-FileBrowser [data-jp-item-name='uploader'] jp-button").first
+    return button.get_attribute("disabled") is None
 
 
 def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
@@ -84,6 +133,16 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     assert control.locator(".cosim-Control-pauseRun").is_disabled()
     stop = page.locator(f"{PANEL} .cosim-Viewer-stop")
     assert stop.is_disabled()
+    # Lab offers him no command that acts: cell and file context menus, Edit/File/Run/Kernel.
+    offered = _offered(page, name)
+    acts = CELL_ACTS + FILE_ACTS + [c for commands in MENUS.values() for c in commands]
+    assert [c for c in acts if offered.get(c) is not False] == [], offered
+    assert offered[CELL_LOOKS] and offered[FILE_LOOKS], offered
+    assert not _upload_enabled(page)
+    # Collapsing a cell is his own view: Lab would write it into the cell's metadata, which the
+    # server drops now and would take from the room's resync once he may write.
+    page.locator(f"{PANEL} .jp-Cell .jp-InputCollapser").first.click()
+    page.locator(f"{PANEL} .jp-Cell .jp-InputPlaceholder").first.wait_for(timeout=10_000)
 
     # alice makes the share editable: bob's open notebook turns editable, no reload.
     _share(alice, b, view_only=False)
@@ -98,6 +157,11 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
     assert control.locator(".cosim-Control-pauseRun").is_enabled()
     assert stop.is_enabled()
     assert not control.locator(".cosim-Control-viewOnly").is_visible()
+    # The commands are back, without a reload; the cell shows as the document says.
+    page.locator(f"{PANEL} .jp-Cell .jp-InputPlaceholder").wait_for(state="detached")
+    offered = _offered(page, name)
+    assert [c for c in acts if offered.get(c) is not True] == [], offered
+    assert _upload_enabled(page)
     editor.click()
     page.keyboard.press("End")
     page.keyboard.type("  # BOB")
@@ -108,6 +172,8 @@ def test_view_only_visitor_sees_a_read_only_notebook_until_made_an_editor(
         assert time.monotonic() < deadline, _saved_source(alice, name)
         time.sleep(0.2)
     assert _saved_source(alice, name).startswith(SOURCE)
+    # His view-only collapse never reached alice's file, then or at the resync.
+    assert "source_hidden" not in json.dumps(_saved_cell(alice, name)["metadata"])
 
     # Made view-only again: the open notebook turns read-only again, still without a reload.
     _share(alice, b, view_only=True)

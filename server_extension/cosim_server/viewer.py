@@ -127,6 +127,9 @@ class SimWebSocket(CoSimWebSocketHandler):
             raise CoSimError(404, f"no sim {sim_id} on this server (it ended or never ran)")
 
     async def open(self, sim_id: str) -> None:
+        # Frames are small and 60 a second: with Nagle (Tornado's default) a frame waits until
+        # the proxy has acknowledged the one before, and Linux delays ACKs by up to 40 ms.
+        self.set_nodelay(True)
         keys, redis = _keys(), self.cosim.redis
         meta = self.meta or {}
         try:

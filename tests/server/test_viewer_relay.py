@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 from typing import Any
@@ -132,6 +133,34 @@ async def test_late_joiner_gets_scene_and_latest_frame_at_once(
     assert latest.number == 5
     await sim.publish()
     assert decode_frame(await asyncio.wait_for(ws.read_message(), 5)).number == 6
+    ws.close()
+
+
+def _server_side_nodelay(peer: tuple[str, int]) -> int:
+    """TCP_NODELAY of this process's socket whose peer is ``peer`` (the server runs here)."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            sock = socket.socket(fileno=os.dup(int(fd)))
+        except OSError:
+            continue  # not a socket
+        with sock:
+            try:
+                if sock.type == socket.SOCK_STREAM and sock.getpeername() == peer:
+                    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            except OSError:
+                continue
+    raise AssertionError(f"no server socket with peer {peer}")
+
+
+async def test_frames_leave_without_nagle_delay(
+    sim: PublishedSim, ws_url: Any, jp_auth_header: dict[str, str]
+) -> None:
+    """Small frames 60 times a second: Nagle would hold each until the last one is ACKed."""
+    await sim.publish()
+    ws = await connect(ws_url(sim.sim_id), jp_auth_header)
+    await read_until_frames(ws)
+    assert ws.stream is not None
+    assert _server_side_nodelay(ws.stream.socket.getsockname()) == 1
     ws.close()
 
 

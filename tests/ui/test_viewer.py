@@ -107,6 +107,16 @@ def _run_and_watch(stack: CoSimStack, browser: Any, artifacts: Path, source: str
         second = _canvas_png(viewer_a)
         assert _nonblank(first) and _nonblank(second), "the canvas is blank"
         assert first != second, "the view does not move"
+        # WebGL in software (SwiftShader: no GPU here): the view draws without MSAA, which
+        # doubled each frame's cost; each painted frame has sync() -> arrival <= -> paint times.
+        gl = viewer_a.evaluate(
+            "el => (gl => ({aa: gl.getContextAttributes().antialias, renderer: gl.getParameter("
+            "gl.getExtension('WEBGL_debug_renderer_info').UNMASKED_RENDERER_WEBGL), "
+            "...el.cosimStats()}))(el.querySelector('canvas').getContext('webgl2'))"
+        )
+        assert gl["aa"] is not ("SwiftShader" in gl["renderer"]), gl["renderer"]
+        assert gl["latencyMs"] and len(gl["receivedMs"]) == len(gl["latencyMs"])
+        assert all(r <= p for r, p in zip(gl["receivedMs"], gl["latencyMs"], strict=True))
         pages[0].screenshot(path=str(artifacts / f"lab-viewer-{tag}.png"))
 
         # The collaborator opens the same notebook (RTC) and sees the same live sim.

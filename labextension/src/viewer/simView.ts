@@ -8,6 +8,7 @@ import { Box3, Color, NeutralToneMapping, Scene, Vector3, WebGLRenderer } from '
 import { CameraRig, Viewpoint } from './cameraRig';
 import { Frame, IScene } from './codec';
 import { ConnectionState } from './connection';
+import { softwareWebGL } from './glProbe';
 import { captureInput, IInputCapture } from './inputCapture';
 import { BuiltScene } from './sceneBuilder';
 
@@ -37,8 +38,14 @@ export interface IViewStats {
   applied: number;
   renders: number;
   drawCalls: number;
-  /** publish (`v.sync()`) to paint, ms, for the most recent painted pose frames. */
+  /**
+   * publish (`v.sync()`) to paint, ms, for the most recent painted pose frames. Paint = the end
+   * of the browser task that drew the frame (rAF, then commit): in Chromium's software
+   * compositing (no GPU) the commit waits for the WebGL draw and reads its pixels back.
+   */
   latencyMs: number[];
+  /** publish to the frame's arrival in this view, ms, for the same frames as `latencyMs`. */
+  receivedMs: number[];
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent: HTMLElement) {
@@ -75,6 +82,7 @@ export class SimView {
     this._three.add(this._rig.camera);
     this._resize = new ResizeObserver(() => this._fit());
     this._resize.observe(this._stage);
+    this._painted.port1.onmessage = () => this._onPainted();
     this.setState('connecting', '');
   }
 
@@ -83,7 +91,12 @@ export class SimView {
   }
 
   get stats(): IViewStats {
-    return { ...this._stats, drawCalls: this._built?.drawCalls ?? 0, latencyMs: [...this._lat] };
+    return {
+      ...this._stats,
+      drawCalls: this._built?.drawCalls ?? 0,
+      latencyMs: [...this._lat],
+      receivedMs: [...this._arrived]
+    };
   }
 
   /** Where the camera can be put: free, following a moving body, or a scene camera. */
@@ -226,6 +239,8 @@ export class SimView {
     this._resize.disconnect();
     clearTimeout(this._overlayTimer);
     cancelAnimationFrame(this._raf);
+    this._painted.port1.close();
+    this._painted.port2.close();
     this._input?.dispose();
     this._rig.dispose();
     this._built?.dispose();
@@ -258,6 +273,7 @@ export class SimView {
         }
         this._rig.track(this._built);
         this._paintWallTime = frame.wallTime;
+        this._paintArrived = Date.now();
         this._requestRender();
       }
     }
@@ -270,7 +286,9 @@ export class SimView {
       return true;
     }
     try {
-      this._renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+      // No MSAA where WebGL runs in software: there it doubled each frame's cost (glProbe.ts).
+      const antialias = !softwareWebGL();
+      this._renderer = new WebGLRenderer({ antialias, preserveDrawingBuffer: true });
     } catch (error) {
       this._glError = `3D view unavailable: ${error instanceof Error ? error.message : error}`;
       this._updateOverlay();
@@ -339,13 +357,26 @@ export class SimView {
       this._renderer.render(this._three, this._rig.camera);
       this._stats.renders++;
       if (this._paintWallTime > 0) {
-        this._lat.push(Date.now() - this._paintWallTime * 1000);
-        if (this._lat.length > LATENCY_SAMPLES) {
-          this._lat.shift();
-        }
+        // The frame is painted when this task (rAF callbacks, then the commit) has ended: the
+        // next task stamps it.
+        this._painting.push([this._paintWallTime * 1000, this._paintArrived]);
+        this._painted.port2.postMessage(null);
         this._paintWallTime = 0;
       }
     });
+  }
+
+  private _onPainted(): void {
+    const now = Date.now();
+    for (const [wall, arrived] of this._painting) {
+      this._lat.push(now - wall);
+      this._arrived.push(arrived - wall);
+    }
+    this._painting = [];
+    if (this._lat.length > LATENCY_SAMPLES) {
+      this._lat.splice(0, this._lat.length - LATENCY_SAMPLES);
+      this._arrived.splice(0, this._arrived.length - LATENCY_SAMPLES);
+    }
   }
 
   /** The overlay is text: refresh it a few times a second at most, and once after frames stop. */
@@ -401,7 +432,12 @@ export class SimView {
   private _frameTimes: number[] = [];
   private _stats = { received: 0, applied: 0, renders: 0 };
   private _lat: number[] = [];
+  private _arrived: number[] = [];
   private _paintWallTime = 0;
+  private _paintArrived = 0;
+  /** [publish, arrival] of rendered frames whose paint is not stamped yet. */
+  private _painting: [number, number][] = [];
+  private _painted = new MessageChannel();
   private _imageUrl = '';
   private _raf = 0;
   private _overlayTimer: ReturnType<typeof setTimeout> | undefined = undefined;

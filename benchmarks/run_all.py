@@ -52,6 +52,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
     "viewer": [
         ("latency_p95_ms", "sync() -> paint p95 in CoSim's widget, hub + proxy (ms)", "< 30"),
         ("fps", "frames/s received by the widget", ">= 60"),
+        ("painted_fps", "frames/s the widget drew (WebGL in software here)", ""),
         ("bytes_per_body", "bytes per body in received frames", "<= 28"),
         ("fast_client_fps_with_50_slow", "widget fps with 50 slow clients attached", ">= 0.9*fps"),
         ("relay_rss_growth_mb_with_50_slow", "relay RSS growth with them (MiB)", "< 50"),

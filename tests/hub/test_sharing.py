@@ -467,21 +467,29 @@ def test_access_changes_reach_the_visitors_lab_without_a_reload(
 
     # Made view-only through the hub's API (alice's token; her server is not told): within the
     # server's refresh of its shares (5 s) plus a margin for a loaded machine.
-    token = alice.api("POST", f"users/{a}/tokens", json={"note": "view-only"}).json()["token"]
+    view_only_via_hub = _view_only_via_hub(alice, {"user": h})
+    closed = _all_sockets_close(hal, access_ws, view_only_via_hub)["access"]
+    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
+    assert _access_now(cosim_stack, hal, a)["writable"] is False
+    assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403
 
-    def view_only_via_hub() -> None:
+
+def _view_only_via_hub(owner: HubClient, who: dict[str, str]) -> Callable[[], None]:
+    """A call that makes ``who``'s share ({"user": name} or {"group": name}) of ``owner``'s
+    server view-only through the hub's own API, with the owner's token: her server is not told."""
+    o = str(owner.user)
+    token = owner.api("POST", f"users/{o}/tokens", json={"note": "view-only"}).json()["token"]
+
+    def send() -> None:
         resp = requests.post(
-            alice.url(f"hub/api/shares/{a}/"),
-            json={"user": h, "scopes": [f"{VIEW_SCOPE}!server={a}/"]},
+            owner.url(f"hub/api/shares/{o}/"),
+            json={**who, "scopes": [f"{VIEW_SCOPE}!server={o}/"]},
             headers={"Authorization": f"token {token}"},
             timeout=30,
         )
         assert resp.status_code == 200, resp.text
 
-    closed = _all_sockets_close(hal, access_ws, view_only_via_hub)["access"]
-    assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
-    assert _access_now(cosim_stack, hal, a)["writable"] is False
-    assert hal.request("PUT", f"user/{a}/api/contents/hal.txt", data=note).status_code == 403
+    return send
 
 
 def test_a_group_share_made_editable_or_view_only_reaches_its_members(
@@ -526,17 +534,7 @@ def test_a_group_share_made_editable_or_view_only_reaches_its_members(
 
     # The hub's API (alice's token; her server is not told) makes it view-only again: within
     # the server's refresh of its shares (5 s) plus a margin for a loaded machine.
-    token = alice.api("POST", f"users/{a}/tokens", json={"note": "group"}).json()["token"]
-
-    def view_only_via_hub() -> None:
-        resp = requests.post(
-            alice.url(f"hub/api/shares/{a}/"),
-            json={"group": group, "scopes": [f"{VIEW_SCOPE}!server={a}/"]},
-            headers={"Authorization": f"token {token}"},
-            timeout=30,
-        )
-        assert resp.status_code == 200, resp.text
-
+    view_only_via_hub = _view_only_via_hub(alice, {"group": group})
     closed = _all_sockets_close(ivy, access_ws, view_only_via_hub)["access"]
     assert closed[0] == CLOSE_ACCESS_CHANGED and closed[1] < CLOSED_WITHIN_S + 2, closed
     assert may_write() is False

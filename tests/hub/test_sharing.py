@@ -299,6 +299,15 @@ def test_the_hub_logs_the_group_shares_fix(cosim_stack: CoSimStack) -> None:
     assert "patched jupyterhub.scopes.get_scopes_for" in log
 
 
+def _group_of(stack: CoSimStack, prefix: str, member: str) -> str:
+    """A new hub group (a random name after ``prefix``) with ``member`` in it."""
+    group = f"{prefix}{secrets.token_hex(3)}"
+    admin = stack.admin_client()
+    assert admin.api("POST", f"groups/{group}").status_code == 201
+    assert admin.api("POST", f"groups/{group}/users", json={"users": [member]}).status_code == 200
+    return group
+
+
 @pytest.mark.parametrize("how", ["member removed", "group share revoked", "Share dialog"])
 def test_group_access_taken_away_shuts_the_member_out(
     cosim_stack: CoSimStack, pair: tuple[HubClient, HubClient], how: str
@@ -307,10 +316,8 @@ def test_group_access_taken_away_shuts_the_member_out(
     a = str(alice.user)
     erin, _ = cosim_stack.new_user(f"erin{secrets.token_hex(2)}")
     e = str(erin.user)
-    group = f"lab{secrets.token_hex(3)}"
+    group = _group_of(cosim_stack, "lab", e)
     admin = cosim_stack.admin_client()
-    assert admin.api("POST", f"groups/{group}").status_code == 201
-    assert admin.api("POST", f"groups/{group}/users", json={"users": [e]}).status_code == 200
     _visitor_in(cosim_stack, alice, {"group": group}, erin)
 
     def take_away() -> None:
@@ -502,10 +509,7 @@ def test_a_group_share_made_editable_or_view_only_reaches_its_members(
     a = str(alice.user)
     ivy, _ = cosim_stack.new_user(f"ivy{secrets.token_hex(2)}")
     i = str(ivy.user)
-    group = f"crew{secrets.token_hex(3)}"
-    admin = cosim_stack.admin_client()
-    assert admin.api("POST", f"groups/{group}").status_code == 201
-    assert admin.api("POST", f"groups/{group}/users", json={"users": [i]}).status_code == 200
+    group = _group_of(cosim_stack, "crew", i)
     access_ws = {"access": _ws_url(cosim_stack, a, "cosim/api/access/ws")}
     note = json.dumps({"type": "file", "format": "text", "content": "ivy was here"})
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.utils import ensure_async
-from tornado import web
-
-from .base import action_for
+from .base import PermissionMixin
 
 # (module, class) of Lab's handlers that write without asking the authorizer.
 UNCHECKED = frozenset(
@@ -33,25 +30,21 @@ UNCHECKED = frozenset(
 RESOURCE = "server"
 
 
-class _AsksBeforeWriting:
+class _AsksBeforeWriting(PermissionMixin):
     """Mixed in ahead of a Lab handler: writes need the authorizer's "write"."""
 
+    auth_resource = RESOURCE
     request: Any
     current_user: Any
-    authorizer: Any
 
     async def prepare(self) -> Any:
         result = super().prepare()  # type: ignore[misc]
         if result is not None:
             await result
-        action = action_for(self.request.method)
+        action = self.action_of(self.request.method)
         if action == "read" or self.current_user is None:
             return  # reading, or not logged in: the handler's own @web.authenticated answers
-        allowed = await ensure_async(
-            self.authorizer.is_authorized(self, self.current_user, action, RESOURCE)
-        )
-        if not allowed:
-            raise web.HTTPError(403, f"not allowed to {action} {RESOURCE}")
+        await self.check_permission(action)
 
 
 def _guarded(cls: type) -> type:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import pwd
 import re
@@ -25,7 +26,21 @@ from cosim_testing.stack import CoSimStack
 def test_admin_spawns_and_reaches_status(cosim_stack: CoSimStack) -> None:
     admin = cosim_stack.admin_client()
     admin.spawn()
-    assert admin.open_lab().status_code == 200
+    lab = admin.open_lab()
+    assert lab.status_code == 200
+    # nbgrader's own student panels (and the Nbgrader menu that opens them) and their server
+    # extensions are off: they use nbgrader's shared-folder exchange, which CoSim's course
+    # exchange and Courses panel replace. Its authoring and grading tools stay.
+    found = re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', lab.text, re.S)
+    assert found, lab.text[:300]
+    disabled = {
+        name.removeprefix("@jupyter/nbgrader:")
+        for name in json.loads(found.group(1))["disabledExtensions"]
+    }
+    assert {"assignment-list", "course-list", "menu"} <= disabled
+    assert not {"create-assignment", "formgrader", "validate-assignment"} & disabled
+    assert admin.request("GET", "user/admin/assignments").status_code == 404
+    assert admin.request("GET", "user/admin/courses").status_code == 404
     resp = admin.request("GET", "user/admin/cosim/api/status")
     assert resp.status_code == 200
     body = resp.json()

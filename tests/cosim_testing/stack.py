@@ -20,6 +20,7 @@ from cosim_hub.origins import local_subdomain_host
 from cosim_hub.procs import free_port, tagged_pids, terminate
 
 from .hub_client import HubClient
+from .procs import parent_pid
 
 SUBDOMAINS_ENV = "COSIM_TEST_SUBDOMAINS"
 
@@ -91,19 +92,12 @@ class CoSimStack:
         """The pid of ``name``'s server process itself: :meth:`server_pids` also finds what it
         started with the env var, e.g. jupyter-lsp's ``npm root -g`` in its first seconds."""
         pids = self.server_pids(name)
-        tops = [pid for pid in pids if _parent_pid(pid) not in pids]
+        tops = [pid for pid in pids if parent_pid(pid) not in pids]
         assert len(tops) == 1, f"{name}'s server processes: {pids}"
         return tops[0]
 
     def accounts(self) -> list[pwd.struct_passwd]:
         return [e for e in pwd.getpwall() if e.pw_name.startswith(self.account_prefix)]
-
-
-def _parent_pid(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _pump(stream: Any, lines: queue.Queue[str], sink: list[str]) -> None:

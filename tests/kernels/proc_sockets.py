@@ -6,6 +6,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from cosim_testing.procs import parent_pid
+
 
 def tcp_sockets(pid: int) -> list[str]:
     """TCP sockets (any state) that process ``pid`` holds, as "local-address state"."""
@@ -23,19 +25,12 @@ def tcp_sockets(pid: int) -> list[str]:
     return found
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def is_below(pid: int, root: int) -> bool:
     """Whether ``pid`` is (still) a descendant of ``root``. Ask after reading a process found by
     :func:`descendants`: with pid_max at 32768 a busy machine reuses a pid that has just exited
     (a test's reading once caught another test's Python kernel, with its five ports)."""
     for _ in range(64):
-        parent = _parent(pid)
+        parent = parent_pid(pid)
         if parent is None or parent <= 1:
             return False
         if parent == root:
@@ -48,10 +43,8 @@ def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (not ``pid`` itself)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
+        if entry.name.isdigit() and (ppid := parent_pid(int(entry.name))) is not None:
+            children.setdefault(ppid, []).append(int(entry.name))
     found, todo = [], list(children.get(pid, []))
     while todo:
         found.append(todo.pop())

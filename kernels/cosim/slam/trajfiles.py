@@ -120,14 +120,9 @@ def load(path: str | Path, fmt: str, role: str = "trajectory") -> Any:
     rows = read_checked(path, fmt, role)
     if fmt == "tum":  # evo's read_tum_trajectory_file, on the numbers already parsed
         import numpy as np
-        from evo.core.trajectory import PoseTrajectory3D
 
         mat = np.array(rows)
-        xyz, quat_wxyz = mat[:, 1:4], np.roll(mat[:, 4:], 1, axis=1)
-        return PoseTrajectory3D(
-            xyz, quat_wxyz, mat[:, 0], poses_se3=list(pose_matrices(xyz, quat_wxyz)),
-            name=str(path),
-        )  # fmt: skip
+        return _trajectory(mat[:, 1:4], np.roll(mat[:, 4:], 1, axis=1), mat[:, 0], str(path))
     from evo.tools import file_interface
 
     reader = {
@@ -140,17 +135,16 @@ def load(path: str | Path, fmt: str, role: str = "trajectory") -> Any:
         raise TrajectoryInputError(f"{path}: {err}") from None
     if fmt == "kitti":
         return traj  # read as matrices already
+    xyz, quat = traj.positions_xyz, traj.orientations_quat_wxyz
+    return _trajectory(xyz, quat, traj.timestamps, traj.name, traj.meta)
+
+
+def _trajectory(xyz: Any, quat_wxyz: Any, stamps: Any, name: Any, meta: Any = None) -> Any:
+    """evo's ``PoseTrajectory3D`` with its pose matrices made at once (:func:`pose_matrices`)."""
     from evo.core.trajectory import PoseTrajectory3D
 
-    xyz, quat = traj.positions_xyz, traj.orientations_quat_wxyz
-    return PoseTrajectory3D(
-        xyz,
-        quat,
-        traj.timestamps,
-        poses_se3=list(pose_matrices(xyz, quat)),
-        meta=traj.meta,
-        name=traj.name,
-    )
+    poses = list(pose_matrices(xyz, quat_wxyz))
+    return PoseTrajectory3D(xyz, quat_wxyz, stamps, poses_se3=poses, meta=meta, name=name)
 
 
 def pose_matrices(xyz: Any, quat_wxyz: Any) -> Any:
